@@ -1,0 +1,91 @@
+/**
+ * Typed configuration from the environment, validated once at start-up. Every setting has a
+ * default that works with no environment at all; a bad value stops the process with a message
+ * naming the variable.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Config {
+  env: 'production' | 'development' | 'test';
+  port: number;
+  host: string;
+  modelsDir: string;
+  /** Upload limit in bytes (MAX_UPLOAD_MB, default 5). */
+  maxUploadBytes: number;
+  /** Largest image accepted, width × height, read from the header (MAX_IMAGE_MEGAPIXELS, default 25). */
+  maxImagePixels: number;
+  /** Longest review in characters (MAX_REVIEW_CHARS, default 20000). */
+  maxReviewChars: number;
+  /** JSON and urlencoded body limit in bytes. */
+  maxBodyBytes: number;
+  /** Every request answers within this (REQUEST_TIMEOUT_MS, default 25000 < Heroku's 30 s). */
+  requestTimeoutMs: number;
+  /** Inference worker threads (INFERENCE_WORKERS; default: WEB_CONCURRENCY or the number of cores). */
+  inferenceWorkers: number;
+  /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 64). */
+  queueLimit: number;
+  /** SIGTERM: how long in-flight requests may take to finish (SHUTDOWN_GRACE_MS, default 20000). */
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** The folder holding package.json, whether running from src/ (tsx, jest) or dist/ (compiled). */
+export function projectRoot(from: string = __dirname): string {
+  let dir = from;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  if (!['production', 'development', 'test'].includes(nodeEnv)) {
+    throw new ConfigError(`NODE_ENV must be production, development or test, got "${nodeEnv}"`);
+  }
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const webConcurrency = int(env, 'WEB_CONCURRENCY', cores, 1, 64);
+  return {
+    env: nodeEnv as Config['env'],
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    modelsDir: path.resolve(env.MODELS_DIR ?? path.join(projectRoot(), 'models')),
+    maxUploadBytes: Math.round(num(env, 'MAX_UPLOAD_MB', 5, 0.001, 100) * 1024 * 1024),
+    maxImagePixels: Math.round(num(env, 'MAX_IMAGE_MEGAPIXELS', 25, 0.01, 268) * 1e6),
+    maxReviewChars: int(env, 'MAX_REVIEW_CHARS', 20_000, 1, 1_000_000),
+    maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000),
+    inferenceWorkers: int(env, 'INFERENCE_WORKERS', webConcurrency, 0, 64),
+    queueLimit: int(env, 'QUEUE_LIMIT', 64, 1, 100_000),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 20_000, 0, 60_000),
+    logLevel: env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The last two middlewares: one 404 handler and one error handler. Programs get
+ * {"error":{"code","message"}}; browsers get the page with the message beside the form that
+ * caused it. Stack traces never reach the client.
+ */
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { type FormName, HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { MODEL_NAMES } from '../predictors/registry';
+import { keptInputs, type PageDeps, renderPage } from './view';
+
+export interface ErrorLogger {
+  error(obj: object, msg: string): void;
+}
+
+/** body-parser's errors carry a `type`; map them to what a person can act on. */
+export function bodyParserError(err: unknown): HttpError | null {
+  if (err === null || typeof err !== 'object' || !('type' in err)) return null;
+  switch ((err as { type: unknown }).type) {
+    case 'entity.parse.failed':
+      return badRequest('invalid_json', 'The request body is not valid JSON. Send e.g. {"x": 5}.');
+    case 'entity.too.large':
+      return payloadTooLarge('body_too_large', 'The request body is too large.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return unsupportedMediaType('unsupported_encoding', 'Send the body as UTF-8 without content encoding.');
+    case 'parameters.too.many':
+      return payloadTooLarge('too_many_fields', 'The form has too many fields.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+    case 'stream.not.readable':
+      return badRequest('invalid_body', 'The request body could not be read completely.');
+    default:
+      return null;
+  }
+}
+
+/** The model a request was about, from its path, so errors land beside the right form. */
+export function modelOf(req: Request): FormName | null {
+  const m = /^\/(?:api\/)?predict\/([a-z]+)\/?$/.exec(req.path);
+  const name = m?.[1] as FormName | undefined;
+  return name !== undefined && MODEL_NAMES.includes(name) ? name : null;
+}
+
+const wantsJson = (req: Request): boolean => req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
+
+export function notFoundHandler(): RequestHandler {
+  return (req, _res, next) => {
+    next(notFound(`There is nothing at ${req.method} ${req.path.slice(0, 200)}.`));
+  };
+}
+
+export function errorHandler(deps: PageDeps, log: ErrorLogger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const known = err instanceof HttpError ? err : bodyParserError(err);
+    const error = known ?? new HttpError(500, 'internal_error', 'Something went wrong on our side. Please try again.');
+    if (known === null || error.status >= 500) log.error({ err, path: req.path, method: req.method }, 'request failed');
+    if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
+
+    const body = { error: { code: error.code, message: error.message } };
+    if (wantsJson(req)) {
+      res.status(error.status).json(body);
+      return;
+    }
+    const model = modelOf(req);
+    if (model === null || !deps.registry.ready) {
+      renderPage(req, res, deps, { pageError: body.error }, error.status);
+      return;
+    }
+    renderPage(
+      req,
+      res,
+      deps,
+      { errors: { [model]: { code: error.code, message: error.message } }, inputs: keptInputs(req), active: model },
+      error.status,
+    );
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Getting the image bytes out of a request: multipart/form-data with one file in field "image"
+ * (the form, and `curl -F image=@cell.png`), or, on the API, the raw bytes as the body
+ * (`curl --data-binary @cell.png -H 'Content-Type: image/png'`). The bytes' format is decided
+ * later from their magic numbers (src/images.ts), never from the declared type or file name.
+ */
+import express, { type Request, type RequestHandler } from 'express';
+import multer from 'multer';
+import type { Config } from '../config';
+import { HttpError, badRequest, payloadTooLarge, unsupportedMediaType } from '../errors';
+
+export const IMAGE_FIELD = 'image';
+
+/** multer and busboy errors → the app's errors, with words a person can act on. */
+export function uploadError(err: unknown, maxUploadBytes: number): HttpError | null {
+  if (err instanceof multer.MulterError) {
+    const mb = (maxUploadBytes / (1024 * 1024)).toFixed(maxUploadBytes % (1024 * 1024) === 0 ? 0 : 1);
+    switch (err.code) {
+      case 'LIMIT_FILE_SIZE':
+        return payloadTooLarge('file_too_large', `The file is larger than ${mb} MB. Choose a smaller image.`);
+      case 'LIMIT_FILE_COUNT':
+        return badRequest('too_many_files', 'Send exactly one image, in the field "image".');
+      case 'LIMIT_UNEXPECTED_FILE':
+        return badRequest('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${err.field ?? ''}".`);
+      case 'LIMIT_PART_COUNT':
+      case 'LIMIT_FIELD_COUNT':
+        return payloadTooLarge('too_many_parts', 'The form has too many fields. Send only the image.');
+      case 'LIMIT_FIELD_KEY':
+      case 'LIMIT_FIELD_VALUE':
+        return payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.');
+      default:
+        return badRequest('invalid_multipart', 'The upload could not be read. Send the image as multipart/form-data.');
+    }
+  }
+  // busboy's parse errors ("Unexpected end of form", "Multipart: Boundary not found", ...)
+  if (err instanceof Error && /multipart|boundary|unexpected end of form|malformed part header/i.test(err.message)) {
+    return badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".');
+  }
+  return null;
+}
+
+/** Middleware putting the uploaded bytes at req.file.buffer (multipart) or req.body (raw). */
+export function imageUpload(config: Config, options: { allowRawBody: boolean }): RequestHandler {
+  const multipart = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024, fieldNameSize: 100 },
+  }).single(IMAGE_FIELD);
+  const raw = express.raw({ type: () => true, limit: config.maxUploadBytes });
+
+  return (req, res, next) => {
+    const type = req.headers['content-type'] ?? '';
+    if (/^multipart\/form-data/i.test(type)) {
+      multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : (uploadError(err, config.maxUploadBytes) ?? err)));
+      return;
+    }
+    if (options.allowRawBody && /^(image\/[\w.+-]+|application\/octet-stream)\s*(;|$)/i.test(type)) {
+      raw(req, res, next);
+      return;
+    }
+    next(
+      unsupportedMediaType(
+        'unsupported_content_type',
+        options.allowRawBody
+          ? 'Send the image as multipart/form-data in the field "image", or as the raw body with Content-Type image/png, image/jpeg, image/webp or image/gif.'
+          : 'Send the image as multipart/form-data in the field "image".',
+      ),
+    );
+  };
+}
+
+/** The uploaded bytes, or a 400 saying what is missing. */
+export function uploadedBytes(req: Request): Uint8Array {
+  if (req.file !== undefined) return req.file.buffer;
+  if (Buffer.isBuffer(req.body) && req.body.length > 0) return req.body;
+  throw badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".');
+}

@@ -1,0 +1,4 @@
+/** Process state shared by server.ts (which changes it) and the routes (which report it). */
+export class Lifecycle {
+  shuttingDown = false;
+}

@@ -1,0 +1,46 @@
+/** Post-processing shared by the two classifiers: probabilities in label order → label, confidence, scores. */
+
+export interface Classification {
+  label: string;
+  confidence: number;
+  scores: Record<string, number>;
+}
+
+/** Rounded to 4 decimals: more digits than that are noise for a probability a person reads. */
+const round4 = (p: number): number => Math.round(p * 1e4) / 1e4;
+
+/**
+ * `probabilities` is one row of the model's softmax/sigmoid output, in `labels` order. It is
+ * renormalised (float32 sums drift by ~1e-7) so the scores sum to 1, and the label is the argmax
+ * over ALL classes — the old walkthrough's bug was an argmax over a single sigmoid output.
+ */
+export function classify(probabilities: ArrayLike<number>, labels: readonly string[]): Classification {
+  if (probabilities.length !== labels.length || labels.length < 2) {
+    throw new Error(`expected ${labels.length} probabilities, got ${probabilities.length}`);
+  }
+  const values = Array.from(probabilities, (p) => (Number.isFinite(p) && p > 0 ? p : 0));
+  const total = values.reduce((a, b) => a + b, 0);
+  if (total <= 0) throw new Error('model returned no probability mass');
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
+  const scores: Record<string, number> = {};
+  let assigned = 0;
+  labels.forEach((label, i) => {
+    if (i === labels.length - 1) {
+      scores[label] = round4(1 - assigned);
+    } else {
+      const s = round4((values[i] as number) / total);
+      scores[label] = s;
+      assigned += s;
+    }
+  });
+  const label = labels[best] as string;
+  return { label, confidence: scores[label] as number, scores };
+}
+
+/** "97.4 %": one decimal, and never "100.0 %" for a probability that is not exactly 1. */
+export function formatPercent(p: number): string {
+  const pct = p * 100;
+  if (pct >= 99.95 && p < 1) return '> 99.9 %';
+  return `${pct.toFixed(1)} %`;
+}

@@ -1,0 +1,141 @@
+"""Shared helpers for the training scripts: data location, the held-out split rule, model cards
+and Triton configs. Run with Debian's interpreter, /usr/bin/python3 (see training/README.md)."""
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
+MODELS = os.path.join(ROOT, "models")
+CACHE = os.path.join(ROOT, ".training-cache")
+
+SPLIT_SEED = 42
+VALIDATION_FRACTION = 0.2
+
+
+def split_key(item_id, seed=SPLIT_SEED):
+    """Same rule as training/split.ts: order by sha1(f"{seed}:{id}") within each class."""
+    return hashlib.sha1(f"{seed}:{item_id}".encode("utf-8")).hexdigest()
+
+
+def validation_ids(items, fraction=VALIDATION_FRACTION, seed=SPLIT_SEED):
+    """items: iterable of (id, label). Returns the set of ids held out for validation, stratified."""
+    by_label = {}
+    for item_id, label in items:
+        by_label.setdefault(label, []).append(item_id)
+    held = set()
+    for ids in by_label.values():
+        ordered = sorted(ids, key=lambda i: split_key(i, seed))
+        # JavaScript's Math.round(x) rounds .5 up; Python's round() rounds to even.
+        n = int((len(ordered) * fraction) + 0.5)
+        held.update(ordered[:n])
+    return held
+
+
+def ids_digest(ids):
+    """sha256 of the sorted ids joined by newlines (same as training/split.ts idsDigest)."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit():
+    try:
+        return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stderr=subprocess.DEVNULL).decode().strip()
+    except Exception:  # noqa: BLE001 - a tarball without git still trains
+        return None
+
+
+def environment():
+    import importlib
+
+    versions = {"python": platform.python_version()}
+    for mod in ("torch", "sklearn", "onnx", "numpy", "PIL"):
+        try:
+            versions[mod] = importlib.import_module(mod).__version__
+        except Exception:  # noqa: BLE001
+            pass
+    versions["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    return versions
+
+
+TRITON_TYPES = {"float32": "TYPE_FP32", "uint8": "TYPE_UINT8", "string": "TYPE_STRING", "int64": "TYPE_INT64"}
+
+
+def write_triton_config(name, inputs, outputs):
+    """inputs/outputs: [{name, dtype, shape}] with -1 for dynamic dims (max_batch_size 0)."""
+    def block(kind, specs):
+        parts = []
+        for s in specs:
+            dims = ", ".join(str(d) for d in s["shape"])
+            parts.append(f'  {{\n    name: "{s["name"]}"\n    data_type: {TRITON_TYPES[s["dtype"]]}\n    dims: [ {dims} ]\n  }}')
+        return f"{kind} [\n" + ",\n".join(parts) + "\n]\n"
+
+    text = (
+        f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: 0\n'
+        + block("input", inputs)
+        + block("output", outputs)
+        + 'version_policy: { specific: { versions: [ 1 ] } }\n'
+    )
+    path = os.path.join(MODELS, name, "config.pbtxt")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def model_path(name, version="1"):
+    path = os.path.join(MODELS, name, version, "model.onnx")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
+def write_card(name, card, started_at, command):
+    """Completes and writes models/<name>/card.json. `card` holds the model-specific fields
+    (task, description, labels, inputs, outputs, preprocessing, data, metrics, ...)."""
+    onnx_path = model_path(name)
+    full = {
+        "name": name,
+        "version": "1",
+        **card,
+        "artifact": {
+            "file": f"models/{name}/1/model.onnx",
+            "bytes": os.path.getsize(onnx_path),
+            "sha256": sha256_file(onnx_path),
+        },
+        "training": {
+            **card.get("training", {}),
+            "command": command,
+            "seconds": round(datetime.datetime.now().timestamp() - started_at, 1),
+            "date": datetime.date.today().isoformat(),
+            "code_commit": git_commit(),
+            "environment": environment(),
+        },
+    }
+    path = os.path.join(MODELS, name, "card.json")
+    with open(path, "w") as f:
+        json.dump(full, f, indent=2)
+        f.write("\n")
+    write_triton_config(name, card["inputs"], card["outputs"])
+    print(f"wrote {path}", file=sys.stderr)
+    return full
+
+
+def data_arg(argv, default=DEFAULT_DATA):
+    """--data DIR, defaulting to ../shared/data."""
+    if "--data" in argv:
+        i = argv.index("--data")
+        if i + 1 < len(argv):
+            return os.path.abspath(argv[i + 1])
+    return default
