@@ -5,12 +5,9 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { type FormName, HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
+import type { Logger } from '../log';
 import { MODEL_NAMES } from '../predictors/registry';
 import { keptInputs, type PageDeps, renderPage } from './view';
-
-export interface ErrorLogger {
-  error(obj: object, msg: string): void;
-}
 
 /** body-parser's errors carry a `type`; map them to what a person can act on. */
 export function bodyParserError(err: unknown): HttpError | null {
@@ -36,21 +33,24 @@ export function bodyParserError(err: unknown): HttpError | null {
 }
 
 /** The model a request was about, from its path, so errors land beside the right form. */
+/** The request's full path, whichever router it is in (req.path loses a mount prefix). */
+const fullPath = (req: Request): string => req.originalUrl.split('?')[0] ?? '';
+
 export function modelOf(req: Request): FormName | null {
-  const m = /^\/(?:api\/)?predict\/([a-z]+)\/?$/.exec(req.path);
+  const m = /^\/(?:api\/)?predict\/([a-z]+)\/?$/.exec(fullPath(req));
   const name = m?.[1] as FormName | undefined;
   return name !== undefined && MODEL_NAMES.includes(name) ? name : null;
 }
 
-const wantsJson = (req: Request): boolean => req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
+const wantsJson = (req: Request): boolean => fullPath(req).startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
 
 export function notFoundHandler(): RequestHandler {
   return (req, _res, next) => {
-    next(notFound(`There is nothing at ${req.method} ${req.path.slice(0, 200)}.`));
+    next(notFound(`There is nothing at ${req.method} ${fullPath(req).slice(0, 200)}.`));
   };
 }
 
-export function errorHandler(deps: PageDeps, log: ErrorLogger): ErrorRequestHandler {
+export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -58,7 +58,7 @@ export function errorHandler(deps: PageDeps, log: ErrorLogger): ErrorRequestHand
     }
     const known = err instanceof HttpError ? err : bodyParserError(err);
     const error = known ?? new HttpError(500, 'internal_error', 'Something went wrong on our side. Please try again.');
-    if (known === null || error.status >= 500) log.error({ err, path: req.path, method: req.method }, 'request failed');
+    if (known === null || error.status >= 500) log.error({ err, reqId: res.locals.requestId as unknown, path: fullPath(req).slice(0, 200), method: req.method }, 'request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
 
     const body = { error: { code: error.code, message: error.message } };

@@ -19,7 +19,7 @@ export function parseReview(raw: unknown, maxChars: number): string {
   if (raw === undefined || raw === null) throw invalidReview(400, 'missing_review', 'Paste a movie review into the field "review".');
   if (typeof raw !== 'string') throw invalidReview(400, 'invalid_review', '"review" must be text.');
   // Lone surrogates and NUL cannot be tokenised meaningfully; replace rather than reject.
-  const review = raw.toWellFormed().replace(/\u0000/g, ' ');
+  const review = raw.toWellFormed().replaceAll('\u0000', ' ');
   if (review.trim() === '') throw invalidReview(400, 'empty_review', 'The review is empty. Paste a movie review.');
   const length = [...review].length;
   if (length > maxChars) {

@@ -34,7 +34,7 @@ export interface ModelCard {
   image_size?: number;
   fitted?: { slope: number; intercept: number };
   true_line?: { slope: number; intercept: number; noise_sd: number };
-  data: { source: string; n_train: number; n_validation: number; x_range?: [number, number]; [k: string]: unknown };
+  data: { source: string; n_train: number; n_validation: number; x_range?: [number, number]; validation_ids_sha256?: string; [k: string]: unknown };
   metrics: { validation: Record<string, unknown> };
   artifact: { file: string; bytes: number; sha256: string };
   [k: string]: unknown;

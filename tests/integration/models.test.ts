@@ -1,0 +1,77 @@
+/**
+ * The real ONNX models, loaded by onnxruntime-node through the app's own predictors:
+ * each loads and runs, and gives the known answer for inputs whose answer is not in doubt.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import { buildApp, cellImage, MODELS_DIR, realBackend } from '../helpers/app';
+import { MODEL_NAMES, readCard } from '../../src/predictors/registry';
+
+let ctx: Awaited<ReturnType<typeof buildApp>>;
+beforeAll(async () => {
+  ctx = await buildApp({ backend: realBackend() });
+});
+afterAll(async () => ctx.registry.close());
+
+describe('model artifacts', () => {
+  it.each(MODEL_NAMES)('%s: the card describes the committed model (sha256, size, Triton config)', (name) => {
+    const card = readCard(MODELS_DIR, name);
+    const onnx = fs.readFileSync(path.join(MODELS_DIR, name, '1', 'model.onnx'));
+    expect(card.artifact.sha256).toBe(createHash('sha256').update(onnx).digest('hex'));
+    expect(card.artifact.bytes).toBe(onnx.length);
+    const pbtxt = fs.readFileSync(path.join(MODELS_DIR, name, 'config.pbtxt'), 'utf8');
+    expect(pbtxt).toContain(`name: "${name}"`);
+    expect(pbtxt).toContain('backend: "onnxruntime"');
+    for (const t of [...card.inputs, ...card.outputs]) expect(pbtxt).toContain(`name: "${t.name}"`);
+    expect(typeof (card.training as { command?: unknown }).command).toBe('string');
+  });
+
+  it('malaria and sentiment meet their accuracy and size targets, as measured in their cards', () => {
+    const malaria = readCard(MODELS_DIR, 'malaria');
+    const sentiment = readCard(MODELS_DIR, 'sentiment');
+    expect(malaria.metrics.validation.accuracy).toBeGreaterThanOrEqual(0.96);
+    expect(malaria.artifact.bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(sentiment.metrics.validation.accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(sentiment.artifact.bytes).toBeLessThanOrEqual(25 * 1024 * 1024);
+  });
+});
+
+describe('known answers', () => {
+  it('regression: the value for x = 5 is the fitted line at 5', async () => {
+    const card = readCard(MODELS_DIR, 'regression');
+    const res = await request(ctx.app).post('/api/predict/regression').send({ x: 5 });
+    expect(res.status).toBe(200);
+    expect(res.body.value).toBeCloseTo((card.fitted?.slope as number) * 5 + (card.fitted?.intercept as number), 3);
+    expect(res.body.value).toBeGreaterThan(17);
+    expect(res.body.value).toBeLessThan(20);
+  });
+
+  it.each([
+    ['positive', 'One of the best films I have seen in years. Brilliant acting, a wonderful story, and a beautiful score. I loved every minute of it.'],
+    ['negative', 'A total waste of time. The plot is boring and stupid, the acting is awful, and the ending is the worst I have ever seen. Avoid it.'],
+    ['positive', 'An absolute masterpiece: moving, funny and superbly directed. Highly recommended!'],
+    ['negative', 'Terrible. Dull, badly written and poorly acted; I want my two hours back.'],
+  ])('sentiment: a clearly %s review', async (label, review) => {
+    const res = await request(ctx.app).post('/api/predict/sentiment').send({ review });
+    expect(res.status).toBe(200);
+    expect(res.body.label).toBe(label);
+    expect(res.body.confidence).toBeGreaterThan(0.8);
+  });
+
+  it('sentiment: upper case and <br /> tags do not change the answer (preprocessing is in the graph)', async () => {
+    const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a wonderful film. i loved it' });
+    const shouted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'A WONDERFUL film.<br /><br />I LOVED it' });
+    expect(shouted.body.scores.positive).toBeCloseTo(plain.body.scores.positive, 4);
+  });
+
+  it('malaria: a synthetic cell with a dark-stained parasite ring is parasitized, a clean one uninfected', async () => {
+    const infected = await request(ctx.app).post('/api/predict/malaria').attach('image', await cellImage('png', { parasite: true }), 'p.png');
+    const clean = await request(ctx.app).post('/api/predict/malaria').attach('image', await cellImage('png'), 'u.png');
+    expect(infected.status).toBe(200);
+    expect(clean.status).toBe(200);
+    expect(infected.body.label).toBe('parasitized');
+    expect(clean.body.label).toBe('uninfected');
+  });
+});

@@ -1,0 +1,28 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('works with no environment at all', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.maxUploadBytes).toBe(5 * 1024 * 1024);
+    expect(c.maxImagePixels).toBe(25_000_000);
+    expect(c.maxReviewChars).toBe(20_000);
+    expect(c.requestTimeoutMs).toBeLessThan(30_000);
+    expect(c.modelsDir).toMatch(/models$/);
+  });
+
+  it('reads PORT and limits from the environment', () => {
+    const c = loadConfig({ PORT: '8080', MAX_UPLOAD_MB: '2', MAX_REVIEW_CHARS: '100' });
+    expect(c).toMatchObject({ port: 8080, maxUploadBytes: 2 * 1024 * 1024, maxReviewChars: 100 });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ MAX_UPLOAD_MB: '-1' }, /MAX_UPLOAD_MB/],
+    [{ NODE_ENV: 'staging' }, /NODE_ENV/],
+  ])('fails fast naming the variable for %p', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

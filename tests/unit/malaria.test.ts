@@ -1,0 +1,26 @@
+import { postprocess, preprocess } from '../../src/predictors/malaria';
+
+describe('preprocess', () => {
+  it('wraps S×S RGB pixels as a uint8 NHWC tensor named image', () => {
+    const pixels = new Uint8Array(4 * 4 * 3).fill(9);
+    expect(preprocess(pixels, 4)).toEqual({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: pixels } });
+  });
+});
+
+describe('postprocess', () => {
+  it('says parasitized with its confidence when column 0 wins', () => {
+    const p = postprocess({ probabilities: { type: 'float32', dims: [1, 2], data: Float32Array.of(0.974, 0.026) } }, ['parasitized', 'uninfected'], '1');
+    expect(p.label).toBe('parasitized');
+    expect(p.confidence).toBe(0.974);
+    expect(p.statement).toBe('This cell looks parasitized (97.4 % confidence).');
+  });
+
+  it('says uninfected when column 1 wins', () => {
+    const p = postprocess({ probabilities: { type: 'float32', dims: [1, 2], data: Float32Array.of(0.1, 0.9) } }, ['parasitized', 'uninfected'], '1');
+    expect(p.statement).toBe('This cell looks uninfected (90.0 % confidence).');
+  });
+
+  it('fails loudly when the model output is missing', () => {
+    expect(() => postprocess({}, ['parasitized', 'uninfected'], '1')).toThrow(/probabilities/);
+  });
+});

@@ -1,0 +1,47 @@
+import { parseReview, postprocess, preprocess } from '../../src/predictors/sentiment';
+
+describe('parseReview', () => {
+  it('keeps a review as typed', () => {
+    expect(parseReview('Great film!<br />Loved it.', 100)).toBe('Great film!<br />Loved it.');
+  });
+
+  it('counts characters, not UTF-16 units, against the limit', () => {
+    expect(parseReview('😀'.repeat(10), 10)).toHaveLength(20);
+    expect(() => parseReview('😀'.repeat(11), 10)).toThrow(expect.objectContaining({ status: 413, code: 'review_too_long' }));
+  });
+
+  it('replaces lone surrogates and NUL instead of failing', () => {
+    expect(parseReview('bad \ud800 and \u0000 nul', 100)).toBe('bad \ufffd and   nul');
+  });
+
+  it.each([
+    [undefined, 400, 'missing_review'],
+    [null, 400, 'missing_review'],
+    ['', 400, 'empty_review'],
+    ['  \n ', 400, 'empty_review'],
+    [12, 400, 'invalid_review'],
+    [['a'], 400, 'invalid_review'],
+  ])('rejects %p with %i %s', (raw, status, code) => {
+    expect(() => parseReview(raw, 100)).toThrow(expect.objectContaining({ status, code }));
+  });
+});
+
+describe('preprocess', () => {
+  it('passes the raw review as a string tensor of shape [1]', () => {
+    expect(preprocess('Nice.')).toEqual({ review: { type: 'string', dims: [1], data: ['Nice.'] } });
+  });
+});
+
+describe('postprocess', () => {
+  it('labels the review in the card label order', () => {
+    const p = postprocess({ probabilities: { type: 'float32', dims: [1, 2], data: Float32Array.of(0.07, 0.93) } }, ['negative', 'positive'], '1');
+    expect(p).toEqual({
+      model: 'sentiment',
+      version: '1',
+      label: 'positive',
+      confidence: 0.93,
+      scores: { negative: 0.07, positive: 0.93 },
+      statement: 'This review is positive (93.0 % confidence).',
+    });
+  });
+});
