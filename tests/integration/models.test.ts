@@ -60,10 +60,16 @@ describe('known answers', () => {
     expect(res.body.confidence).toBeGreaterThan(0.8);
   });
 
-  it('sentiment: upper case and <br /> tags do not change the answer (preprocessing is in the graph)', async () => {
+  it('sentiment: upper case does not change the answer (lower-casing is in the graph)', async () => {
     const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a wonderful film. i loved it' });
-    const shouted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'A WONDERFUL film.<br /><br />I LOVED it' });
-    expect(shouted.body.scores.positive).toBeCloseTo(plain.body.scores.positive, 4);
+    const shouted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'A WONDERFUL Film. I LOVED IT' });
+    expect(shouted.body.scores.positive).toBe(plain.body.scores.positive);
+  });
+
+  it('sentiment: a trailing <br /> tag is not a word (the graph drops it)', async () => {
+    const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a dull and boring film' });
+    const tagged = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a dull and boring film<br /><br />' });
+    expect(tagged.body.scores.negative).toBe(plain.body.scores.negative);
   });
 
   it('malaria: a synthetic cell with a dark-stained parasite ring is parasitized, a clean one uninfected', async () => {
