@@ -121,13 +121,15 @@ async function regression(registry: Registry): Promise<Outcome> {
   const predictor = registry.get('regression');
   const fitted = predictor.card.fitted as { slope: number; intercept: number };
   const xs = [-1000, -3.5, 0, 0.25, 1, 5, 7.75, 10, 12345];
+  // The API rounds values to 4 decimals, and the graph computes in float32 (~7 significant digits).
+  const allowed = (expected: number): number => 0.5e-4 + 1e-6 * Math.abs(expected);
   let worst = 0;
   for (const x of xs) {
     const { value } = await predictor.predict(x);
     const expected = fitted.slope * x + fitted.intercept;
-    worst = Math.max(worst, Math.abs((value as number) - expected) / Math.max(1, Math.abs(expected)));
+    worst = Math.max(worst, Math.abs((value as number) - expected) / allowed(expected));
   }
-  return { model: 'regression', n: xs.length, card: 0, served: worst, ok: worst < 1e-5, note: `max relative error vs card's fitted line: ${worst.toExponential(2)}` };
+  return { model: 'regression', n: xs.length, card: 0, served: worst, ok: worst <= 1, note: `largest error vs the card's fitted line: ${worst.toFixed(2)} of the allowed (5e-5 + 1e-6·|y|)` };
 }
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import type { FormName } from '../errors';
 import type { Registry } from '../predictors/registry';
 import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
+import { formatNumber } from '../predictors/regression';
 
 export interface PageState {
   results?: Partial<Record<FormName, Prediction>>;
@@ -64,13 +65,158 @@ export function metricText(card: ModelCard): string {
   return 'not measured';
 }
 
+/**
+ * The regression chart, drawn server-side as inline SVG: the fitted line, the training range
+ * shaded, and the user's point. public/app.js redraws it after a fetch with the same geometry
+ * (a mirror of this function); tests/e2e/page.test.ts checks both draw identical SVG.
+ */
+export const CHART = { width: 320, height: 200, left: 52, right: 12, top: 12, bottom: 30 } as const;
+
+export interface ChartTick {
+  pos: number;
+  label: string;
+}
+
+export interface RegressionChart {
+  slope: number;
+  intercept: number;
+  range: [number, number];
+  band: { x: number; y: number; width: number; height: number };
+  xTicks: ChartTick[];
+  yTicks: ChartTick[];
+  line: { x1: number; y1: number; x2: number; y2: number };
+  point: { cx: number; cy: number } | null;
+  caption: string;
+  /** Set when the point lies outside the training range: the line is being extrapolated. */
+  note: string | null;
+}
+
+/** One decimal is plenty for SVG coordinates and keeps the markup short. */
+const r1 = (v: number): number => Math.round(v * 10) / 10;
+
+/** A step of 1, 2 or 5 × 10^k giving about `count` intervals over `span`. */
+export function niceStep(span: number, count = 4): number {
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+}
+
+export function tickLabel(v: number, step: number): string {
+  if (v === 0) return '0';
+  if (Math.abs(v) >= 1e5 || step < 1e-3) return v.toExponential(1).replace('e+', 'e');
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  return v.toFixed(decimals);
+}
+
+function niceDomain(lo: number, hi: number): { lo: number; hi: number; step: number } {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const step = niceStep(hi - lo);
+  return { lo: Math.floor(lo / step) * step, hi: Math.ceil(hi / step) * step, step };
+}
+
+function ticks(d: { lo: number; hi: number; step: number }, toPos: (v: number) => number): ChartTick[] {
+  const out: ChartTick[] = [];
+  const n = Math.round((d.hi - d.lo) / d.step);
+  for (let i = 0; i <= n; i++) {
+    const v = d.lo + i * d.step;
+    out.push({ pos: r1(toPos(v)), label: tickLabel(Math.abs(v) < d.step * 1e-9 ? 0 : v, d.step) });
+  }
+  return out;
+}
+
+/**
+ * Axes cover the training range; a point outside it widens the x axis to include it, so the
+ * picture shows how far the line is being extrapolated.
+ */
+export function regressionChart(
+  fit: { slope: number; intercept: number },
+  range: [number, number],
+  point?: { x: number; y: number },
+): RegressionChart {
+  const { slope, intercept } = fit;
+  const at = (x: number): number => slope * x + intercept;
+  const has = point !== undefined && Number.isFinite(point.x) && Number.isFinite(point.y);
+  const xlo = has ? Math.min(range[0], point.x) : range[0];
+  const xhi = has ? Math.max(range[1], point.x) : range[1];
+  const xd = niceDomain(xlo, xhi);
+  const ys = [at(xd.lo), at(xd.hi)];
+  if (has) ys.push(point.y);
+  const yd = niceDomain(Math.min(...ys), Math.max(...ys));
+  const { width, height, left, right, top, bottom } = CHART;
+  const px = (x: number): number => left + ((x - xd.lo) / (xd.hi - xd.lo)) * (width - left - right);
+  const py = (y: number): number => height - bottom - ((y - yd.lo) / (yd.hi - yd.lo)) * (height - top - bottom);
+  const bandX = px(range[0]);
+  const equation = `y = ${slope.toFixed(3)}x ${intercept < 0 ? '−' : '+'} ${Math.abs(intercept).toFixed(3)}`;
+  let caption = `Fitted line ${equation}. Shaded: the training range, x from ${range[0]} to ${range[1]}.`;
+  let note: string | null = null;
+  if (has) {
+    caption += ` Your point: x = ${point.x}, predicted ${formatNumber(point.y)}.`;
+    if (point.x < range[0] || point.x > range[1]) {
+      note = `x = ${point.x} is outside the training range (${range[0]} to ${range[1]}): the line is extrapolated there, so treat the prediction with care.`;
+    }
+  }
+  return {
+    slope,
+    intercept,
+    range,
+    band: { x: r1(bandX), y: top, width: r1(Math.max(1, px(range[1]) - bandX)), height: height - top - bottom },
+    xTicks: ticks(xd, px),
+    yTicks: ticks(yd, py),
+    line: { x1: r1(px(xd.lo)), y1: r1(py(at(xd.lo))), x2: r1(px(xd.hi)), y2: r1(py(at(xd.hi))) },
+    point: has ? { cx: r1(px(point.x)), cy: r1(py(point.y)) } : null,
+    caption,
+    note,
+  };
+}
+
+/** The chart for the regression card, with the user's point when there is a result. */
+export function chartFor(
+  card: ModelCard | undefined,
+  prediction: Prediction | undefined,
+  x: string | undefined,
+): RegressionChart | null {
+  if (card?.fitted === undefined || card.data.x_range === undefined) return null;
+  const px = x === undefined ? NaN : Number(x.trim());
+  const point = prediction?.value !== undefined && Number.isFinite(px) ? { x: px, y: prediction.value } : undefined;
+  return regressionChart(card.fitted, card.data.x_range, point);
+}
+
+/** Sample inputs behind the "Try" buttons; written for this page, not taken from any dataset. */
+export const EXAMPLES = {
+  x: ['5', '12.5', '-3'],
+  reviews: [
+    {
+      name: 'Positive',
+      text: 'A warm, funny and beautifully acted film. The story kept me hooked from start to finish, and I loved every minute of it.',
+    },
+    {
+      name: 'Negative',
+      text: 'A dull, badly written mess. The plot makes no sense, the acting is wooden, and I was bored within ten minutes. Avoid it.',
+    },
+    {
+      name: 'Mixed',
+      text: 'The photography is gorgeous and the lead gives a fine performance, but the script drags and the ending falls completely flat.',
+    },
+  ],
+} as const;
+
 export function renderPage(req: Request, res: Response, deps: PageDeps, state: PageState, status = 200): void {
-  const cards = Object.fromEntries(deps.registry.cards().map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>;
+  const cards = Object.fromEntries(deps.registry.cards().map((c) => [c.name, c])) as Partial<
+    Record<FormName, ModelCard>
+  >;
+  const results = state.results ?? {};
+  const inputs = state.inputs ?? {};
   res.status(status).render('index', {
     cards,
-    results: state.results ?? {},
+    chart: chartFor(cards.regression, results.regression, inputs.x),
+    results,
     errors: state.errors ?? {},
-    inputs: state.inputs ?? {},
+    inputs,
     active: state.active ?? null,
     pageError: state.pageError ?? null,
     ready: deps.registry.ready,
@@ -79,7 +225,9 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
       megapixels: Math.round(deps.config.maxImagePixels / 1e6),
       reviewChars: deps.config.maxReviewChars,
     },
+    maxUploadBytes: deps.config.maxUploadBytes,
     baseUrl: baseUrl(req),
+    examples: EXAMPLES,
     metricText,
   });
 }
