@@ -5,21 +5,26 @@
 import path from 'node:path';
 import express, { type Express } from 'express';
 import { type Config, projectRoot } from './src/config';
-import { errorHandler, type ErrorLogger, notFoundHandler } from './src/http/errors';
+import { errorHandler, notFoundHandler } from './src/http/errors';
+import { deadline } from './src/http/deadline';
 import { apiRoutes, healthRoutes, pageRoutes } from './src/http/routes';
+import { securityHeaders } from './src/http/security';
 import { Lifecycle } from './src/lifecycle';
+import { type Logger, requestLogger } from './src/log';
+import { Metrics } from './src/metrics';
 import type { Registry } from './src/predictors/registry';
 
 export interface AppDeps {
   config: Config;
   registry: Registry;
   lifecycle?: Lifecycle;
-  log?: ErrorLogger;
+  /** Where request and error logs go (pino in server.ts); silent when absent. */
+  log?: Logger;
+  /** Prometheus metrics served at /metrics; a fresh registry without process metrics when absent. */
+  metrics?: Metrics;
 }
 
-const consoleLogger: ErrorLogger = {
-  error: (obj, msg) => console.error(msg, obj),
-};
+const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
 
 export function createApp(deps: AppDeps): Express {
   const root = projectRoot();
@@ -32,11 +37,23 @@ export function createApp(deps: AppDeps): Express {
   app.locals.rmWhitespace = false;
   if (deps.config.env === 'production') app.enable('view cache');
 
+  const log = deps.log ?? silent;
+  const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
+  app.use(metrics.middleware());
+  app.get('/metrics', metrics.handler(deps.config.metricsToken));
+  app.use(deadline({ timeoutMs: deps.config.requestTimeoutMs }));
+  app.use((_req, res, next) => {
+    // While draining for shutdown, tell keep-alive clients not to send another request here.
+    if (routeDeps.lifecycle.shuttingDown) res.set('Connection', 'close');
+    next();
+  });
   app.use(healthRoutes(routeDeps));
+  app.use(requestLogger(log));
+  app.use(securityHeaders());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
   app.use(pageRoutes(routeDeps));
   app.use('/api', apiRoutes(routeDeps));
   app.use(notFoundHandler());
-  app.use(errorHandler(routeDeps, deps.log ?? consoleLogger));
+  app.use(errorHandler(routeDeps, log));
   return app;
 }

@@ -24,8 +24,26 @@ export interface Config {
   requestTimeoutMs: number;
   /** Inference worker threads (INFERENCE_WORKERS; default: WEB_CONCURRENCY or the number of cores). */
   inferenceWorkers: number;
-  /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 64). */
+  /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 128). */
   queueLimit: number;
+  /**
+   * Models run on the main thread even with workers (INFERENCE_INLINE, comma-separated, default
+   * "regression": a few-µs model costs less inline than the round trip to a worker; "" for none).
+   */
+  inferenceInline: string[];
+  /**
+   * Workers that hold a model, when fewer than all (INFERENCE_REPLICAS, "model=n,...", default
+   * "sentiment=1": its TF-IDF vocabulary takes ~120 MB per copy).
+   */
+  inferenceReplicas: Record<string, number>;
+  /** onnxruntime intra-op threads per session (ONNX_THREADS, default 1: parallelism comes from workers). */
+  onnxThreads: number;
+  /** Nice value of inference worker threads (INFERENCE_NICE, default 5): the event loop answers first. */
+  inferenceNice: number;
+  /** If set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; otherwise anyone. */
+  metricsToken?: string;
+  /** libvips threads for image decoding (SHARP_CONCURRENCY, default 1: uploads are small, requests run in parallel). */
+  sharpConcurrency: number;
   /** SIGTERM: how long in-flight requests may take to finish (SHUTDOWN_GRACE_MS, default 20000). */
   shutdownGraceMs: number;
   logLevel: string;
@@ -66,6 +84,24 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function replicas(env: Env, name: string, fallback: Record<string, number>): Record<string, number> {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  const out: Record<string, number> = {};
+  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^([a-z]+)=(\d+)$/.exec(part);
+    if (m === null || Number(m[2]) < 1) throw new ConfigError(`${name} must look like "sentiment=1,malaria=2", got "${raw}"`);
+    out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['production', 'development', 'test'].includes(nodeEnv)) {
@@ -84,7 +120,13 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000),
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', webConcurrency, 0, 64),
-    queueLimit: int(env, 'QUEUE_LIMIT', 64, 1, 100_000),
+    queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
+    inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
+    inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', { sentiment: 1 }),
+    onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
+    sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
+    inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),
+    metricsToken: env.METRICS_TOKEN === undefined || env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 20_000, 0, 60_000),
     logLevel: env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
   };

@@ -1,0 +1,528 @@
+/**
+ * Load benchmark: `npm run bench` (about 6–8 minutes; `-- --quick` for a short smoke run).
+ *
+ * Builds dist/ if it is older than the sources, then, on 127.0.0.1 only:
+ *  1. the in-process limit: the malaria predictor called in a loop (decode, resize, infer; no HTTP);
+ *  2. the app as `npm start` runs it (node dist/server.js, production): start-up time to /readyz 200,
+ *     idle RSS, each endpoint at a few concurrency levels, /healthz while image predictions
+ *     saturate it, a burst of 400 simultaneous uploads, peak RSS of the process tree throughout;
+ *  3. the walkthrough's stack (Flask + gunicorn, 2 workers) on the same form post and load;
+ *  4. the serving designs side by side (in-process, one worker with 2 threads, 2 workers, ...).
+ * Prints markdown tables and writes them to bench/results.md.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+
+const ROOT = path.resolve(__dirname, '..');
+const QUICK = process.argv.includes('--quick');
+const SECONDS = QUICK ? 2 : 6;
+const LEVELS = QUICK ? [8] : [1, 8, 32];
+const HOST = '127.0.0.1';
+/** MODELS_DIR is passed on to the app too (it inherits this environment). */
+const MODELS_DIR = path.resolve(process.env.MODELS_DIR ?? path.join(ROOT, 'models'));
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const REVIEW =
+  'I went in expecting very little and came out delighted. The performances are warm and precise, the script ' +
+  'is funny without trying too hard, and the last half hour is genuinely moving. A couple of scenes drag and the ' +
+  'score is sometimes too insistent, but the cast makes every moment count. I would happily watch it again, and ' +
+  'I have already recommended it to friends who usually avoid this kind of film. Beautifully shot, too.';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
+// ---------------------------------------------------------------------------------------------
+// Processes: start, wait until ready, sample RSS of the whole tree, stop.
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** VmRSS of a process and all its descendants, in bytes (Linux /proc). */
+export function treeRss(pid: number): number {
+  let total = 0;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const child of children.split(/\s+/).filter(Boolean)) total += treeRss(Number(child));
+    }
+  } catch {
+    // the process (or a child) has just exited
+  }
+  return total;
+}
+
+interface Proc {
+  name: string;
+  proc: ChildProcess;
+  base: string;
+  startupMs: number;
+  idleRss: number;
+  peakRss: number;
+  stderr: string[];
+  stop(): Promise<void>;
+}
+
+function get(url: string, timeoutMs = 2000): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, readyPath: string): Promise<Proc> {
+  const started = performance.now();
+  const proc = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr: string[] = [];
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const base = `http://${HOST}:${port}`;
+  let startupMs = NaN;
+  for (const deadline = started + 60_000; performance.now() < deadline; await sleep(20)) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited during start-up (${proc.exitCode}): ${stderr.join('').slice(-2000)}`);
+    const res = await get(base + readyPath, 500).catch(() => null);
+    if (res?.status === 200) {
+      startupMs = performance.now() - started;
+      break;
+    }
+  }
+  if (Number.isNaN(startupMs)) throw new Error(`${name} not ready within 60 s`);
+  const p: Proc = {
+    name,
+    proc,
+    base,
+    startupMs,
+    idleRss: 0,
+    peakRss: 0,
+    stderr,
+    stop: async () => {
+      clearInterval(sampler);
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(25_000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
+  };
+  const pid = proc.pid as number;
+  await sleep(1000); // settle before the idle reading
+  p.idleRss = treeRss(pid);
+  p.peakRss = p.idleRss;
+  const sampler = setInterval(() => {
+    p.peakRss = Math.max(p.peakRss, treeRss(pid));
+  }, 100);
+  return p;
+}
+
+/** The app exactly as `npm start` runs it (the node flags of the start script included). */
+async function startApp(name: string, env: Record<string, string> = {}): Promise<Proc> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = (pkg.scripts.start ?? 'node dist/server.js').split(/\s+/);
+  const startEnv: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0] ?? '')) {
+    const [k, v] = (words.shift() as string).split('=') as [string, string];
+    startEnv[k] = v;
+  }
+  const [node, ...args] = words;
+  if (node !== 'node') throw new Error(`the start script must be [VAR=value …] node …: ${pkg.scripts.start}`);
+  const port = await freePort();
+  const p = await startProcess(name, process.execPath, args, { ...startEnv, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
+  return p;
+}
+
+function buildIfStale(): void {
+  const newest = (dir: string): number => {
+    let t = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (e.isFile() && e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
+    }
+    return t;
+  };
+  const dist = path.join(ROOT, 'dist', 'server.js');
+  const src = Math.max(newest(path.join(ROOT, 'src')), fs.statSync(path.join(ROOT, 'server.ts')).mtimeMs, fs.statSync(path.join(ROOT, 'app.ts')).mtimeMs);
+  if (!fs.existsSync(dist) || fs.statSync(dist).mtimeMs < src) {
+    console.error('building dist/ (npm run build) …');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load.
+
+interface Row {
+  scenario: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  note?: string;
+}
+
+interface Target {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+function cannon(base: string, target: Target, connections: number, seconds = SECONDS): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: base + target.path,
+        method: target.method,
+        headers: target.headers,
+        body: target.body,
+        connections,
+        duration: seconds,
+        timeout: 30,
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+/**
+ * Closed-loop client for the Flask comparison: `connections` loops, each POSTing and waiting for
+ * the answer, reconnecting when the server closes the connection. autocannon miscounts against
+ * gunicorn's sync workers (they answer `Connection: close`), so both servers are measured with this.
+ */
+async function closedLoop(url: string, target: Target, connections: number, seconds = SECONDS): Promise<Row> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const latencies: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  let non2xx = 0;
+  const body = target.body ?? '';
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  const once = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t = performance.now();
+      const req = http.request(url, { method: target.method, agent, headers: { ...target.headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) ok++;
+          else non2xx++;
+          latencies.push(performance.now() - t);
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < end) await once();
+  }));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
+  return { scenario: '', connections, rps: ok / ((performance.now() - started) / 1000), p50: pct(0.5), p99: pct(0.99), errors, non2xx };
+}
+
+/** A second of load that is not recorded: lazy imports, JIT, first allocations. */
+async function warm(base: string, targets: Target[]): Promise<void> {
+  for (const t of targets) await cannon(base, t, 4, 1);
+}
+
+function row(scenario: string, connections: number, r: autocannon.Result, note?: string): Row {
+  return {
+    scenario,
+    connections,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    note,
+  };
+}
+
+async function syntheticCell(): Promise<Buffer> {
+  // A pale pink disc on black, with two dark purple dots: roughly what a stained cell looks like.
+  const size = 130;
+  const px = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 3;
+      const d = Math.hypot(x - 65, y - 65);
+      if (d > 58) continue;
+      const spot = Math.hypot(x - 50, y - 70) < 7 || Math.hypot(x - 80, y - 45) < 5;
+      const noise = ((x * 7919 + y * 104729) % 17) - 8;
+      px[i] = spot ? 110 : 215 + noise;
+      px[i + 1] = spot ? 40 : 160 + noise;
+      px[i + 2] = spot ? 140 : 170 + noise;
+    }
+  }
+  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+}
+
+function multipart(file: Buffer, field = 'image'): { headers: Record<string, string>; body: Buffer } {
+  const boundary = '----mlformsbench7MA4YWxkTrZu0gW';
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="cell.png"\r\nContent-Type: image/png\r\n\r\n`;
+  return {
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+  };
+}
+
+/** N simultaneous uploads on N fresh connections; every answer must be 200 or 503 + Retry-After. */
+async function burst(base: string, upload: { headers: Record<string, string>; body: Buffer }, n: number) {
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  const started = performance.now();
+  const outcomes = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<{ status: number; retryAfter: boolean; ms: number }>((resolve) => {
+          const t = performance.now();
+          const req = http.request(
+            base + '/api/predict/malaria',
+            { method: 'POST', agent, timeout: 35_000, headers: { ...upload.headers, 'content-length': String(upload.body.length) } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] !== undefined, ms: performance.now() - t }));
+            },
+          );
+          req.on('timeout', () => req.destroy(new Error('timeout')));
+          req.on('error', () => resolve({ status: 0, retryAfter: false, ms: performance.now() - t }));
+          req.end(upload.body);
+        }),
+    ),
+  );
+  agent.destroy();
+  const count = (f: (o: (typeof outcomes)[number]) => boolean): number => outcomes.filter(f).length;
+  const health = await get(base + '/healthz').catch(() => ({ status: 0 }));
+  return {
+    ok: count((o) => o.status === 200),
+    shed: count((o) => o.status === 503 && o.retryAfter),
+    other: count((o) => o.status !== 200 && !(o.status === 503 && o.retryAfter)),
+    slowestMs: Math.max(...outcomes.map((o) => o.ms)),
+    totalMs: performance.now() - started,
+    aliveAfter: health.status === 200,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-process limit: no HTTP, no workers; the same predictor the route calls.
+
+async function inProcessLimit(png: Buffer, concurrency: number, seconds: number): Promise<number> {
+  const { OnnxBackend } = await import('../src/inference/onnx');
+  const { Registry } = await import('../src/predictors/registry');
+  const registry = new Registry(new OnnxBackend(), MODELS_DIR, { maxPixels: 25e6 });
+  await registry.load();
+  const malaria = registry.get('malaria');
+  for (let i = 0; i < 50; i++) await malaria.predict(png); // warm-up
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await malaria.predict(png);
+        done++;
+      }
+    }),
+  );
+  const rate = done / ((performance.now() - started) / 1000);
+  await registry.close();
+  return rate;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+function table(rows: Row[]): string {
+  const lines = ['| scenario | conns | req/s | p50 ms | p99 ms | errors | non-2xx |', '|---|---:|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    lines.push(`| ${r.scenario}${r.note ? ` (${r.note})` : ''} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const out: string[] = [];
+  const say = (s = ''): void => {
+    console.log(s);
+    out.push(s);
+  };
+  for (const name of ['regression', 'malaria', 'sentiment']) {
+    if (!fs.existsSync(path.join(MODELS_DIR, name, 'card.json'))) throw new Error(`${MODELS_DIR}/${name} is missing`);
+  }
+  buildIfStale();
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  say(`# Benchmark: ${new Date().toISOString()}`);
+  say();
+  say(`Machine: ${os.availableParallelism()} × ${cpu}, ${mb(os.totalmem())} MB RAM, Linux ${os.release()}, Node ${process.version}; ` +
+    `load generator (autocannon) on the same machine. Command: \`npm run bench${QUICK ? ' -- --quick' : ''}\`, ${SECONDS} s per cell. ` +
+    `Load average before the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (anything above ~0.2 means other work shared the 2 cores).`);
+  say();
+
+  const png = await syntheticCell();
+  const upload = multipart(png);
+  const targets = {
+    regressionForm: { method: 'POST', path: '/predict/regression', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=5' } as Target,
+    sentimentApi: { method: 'POST', path: '/api/predict/sentiment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ review: REVIEW }) } as Target,
+    malariaApi: { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } as Target,
+    healthz: { method: 'GET', path: '/healthz' } as Target,
+  };
+
+  // 1. The in-process limit, before any server runs.
+  const limit1 = await inProcessLimit(png, 1, QUICK ? 2 : 5);
+  const limit4 = await inProcessLimit(png, 4, QUICK ? 2 : 5);
+  const limit = Math.max(limit1, limit4);
+
+  // 2. The app, default settings.
+  const app = await startApp('app');
+  await warm(app.base, [targets.regressionForm, targets.sentimentApi, targets.malariaApi]);
+  const rows: Row[] = [];
+  for (const c of LEVELS) rows.push(row('form POST /predict/regression', c, await cannon(app.base, targets.regressionForm, c)));
+  for (const c of LEVELS) rows.push(row('JSON POST /api/predict/sentiment', c, await cannon(app.base, targets.sentimentApi, c)));
+  for (const c of LEVELS) rows.push(row('upload POST /api/predict/malaria', c, await cannon(app.base, targets.malariaApi, c)));
+  const [sat, health] = await Promise.all([
+    cannon(app.base, targets.malariaApi, 32, SECONDS + 2),
+    sleep(1000).then(() => cannon(app.base, targets.healthz, 1, SECONDS)),
+  ]);
+  rows.push(row('upload POST /api/predict/malaria', 32, sat, 'with /healthz alongside'));
+  rows.push(row('GET /healthz while images saturate', 1, health));
+  const oursClosed: Row[] = [];
+  for (const c of LEVELS) {
+    const r = await closedLoop(app.base + '/predict/regression', targets.regressionForm, c);
+    oursClosed.push({ ...r, scenario: 'ml-forms form POST /predict/regression', note: 'same client as Flask' });
+  }
+  const imageRps = Math.max(...rows.filter((r) => r.scenario.startsWith('upload')).map((r) => r.rps));
+  const b = await burst(app.base, upload, 400);
+  const metricsText = (await get(app.base + '/metrics')).body;
+  await app.stop();
+
+  // 3. The walkthrough's stack on the same form post.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const pkl = path.join(tmp, 'model.pkl');
+  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'flask', 'fit.py'), pkl], { stdio: 'inherit' });
+  const flaskRows: Row[] = [];
+  let flaskPeak = 0;
+  for (const reload of ['1', '0']) {
+    const port = await freePort();
+    const flask = await startProcess(
+      'flask',
+      'gunicorn',
+      ['-w', '2', '-b', `${HOST}:${port}`, '--chdir', path.join(ROOT, 'bench', 'flask'), '--log-level', 'warning', 'app:app'],
+      { MODEL_PATH: pkl, RELOAD_MODEL: reload },
+      port,
+      '/',
+    );
+    await warm(flask.base, [{ ...targets.regressionForm, path: '/predict' }]);
+    const note = reload === '1' ? 'pickle loaded per request, as the walkthrough' : 'pickle loaded once';
+    for (const c of reload === '1' ? LEVELS : [LEVELS[LEVELS.length - 1] as number]) {
+      const r = await closedLoop(flask.base + '/predict', targets.regressionForm, c);
+      flaskRows.push({ ...r, scenario: 'Flask+gunicorn ×2 form POST /predict', note });
+    }
+    flaskPeak = Math.max(flaskPeak, flask.peakRss);
+    await flask.stop();
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+
+  // 4. Designs side by side: image saturation with /healthz alongside, the number form, memory.
+  const designs: { name: string; env: Record<string, string> }[] = [
+    { name: 'in process, 1 intra-op thread', env: { INFERENCE_WORKERS: '0' } },
+    { name: 'in process, 2 intra-op threads', env: { INFERENCE_WORKERS: '0', ONNX_THREADS: '2' } },
+    { name: '1 worker, 2 intra-op threads', env: { INFERENCE_WORKERS: '1', ONNX_THREADS: '2' } },
+    { name: '2 workers (default)', env: {} },
+    { name: '2 workers, sentiment in both, regression in workers', env: { INFERENCE_REPLICAS: '', INFERENCE_INLINE: '' } },
+  ];
+  const designLines = [
+    '| design | start-up ms | idle RSS MB | peak RSS MB | images req/s (c=32) | image p99 ms | /healthz p99 ms | form req/s (c=32) | sentiment req/s (c=32) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const d of QUICK ? designs.slice(0, 1) : designs) {
+    const p = await startApp(d.name, d.env);
+    await warm(p.base, [targets.regressionForm, targets.sentimentApi, targets.malariaApi]);
+    const [img, hz] = await Promise.all([
+      cannon(p.base, targets.malariaApi, 32, SECONDS),
+      sleep(500).then(() => cannon(p.base, targets.healthz, 1, SECONDS - 1)),
+    ]);
+    const form = await cannon(p.base, targets.regressionForm, 32, Math.max(2, SECONDS - 2));
+    const senti = await cannon(p.base, targets.sentimentApi, 32, Math.max(2, SECONDS - 2));
+    await p.stop();
+    designLines.push(
+      `| ${d.name} | ${fmt(p.startupMs)} | ${mb(p.idleRss)} | ${mb(p.peakRss)} | ${fmt(img.requests.average)} | ${fmt(img.latency.p99)} | ${fmt(hz.latency.p99)} | ${fmt(form.requests.average)} | ${fmt(senti.requests.average)} |`,
+    );
+  }
+
+  // Report.
+  const ours = (c: number): number => oursClosed.find((r) => r.connections === c)?.rps ?? NaN;
+  const theirs = (c: number): number => flaskRows.find((r) => r.connections === c && r.note?.includes('walkthrough'))?.rps ?? NaN;
+  const healthP99 = health.latency.p99;
+  const check = (ok: boolean): string => (ok ? 'holds' : '**does not hold**');
+  say('## The app (`node dist/server.js`, production, default settings)');
+  say();
+  say(`Start-up to /readyz 200: **${fmt(app.startupMs)} ms**. RSS of the app process: idle **${mb(app.idleRss)} MB**, peak under all the load below **${mb(app.peakRss)} MB**.`);
+  say();
+  say(table(rows));
+  say();
+  say(`Burst of 400 simultaneous uploads: ${b.ok} × 200, ${b.shed} × 503 with Retry-After, ${b.other} other; ` +
+    `slowest answer ${fmt(b.slowestMs)} ms, all answered in ${fmt(b.totalMs)} ms; /healthz afterwards: ${b.aliveAfter ? '200' : 'FAILED'}.`);
+  say();
+  say('## Reference and limit');
+  say();
+  say('Form posts, both servers measured with the same closed-loop client (bench/run.ts `closedLoop`):');
+  say();
+  say(table([...oursClosed, ...flaskRows]));
+  say();
+  say(`Flask + gunicorn peak RSS (master + 2 workers): ${mb(flaskPeak)} MB.`);
+  say();
+  say(`In-process limit (malaria predictor in a loop: decode + resize + infer, no HTTP, one process): ` +
+    `${fmt(limit1)} predictions/s one at a time, ${fmt(limit4)} /s with 4 in flight (decode overlapping inference).`);
+  say();
+  say('## Designs (same load, one server each)');
+  say();
+  say(designLines.join('\n'));
+  say();
+  say('## Targets (issue 4)');
+  say();
+  say(`| target | measured | |`);
+  say(`|---|---|---|`);
+  for (const c of LEVELS) {
+    say(`| form posts ≥ 2× Flask+gunicorn (c=${c}) | ${fmt(ours(c))} vs ${fmt(theirs(c))} req/s = ${fmt(ours(c) / theirs(c), 1)}× | ${check(ours(c) >= 2 * theirs(c))} |`);
+  }
+  say(`| images over HTTP ≥ 0.8× in-process limit | ${fmt(imageRps)} vs ${fmt(limit)} /s = ${fmt(imageRps / limit, 2)}× | ${check(imageRps >= 0.8 * limit)} |`);
+  say(`| peak RSS of app processes ≤ 300 MB | ${mb(app.peakRss)} MB | ${check(app.peakRss <= 300 * 1048576)} |`);
+  say(`| /healthz p99 ≤ 100 ms under image saturation | ${fmt(healthP99, 1)} ms | ${check(healthP99 <= 100)} |`);
+  say(`| 400-upload burst: only 200 / 503+Retry-After, no hang, alive after | ${b.ok} + ${b.shed} + ${b.other} other, alive: ${b.aliveAfter} | ${check(b.other === 0 && b.aliveAfter)} |`);
+  say();
+  const queueLines = metricsText.split('\n').filter((l) => /^(inference_duration_seconds_(sum|count)|nodejs_eventloop_lag_p99_seconds|process_resident_memory_bytes)/.test(l));
+  say('<details><summary>/metrics excerpt after the run</summary>\n\n```\n' + queueLines.join('\n') + '\n```\n</details>');
+  say();
+  say(`Load average after the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`);
+  if (!QUICK) fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

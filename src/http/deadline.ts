@@ -1,0 +1,65 @@
+/**
+ * Per-request deadline: a request still unanswered after `timeoutMs` gets a 503 with code
+ * "timeout" and Retry-After, through the app's one error handler (JSON for programs, the page for
+ * browsers), well before Heroku's router gives up at 30 s. Work already started (an image decode,
+ * a running inference) cannot be interrupted; when it finishes, its late answer is dropped here
+ * instead of failing on headers already sent. Queued inferences past the deadline are dropped by
+ * the pool (maxWaitMs), so an overloaded server does not keep working for clients that left.
+ */
+import type { RequestHandler, Response } from 'express';
+import { serviceUnavailable } from '../errors';
+
+export interface DeadlineOptions {
+  timeoutMs: number;
+  /** Retry-After seconds on the 503. */
+  retryAfterSeconds?: number;
+}
+
+/** The response methods a route or the error handler starts an answer with. */
+const ANSWER_METHODS = ['render', 'json', 'send', 'redirect', 'sendStatus', 'sendFile', 'end'] as const;
+
+/**
+ * After the deadline, only the first answer goes through: the error handler's 503 (it runs
+ * synchronously inside next(err), so it comes first); the route's late answer is ignored.
+ * Calls made while that first answer is being written (res.json → res.send → res.end) pass.
+ */
+function answerOnce(res: Response): void {
+  let owner: string | null = null;
+  let depth = 0;
+  const r = res as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ANSWER_METHODS) {
+    const original = r[name] as (...args: unknown[]) => unknown;
+    r[name] = function (this: unknown, ...args: unknown[]) {
+      if (owner !== null && depth === 0 && !(name === 'send' && owner === 'render' && !res.headersSent)) return res;
+      if (owner === null) owner = name;
+      depth++;
+      try {
+        return original.apply(this, args);
+      } finally {
+        depth--;
+      }
+    };
+  }
+}
+
+export function deadline(options: DeadlineOptions): RequestHandler {
+  return (_req, res, next) => {
+    const timer = setTimeout(() => {
+      if (res.headersSent || res.writableEnded) return;
+      res.locals.timedOut = true;
+      answerOnce(res);
+      const seconds = Math.round(options.timeoutMs / 100) / 10;
+      next(
+        serviceUnavailable(
+          'timeout',
+          `The server could not answer within ${seconds} s; it is busy. Try again in a moment.`,
+          options.retryAfterSeconds ?? 2,
+        ),
+      );
+    }, options.timeoutMs);
+    const clear = (): void => clearTimeout(timer);
+    res.once('finish', clear);
+    res.once('close', clear);
+    next();
+  };
+}

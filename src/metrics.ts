@@ -1,0 +1,164 @@
+/**
+ * Prometheus metrics (prom-client), served at GET /metrics: HTTP requests per route, model and
+ * status with a latency histogram; inference time per model; queue depth and busy workers of a
+ * pooled backend; and prom-client's process metrics (resident memory, heap, event-loop lag).
+ * Each Metrics owns its own registry, so tests can build many apps without name clashes.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import client from 'prom-client';
+import type { InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
+
+/** What a pooled backend can say about its queue. */
+export interface QueueStats {
+  queueDepth(): Record<string, number>;
+  busyWorkers(): number;
+}
+
+export interface MetricsOptions {
+  /** prom-client's default process metrics (memory, CPU, event-loop lag, GC). Default true. */
+  processMetrics?: boolean;
+  prefix?: string;
+}
+
+const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+const INFERENCE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+/**
+ * A bounded route label: never the raw URL, so a scan of random paths cannot create unbounded
+ * time series. Model routes keep their model name in the `model` label.
+ */
+export function routeLabel(req: Request): { route: string; model: string } {
+  // originalUrl: inside a mounted router (/api) req.path has lost its mount prefix.
+  const p = (req.originalUrl ?? req.url).split('?')[0] ?? '';
+  const m = /^\/(api\/)?predict\/(regression|malaria|sentiment)\/?$/.exec(p);
+  if (m !== null) return { route: m[1] === undefined ? '/predict/:model' : '/api/predict/:model', model: m[2] as string };
+  if (p === '/' || p === '/healthz' || p === '/readyz' || p === '/metrics' || p === '/api/models') return { route: p, model: '' };
+  if (/^\/[\w.-]+\.(css|js|svg|png|ico|woff2?)$/.test(p)) return { route: 'static', model: '' };
+  return { route: 'other', model: '' };
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'method' | 'route' | 'model' | 'status'>;
+  private readonly latency: client.Histogram<'method' | 'route' | 'model' | 'status'>;
+  private readonly inference: client.Histogram<'model' | 'outcome'>;
+  private readonly queueGauge: client.Gauge<'model'>;
+  private readonly busyGauge: client.Gauge;
+  private queueStats: QueueStats | null = null;
+
+  constructor(options: MetricsOptions = {}) {
+    const prefix = options.prefix ?? '';
+    const registers = [this.registry];
+    if (options.processMetrics ?? true) {
+      // process_resident_memory_bytes, nodejs_heap_*, nodejs_eventloop_lag_{seconds,p50,p99,...}
+      client.collectDefaultMetrics({ register: this.registry, prefix, eventLoopMonitoringPrecision: 10 });
+    }
+    this.requests = new client.Counter({
+      name: `${prefix}http_requests_total`,
+      help: 'HTTP requests answered, by route, model and status',
+      labelNames: ['method', 'route', 'model', 'status'],
+      registers,
+    });
+    this.latency = new client.Histogram({
+      name: `${prefix}http_request_duration_seconds`,
+      help: 'Time from request arrival to the last byte of the answer',
+      labelNames: ['method', 'route', 'model', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inference = new client.Histogram({
+      name: `${prefix}inference_duration_seconds`,
+      help: 'Time in backend.infer per model, queue wait included for pooled backends',
+      labelNames: ['model', 'outcome'],
+      buckets: INFERENCE_BUCKETS,
+      registers,
+    });
+    const stats = (): QueueStats | null => this.queueStats;
+    this.queueGauge = new client.Gauge({
+      name: `${prefix}inference_queue_depth`,
+      help: 'Inference jobs waiting for a worker, per model',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        const q = stats();
+        if (q === null) return;
+        for (const [model, depth] of Object.entries(q.queueDepth())) this.set({ model }, depth);
+      },
+    });
+    this.busyGauge = new client.Gauge({
+      name: `${prefix}inference_workers_busy`,
+      help: 'Inference worker threads running a job',
+      registers,
+      collect() {
+        const q = stats();
+        if (q !== null) this.set(q.busyWorkers());
+      },
+    });
+  }
+
+  /** Report queue depth and busy workers of this backend at each scrape. */
+  watchQueue(stats: QueueStats): void {
+    this.queueStats = stats;
+  }
+
+  /** Counts and times every answered request; aborted requests are counted with status 499. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const end = this.latency.startTimer();
+      let done = false;
+      const record = (aborted: boolean): void => {
+        if (done) return;
+        done = true;
+        const { route, model } = routeLabel(req);
+        const labels = { method: req.method, route, model, status: aborted ? '499' : String(res.statusCode) };
+        this.requests.inc(labels);
+        end(labels);
+      };
+      res.once('finish', () => record(false));
+      res.once('close', () => record(!res.writableFinished));
+      next();
+    };
+  }
+
+  /**
+   * GET /metrics in the Prometheus text format. With a token, only a scraper sending
+   * `Authorization: Bearer <token>` gets them (others get 404: the app is public on Heroku).
+   */
+  handler(token?: string): RequestHandler {
+    const expected = token === undefined || token === '' ? null : Buffer.from(`Bearer ${token}`);
+    return async (req, res, next) => {
+      const given = Buffer.from(req.get('authorization') ?? '');
+      if (expected !== null && (given.length !== expected.length || !timingSafeEqual(given, expected))) {
+        next();
+        return;
+      }
+      res.set('Content-Type', this.registry.contentType);
+      res.set('Cache-Control', 'no-store');
+      res.send(await this.registry.metrics());
+    };
+  }
+
+  /** The same backend, with every infer() timed into inference_duration_seconds. */
+  instrument(backend: InferenceBackend): InferenceBackend {
+    const histogram = this.inference;
+    return {
+      get description() {
+        return backend.description;
+      },
+      load: (models: ModelSpec[]) => backend.load(models),
+      close: () => backend.close(),
+      async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+        const end = histogram.startTimer({ model });
+        try {
+          const out = await backend.infer(model, inputs);
+          end({ outcome: 'ok' });
+          return out;
+        } catch (err) {
+          end({ outcome: (err as { status?: number }).status === 503 ? 'rejected' : 'error' });
+          throw err;
+        }
+      },
+    };
+  }
+}
