@@ -1,4 +1,7 @@
 /** Post-processing shared by the two classifiers: probabilities in label order → label, confidence, scores. */
+import type { FormName } from '../errors';
+import { type NamedTensors, output } from '../inference/backend';
+import type { Prediction } from './types';
 
 export interface Classification {
   label: string;
@@ -43,4 +46,19 @@ export function formatPercent(p: number): string {
   const pct = p * 100;
   if (pct >= 99.95 && p < 1) return '> 99.9 %';
   return `${pct.toFixed(1)} %`;
+}
+
+/**
+ * A classifier's Prediction from its "probabilities" output: `subject` opens the statement,
+ * e.g. "This cell looks" → "This cell looks parasitized (97.4 % confidence)."
+ */
+export function classificationPrediction(
+  model: FormName,
+  outputs: NamedTensors,
+  labels: readonly string[],
+  version: string,
+  subject: string,
+): Prediction {
+  const c = classify(output(outputs, 'probabilities', 'float32').data, labels);
+  return { model, version, ...c, statement: `${subject} ${c.label} (${formatPercent(c.confidence)} confidence).` };
 }

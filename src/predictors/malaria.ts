@@ -6,8 +6,8 @@
  *                                                    (parasitized, uninfected)
  */
 import { decodeToRgb, type ImageLimits } from '../images';
-import { type InferenceBackend, type NamedTensors, output, tensor } from '../inference/backend';
-import { classify, formatPercent } from './classification';
+import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
+import { classificationPrediction } from './classification';
 import type { ModelCard, Prediction, Predictor } from './types';
 
 export const MODEL_NAME = 'malaria';
@@ -17,14 +17,7 @@ export function preprocess(pixels: Uint8Array, size: number): NamedTensors {
 }
 
 export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): Prediction {
-  const probabilities = output(outputs, 'probabilities', 'float32').data;
-  const c = classify(probabilities, labels);
-  return {
-    model: 'malaria',
-    version,
-    ...c,
-    statement: `This cell looks ${c.label} (${formatPercent(c.confidence)} confidence).`,
-  };
+  return classificationPrediction('malaria', outputs, labels, version, 'This cell looks');
 }
 
 export class MalariaPredictor implements Predictor<Uint8Array> {

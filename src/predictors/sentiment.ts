@@ -5,8 +5,8 @@
  *       output "probabilities" float32 [N, 2]  over card.labels (negative, positive)
  */
 import { HttpError } from '../errors';
-import { type InferenceBackend, type NamedTensors, output, tensor } from '../inference/backend';
-import { classify, formatPercent } from './classification';
+import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
+import { classificationPrediction } from './classification';
 import type { ModelCard, Prediction, Predictor } from './types';
 
 export const MODEL_NAME = 'sentiment';
@@ -37,13 +37,7 @@ export function preprocess(review: string): NamedTensors {
 }
 
 export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): Prediction {
-  const c = classify(output(outputs, 'probabilities', 'float32').data, labels);
-  return {
-    model: 'sentiment',
-    version,
-    ...c,
-    statement: `This review is ${c.label} (${formatPercent(c.confidence)} confidence).`,
-  };
+  return classificationPrediction('sentiment', outputs, labels, version, 'This review is');
 }
 
 export class SentimentPredictor implements Predictor<string> {
