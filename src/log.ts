@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import pino from 'pino';
+import { fullPath, predictRoute } from './http/request-path';
 
 export type Logger = Pick<pino.Logger, 'info' | 'warn' | 'error' | 'fatal'>;
 
@@ -28,9 +29,8 @@ export function requestLogger(log: Logger): RequestHandler {
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
-      // originalUrl: inside a mounted router req.path has lost its prefix (/api).
-      const path = req.originalUrl.split('?')[0] ?? '';
-      const model = /^\/(?:api\/)?predict\/(regression|malaria|sentiment)\/?$/.exec(path)?.[1];
+      const path = fullPath(req);
+      const model = predictRoute(req)?.model;
       log.info(
         {
           reqId: id,

@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import client from 'prom-client';
+import { fullPath, predictRoute } from './http/request-path';
 import type { InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
 
 /** What a pooled backend can say about its queue. */
@@ -29,10 +30,9 @@ const INFERENCE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
  * time series. Model routes keep their model name in the `model` label.
  */
 export function routeLabel(req: Request): { route: string; model: string } {
-  // originalUrl: inside a mounted router (/api) req.path has lost its mount prefix.
-  const p = (req.originalUrl ?? req.url).split('?')[0] ?? '';
-  const m = /^\/(api\/)?predict\/(regression|malaria|sentiment)\/?$/.exec(p);
-  if (m !== null) return { route: m[1] === undefined ? '/predict/:model' : '/api/predict/:model', model: m[2] as string };
+  const p = fullPath(req);
+  const predict = predictRoute(req);
+  if (predict !== null) return { route: predict.api ? '/api/predict/:model' : '/predict/:model', model: predict.model };
   if (p === '/' || p === '/healthz' || p === '/readyz' || p === '/metrics' || p === '/api/models') return { route: p, model: '' };
   if (/^\/[\w.-]+\.(css|js|svg|png|ico|woff2?)$/.test(p)) return { route: 'static', model: '' };
   return { route: 'other', model: '' };

@@ -4,9 +4,9 @@
  * caused it. Stack traces never reach the client.
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { type FormName, HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
 import type { Logger } from '../log';
-import { MODEL_NAMES } from '../predictors/registry';
+import { fullPath, predictRoute } from './request-path';
 import { keptInputs, type PageDeps, renderPage } from './view';
 
 /** body-parser's errors carry a `type`; map them to what a person can act on. */
@@ -30,16 +30,6 @@ export function bodyParserError(err: unknown): HttpError | null {
     default:
       return null;
   }
-}
-
-/** The model a request was about, from its path, so errors land beside the right form. */
-/** The request's full path, whichever router it is in (req.path loses a mount prefix). */
-const fullPath = (req: Request): string => req.originalUrl.split('?')[0] ?? '';
-
-export function modelOf(req: Request): FormName | null {
-  const m = /^\/(?:api\/)?predict\/([a-z]+)\/?$/.exec(fullPath(req));
-  const name = m?.[1] as FormName | undefined;
-  return name !== undefined && MODEL_NAMES.includes(name) ? name : null;
 }
 
 const wantsJson = (req: Request): boolean => fullPath(req).startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
@@ -66,7 +56,8 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
       res.status(error.status).json(body);
       return;
     }
-    const model = modelOf(req);
+    // The model the request was about, so the error lands beside the right form.
+    const model = predictRoute(req)?.model ?? null;
     if (model === null || !deps.registry.ready) {
       renderPage(req, res, deps, { pageError: body.error }, error.status);
       return;

@@ -1,0 +1,20 @@
+/**
+ * What a request is about, read the same way by the error handler, the request log and the
+ * metrics: its full path (inside a mounted router req.path has lost its prefix, /api) and, for a
+ * prediction route, which model it asked for.
+ */
+import type { Request } from 'express';
+import type { FormName } from '../errors';
+
+const PREDICT_ROUTE = /^\/(api\/)?predict\/(regression|malaria|sentiment)\/?$/;
+
+/** The request's path without the query, whichever router it is in. */
+export function fullPath(req: Request): string {
+  return (req.originalUrl ?? req.url).split('?')[0] ?? '';
+}
+
+/** For a prediction route, the model and whether it came through the API; otherwise null. */
+export function predictRoute(req: Request): { model: FormName; api: boolean } | null {
+  const m = PREDICT_ROUTE.exec(fullPath(req));
+  return m === null ? null : { model: m[2] as FormName, api: m[1] !== undefined };
+}
