@@ -13,9 +13,9 @@ import zlib from 'node:zlib';
 import { loadConfig } from '../src/config';
 import { OnnxBackend } from '../src/inference/onnx';
 import { Registry } from '../src/predictors/registry';
-import type { ModelCard } from '../src/predictors/types';
+import type { ModelCard, Prediction } from '../src/predictors/types';
 import { findCellImages } from './malaria-data';
-import { idsDigest, validationIds } from './split';
+import { idsDigest, type Labelled, validationIds } from './split';
 
 const TOLERANCE_POINTS = 0.3;
 
@@ -37,13 +37,10 @@ function checkDigest(card: ModelCard, ids: Set<string>): void {
   const expected = card.data.validation_ids_sha256;
   const actual = idsDigest(ids);
   if (expected !== actual) {
-    throw new Error(`${card.name}: the validation split here (${actual.slice(0, 12)}…) is not the card's (${String(expected).slice(0, 12)}…)`);
+    throw new Error(
+      `${card.name}: the validation split here (${actual.slice(0, 12)}…) is not the card's (${String(expected).slice(0, 12)}…)`,
+    );
   }
-}
-
-function accuracyOutcome(model: string, n: number, correct: number, cardAccuracy: number, note: string): Outcome {
-  const served = correct / n;
-  return { model, n, card: cardAccuracy, served, ok: Math.abs(served - cardAccuracy) * 100 <= TOLERANCE_POINTS, note };
 }
 
 /** Runs `task` over `items` with `concurrency` in flight, printing progress. */
@@ -60,18 +57,45 @@ async function forEach<T>(items: T[], concurrency: number, task: (item: T) => Pr
   );
 }
 
+/**
+ * Recomputes the held-out split of `items`, checks it is the one the card was measured on, runs
+ * each held-out item through `predict` (the serving path) and compares accuracy with the card's.
+ */
+async function heldOutAccuracy<T extends Labelled>(
+  card: ModelCard,
+  items: T[],
+  concurrency: number,
+  predict: (item: T) => Promise<Prediction>,
+  note: string,
+): Promise<Outcome> {
+  const held = validationIds(items);
+  checkDigest(card, held);
+  const validation = items.filter((item) => held.has(item.id));
+  let correct = 0;
+  await forEach(validation, concurrency, async (item) => {
+    if ((await predict(item)).label === item.label) correct++;
+  });
+  const served = correct / validation.length;
+  const expected = card.metrics.validation.accuracy as number;
+  return {
+    model: card.name,
+    n: validation.length,
+    card: expected,
+    served,
+    ok: Math.abs(served - expected) * 100 <= TOLERANCE_POINTS,
+    note,
+  };
+}
+
 async function malaria(registry: Registry, dataRoot: string): Promise<Outcome> {
   const predictor = registry.get('malaria');
-  const files = findCellImages(dataRoot);
-  const held = validationIds(files);
-  checkDigest(predictor.card, held);
-  const validation = files.filter((f) => held.has(f.id));
-  let correct = 0;
-  await forEach(validation, 4, async (f) => {
-    const p = await predictor.predict(fs.readFileSync(f.file));
-    if (p.label === f.label) correct++;
-  });
-  return accuracyOutcome('malaria', validation.length, correct, predictor.card.metrics.validation.accuracy as number, 'file bytes → POST path (sharp decode, resize, ONNX)');
+  return heldOutAccuracy(
+    predictor.card,
+    findCellImages(dataRoot),
+    4,
+    (f) => predictor.predict(fs.readFileSync(f.file)),
+    'file bytes → POST path (sharp decode, resize, ONNX)',
+  );
 }
 
 interface Review {
@@ -81,7 +105,9 @@ interface Review {
 }
 
 function readReviews(dataRoot: string): Review[] {
-  const jsonl = [path.join(dataRoot, 'imdb', 'train.jsonl.gz'), path.join(dataRoot, 'train.jsonl.gz')].find((p) => fs.existsSync(p));
+  const jsonl = [path.join(dataRoot, 'imdb', 'train.jsonl.gz'), path.join(dataRoot, 'train.jsonl.gz')].find((p) =>
+    fs.existsSync(p),
+  );
   if (jsonl !== undefined) {
     return zlib
       .gunzipSync(fs.readFileSync(jsonl))
@@ -93,10 +119,17 @@ function readReviews(dataRoot: string): Review[] {
   const base = [path.join(dataRoot, 'aclImdb'), dataRoot].find((p) => fs.existsSync(path.join(p, 'train', 'pos')));
   if (base === undefined) throw new Error(`no IMDB reviews under ${dataRoot}`);
   const reviews: Review[] = [];
-  for (const [dir, label] of [['pos', 'positive'], ['neg', 'negative']] as const) {
+  for (const [dir, label] of [
+    ['pos', 'positive'],
+    ['neg', 'negative'],
+  ] as const) {
     for (const name of fs.readdirSync(path.join(base, 'train', dir))) {
       if (!name.endsWith('.txt')) continue;
-      reviews.push({ id: `train/${dir}/${name.slice(0, -4)}`, label, text: fs.readFileSync(path.join(base, 'train', dir, name), 'utf8') });
+      reviews.push({
+        id: `train/${dir}/${name.slice(0, -4)}`,
+        label,
+        text: fs.readFileSync(path.join(base, 'train', dir, name), 'utf8'),
+      });
     }
   }
   return reviews;
@@ -104,16 +137,13 @@ function readReviews(dataRoot: string): Review[] {
 
 async function sentiment(registry: Registry, dataRoot: string): Promise<Outcome> {
   const predictor = registry.get('sentiment');
-  const reviews = readReviews(dataRoot);
-  const held = validationIds(reviews);
-  checkDigest(predictor.card, held);
-  const validation = reviews.filter((r) => held.has(r.id));
-  let correct = 0;
-  await forEach(validation, 2, async (r) => {
-    const p = await predictor.predict(r.text);
-    if (p.label === r.label) correct++;
-  });
-  return accuracyOutcome('sentiment', validation.length, correct, predictor.card.metrics.validation.accuracy as number, 'raw review text → ONNX graph');
+  return heldOutAccuracy(
+    predictor.card,
+    readReviews(dataRoot),
+    2,
+    (r) => predictor.predict(r.text),
+    'raw review text → ONNX graph',
+  );
 }
 
 /** The regression data is generated in Python; check the served line against the card's fit. */
@@ -129,7 +159,14 @@ async function regression(registry: Registry): Promise<Outcome> {
     const expected = fitted.slope * x + fitted.intercept;
     worst = Math.max(worst, Math.abs((value as number) - expected) / allowed(expected));
   }
-  return { model: 'regression', n: xs.length, card: 0, served: worst, ok: worst <= 1, note: `largest error vs the card's fitted line: ${worst.toFixed(2)} of the allowed (5e-5 + 1e-6·|y|)` };
+  return {
+    model: 'regression',
+    n: xs.length,
+    card: 0,
+    served: worst,
+    ok: worst <= 1,
+    note: `largest error vs the card's fitted line: ${worst.toFixed(2)} of the allowed (5e-5 + 1e-6·|y|)`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -153,7 +190,9 @@ async function main(): Promise<void> {
       console.log(`| regression | ${o.n} | – | – | – | ${o.ok ? 'yes' : 'NO'} | ${o.note} |`);
     } else {
       const diff = ((o.served - o.card) * 100).toFixed(2);
-      console.log(`| ${o.model} | ${o.n} | ${(o.card * 100).toFixed(2)} % | ${(o.served * 100).toFixed(2)} % | ${diff} pts | ${o.ok ? 'yes' : 'NO'} | ${o.note} |`);
+      console.log(
+        `| ${o.model} | ${o.n} | ${(o.card * 100).toFixed(2)} % | ${(o.served * 100).toFixed(2)} % | ${diff} pts | ${o.ok ? 'yes' : 'NO'} | ${o.note} |`,
+      );
     }
   }
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
