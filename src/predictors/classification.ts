@@ -9,8 +9,15 @@ export interface Classification {
   scores: Record<string, number>;
 }
 
-/** Rounded to 4 decimals: more digits than that are noise for a probability a person reads. */
-const round4 = (p: number): number => Math.round(p * 1e4) / 1e4;
+/**
+ * Rounded to 4 decimals (more digits are noise for a probability a person reads), but a
+ * probability strictly between 0 and 1 stays strictly between them: 0.99996 is reported as
+ * 0.9999, never as a certainty of 1.
+ */
+const round4 = (p: number): number => {
+  if (p <= 0 || p >= 1) return Math.min(1, Math.max(0, p));
+  return Math.min(0.9999, Math.max(0.0001, Math.round(p * 1e4) / 1e4));
+};
 
 /**
  * `probabilities` is one row of the model's softmax/sigmoid output, in `labels` order. It is

@@ -15,6 +15,16 @@ describe('classify', () => {
     expect((c.scores.negative as number) + (c.scores.positive as number)).toBe(1);
   });
 
+  it('never reports a probability below 1 as a certainty', () => {
+    const c = classify(Float32Array.of(0.00002, 0.99998), ['parasitized', 'uninfected']);
+    expect(c).toEqual({ label: 'uninfected', confidence: 0.9999, scores: { parasitized: 0.0001, uninfected: 0.9999 } });
+    expect(formatPercent(c.confidence)).toBe('> 99.9 %');
+  });
+
+  it('keeps an exact 0 and 1 as they are', () => {
+    expect(classify([0, 1], ['a', 'b']).scores).toEqual({ a: 0, b: 1 });
+  });
+
   it('rejects a probability vector of the wrong length', () => {
     expect(() => classify([0.5], ['a', 'b'])).toThrow(/expected 2/);
   });
