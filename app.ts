@@ -6,6 +6,7 @@ import path from 'node:path';
 import express, { type Express } from 'express';
 import { type Config, projectRoot } from './src/config';
 import { errorHandler, notFoundHandler } from './src/http/errors';
+import { PageRenderer } from './src/http/page';
 import { deadline } from './src/http/deadline';
 import { apiRoutes, healthRoutes, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
@@ -28,14 +29,16 @@ const silent: Logger = { info: () => undefined, warn: () => undefined, error: ()
 
 export function createApp(deps: AppDeps): Express {
   const root = projectRoot();
-  const routeDeps = { ...deps, lifecycle: deps.lifecycle ?? new Lifecycle() };
+  // Templates are compiled once and unchanging parts of the page reused, except in development,
+  // where edits to views/ show on the next request.
+  const page = new PageRenderer(path.join(root, 'views'), { cache: deps.config.env !== 'development' });
+  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle() };
   const app = express();
   app.disable('x-powered-by');
+  // Every dynamic answer is a prediction for a POST or a small JSON document: hashing each body
+  // for an ETag no client revalidates is wasted work (static files in public/ keep theirs).
+  app.disable('etag');
   app.set('trust proxy', 1); // Heroku's router terminates TLS and sets X-Forwarded-*
-  app.set('views', path.join(root, 'views'));
-  app.set('view engine', 'ejs');
-  app.locals.rmWhitespace = false;
-  if (deps.config.env === 'production') app.enable('view cache');
 
   const log = deps.log ?? silent;
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });

@@ -9,6 +9,7 @@ import request from 'supertest';
 import { loadConfig } from '../src/config';
 import { deadline } from '../src/http/deadline';
 import { errorHandler } from '../src/http/errors';
+import { PageRenderer } from '../src/http/page';
 import type { Registry } from '../src/predictors/registry';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -16,8 +17,6 @@ const silent = { info: () => undefined, warn: () => undefined, error: () => unde
 
 function appWith(timeoutMs: number, late: { answered: number }): express.Express {
   const app = express();
-  app.set('views', path.join(__dirname, '..', 'views'));
-  app.set('view engine', 'ejs');
   app.use(deadline({ timeoutMs, retryAfterSeconds: 2 }));
   app.get('/api/slow', async (_req, res) => {
     await sleep(timeoutMs * 3);
@@ -27,13 +26,13 @@ function appWith(timeoutMs: number, late: { answered: number }): express.Express
   app.get('/slow-page', async (_req, res) => {
     await sleep(timeoutMs * 3);
     late.answered++;
-    res.render('index', {});
+    res.send('<p>late</p>');
   });
   app.get('/api/fast', (_req, res) => {
     res.json({ fast: true });
   });
   const registry = { ready: false, cards: () => [] } as unknown as Registry;
-  app.use(errorHandler({ registry, config: loadConfig({ NODE_ENV: 'test' }) }, silent));
+  app.use(errorHandler({ registry, config: loadConfig({ NODE_ENV: 'test' }), page: new PageRenderer(path.join(__dirname, '..', 'views')) }, silent));
   return app;
 }
 

@@ -9,6 +9,7 @@ import type { Registry } from '../predictors/registry';
 import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
 import { formatNumber } from '../predictors/regression';
+import type { PageRenderer } from './page';
 
 export interface PageState {
   results?: Partial<Record<FormName, Prediction>>;
@@ -24,6 +25,7 @@ export interface PageState {
 export interface PageDeps {
   registry: Registry;
   config: Config;
+  page: PageRenderer;
 }
 
 /** Keeps only string inputs, bounded, so a hostile body can't blow up the page. */
@@ -50,8 +52,19 @@ function baseUrl(req: Request): string {
   return `${proto}://${/^[\w.:[\]-]+$/.test(host) ? host : 'localhost:3000'}`;
 }
 
-/** The measured quality of a model, in words, from its card. */
+const metricTexts = new WeakMap<ModelCard, string>();
+
+/** The measured quality of a model, in words, from its card (worked out once per card). */
 export function metricText(card: ModelCard): string {
+  let text = metricTexts.get(card);
+  if (text === undefined) {
+    text = describeMetric(card);
+    metricTexts.set(card, text);
+  }
+  return text;
+}
+
+function describeMetric(card: ModelCard): string {
   const v = card.metrics.validation;
   const n = typeof v.n === 'number' ? v.n.toLocaleString('en-US') : String(card.data.n_validation);
   if (typeof v.accuracy === 'number') {
@@ -205,29 +218,48 @@ export const EXAMPLES = {
   ],
 } as const;
 
+/** Whether a card shows anything from this request; if not, its HTML is the same for everyone. */
+function idle(name: FormName, state: PageState): boolean {
+  const input = { regression: state.inputs?.x, malaria: state.inputs?.imageName, sentiment: state.inputs?.review }[name];
+  return state.results?.[name] === undefined && state.errors?.[name] === undefined && state.active !== name && input === undefined;
+}
+
+/**
+ * The page for `state`, sent with `status`. views/index.ejs asks for each section with
+ * `section(name)`: the card the request is about is rendered now; the others (and the API
+ * section, per host) come from the renderer's cache once the models are loaded.
+ */
 export function renderPage(req: Request, res: Response, deps: PageDeps, state: PageState, status = 200): void {
-  const cards = Object.fromEntries(deps.registry.cards().map((c) => [c.name, c])) as Partial<
-    Record<FormName, ModelCard>
-  >;
+  const { registry, config, page } = deps;
+  const cards = Object.fromEntries(registry.cards().map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>;
   const results = state.results ?? {};
   const inputs = state.inputs ?? {};
-  res.status(status).render('index', {
+  const locals: Record<string, unknown> = {
     cards,
-    chart: chartFor(cards.regression, results.regression, inputs.x),
+    chart: null,
     results,
     errors: state.errors ?? {},
     inputs,
     active: state.active ?? null,
     pageError: state.pageError ?? null,
-    ready: deps.registry.ready,
+    ready: registry.ready,
     limits: {
-      uploadMb: Math.round((deps.config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
-      megapixels: Math.round(deps.config.maxImagePixels / 1e6),
-      reviewChars: deps.config.maxReviewChars,
+      uploadMb: Math.round((config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
+      megapixels: Math.round(config.maxImagePixels / 1e6),
+      reviewChars: config.maxReviewChars,
     },
-    maxUploadBytes: deps.config.maxUploadBytes,
+    maxUploadBytes: config.maxUploadBytes,
     baseUrl: baseUrl(req),
     examples: EXAMPLES,
     metricText,
-  });
+  };
+  const section = (name: FormName | 'api'): string => {
+    const render = (): string =>
+      page.render(`partials/${name}`, name === 'regression' ? { ...locals, chart: chartFor(cards.regression, results.regression, inputs.x) } : locals);
+    if (!registry.ready) return render();
+    if (name === 'api') return page.cached(`api ${String(locals.baseUrl)}`, render);
+    return idle(name, state) ? page.cached(`card ${name}`, render) : render();
+  };
+  const html = page.render('index', { pageError: locals.pageError, ready: locals.ready, section });
+  res.status(status).type('html').send(html);
 }
