@@ -12,7 +12,7 @@ import { apiRoutes, healthRoutes, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
 import { Lifecycle } from './src/lifecycle';
 import { type Logger, requestLogger } from './src/log';
-import { Metrics } from './src/metrics';
+import { Metrics, type MetricsText } from './src/metrics';
 import type { Registry } from './src/predictors/registry';
 
 export interface AppDeps {
@@ -23,6 +23,8 @@ export interface AppDeps {
   log?: Logger;
   /** Prometheus metrics served at /metrics; a fresh registry without process metrics when absent. */
   metrics?: Metrics;
+  /** What /metrics answers, when not this process's metrics alone (a cluster's, merged). */
+  metricsSource?: () => Promise<MetricsText>;
 }
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
   const log = deps.log ?? silent;
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
   app.use(metrics.middleware());
-  app.get('/metrics', metrics.handler(deps.config.metricsToken));
+  app.get('/metrics', metrics.handler(deps.config.metricsToken, deps.metricsSource));
   app.use(deadline({ timeoutMs: deps.config.requestTimeoutMs }));
   app.use((_req, res, next) => {
     // While draining for shutdown, tell keep-alive clients not to send another request here.

@@ -1,25 +1,38 @@
 /**
- * Entry point: config → listen on PORT → load models (/readyz turns 200) → on SIGTERM: /readyz
- * 503, drain in-flight requests, close, release the models, exit 0 within Heroku's 30 s.
+ * Entry point. With WEB_CONCURRENCY > 1 (the default on a machine with more than one core) it
+ * starts a cluster:
+ *  - this process becomes the model host: it loads the models once (worker-thread pool, queue
+ *    limits) and runs inference for the HTTP processes over IPC (src/cluster/host.ts);
+ *  - WEB_CONCURRENCY HTTP processes (node:cluster workers) share PORT; each is the Express app with
+ *    a backend that forwards to the host (src/cluster/link.ts). Express, body parsing and page
+ *    rendering take a whole core at a few thousand form posts a second: this is what lets them
+ *    use all cores without a second copy of any model.
+ * With WEB_CONCURRENCY=1 one process does everything.
+ *
+ * Every HTTP process: listen on PORT → models ready (/readyz 200) → on SIGTERM: /readyz 503, drain
+ * in-flight requests, close, exit 0 within Heroku's 30 s. The host waits for them, then releases
+ * the models.
  */
+import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
-import { createApp } from './app';
-import { ConfigError, loadConfig } from './src/config';
 import sharp from 'sharp';
+import { createApp } from './app';
+import { HostLink } from './src/cluster/link';
+import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
-import { OnnxBackend } from './src/inference/onnx';
-import { WorkerPool } from './src/inference/pool';
 import { Lifecycle } from './src/lifecycle';
 import { createLogger } from './src/log';
-import { Metrics } from './src/metrics';
-import { Registry } from './src/predictors/registry';
+import { Metrics, type MetricsText } from './src/metrics';
+import { MODEL_NAMES, Registry, modelSpec, readCard } from './src/predictors/registry';
 
-const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ role: cluster.isWorker ? 'http' : 'main' });
 /** Shutdown: how long nothing must be in flight before the listener closes. */
 const QUIET_MS = 250;
+/** A crashed HTTP process is replaced after this pause (no tight crash loop). */
+const RESPAWN_DELAY_MS = 1000;
 
 // A bug that escapes every handler leaves the process in an unknown state: log it and exit, and
-// let the platform (Heroku, systemd, a container runtime) start a clean one.
+// let the platform (Heroku, systemd, a container runtime) or the cluster start a clean one.
 process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'uncaught exception; exiting');
   process.exit(1);
@@ -29,36 +42,64 @@ process.on('unhandledRejection', (reason) => {
   process.exit(1);
 });
 
-async function main(): Promise<void> {
-  const started = process.hrtime.bigint();
-  const config = loadConfig();
-  log.level = config.logLevel;
+const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
+
+/** The models' backend as configured: worker threads (default) or this thread (INFERENCE_WORKERS=0). */
+async function inferenceBackend(config: Config, metrics: Metrics, inline: readonly string[]): Promise<InferenceBackend> {
+  const onnx = { intraOpThreads: config.onnxThreads };
+  if (config.inferenceWorkers === 0) {
+    const { OnnxBackend } = await import('./src/inference/onnx');
+    return new OnnxBackend(onnx);
+  }
+  const { WorkerPool } = await import('./src/inference/pool');
+  const pool = new WorkerPool({
+    workers: config.inferenceWorkers,
+    queueLimit: config.queueLimit,
+    maxWaitMs: config.requestTimeoutMs,
+    inline,
+    replicas: config.inferenceReplicas,
+    nice: config.inferenceNice,
+    resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
+    onnx,
+  });
+  metrics.watchQueue(pool);
+  return pool;
+}
+
+/** An HTTP process: the app, alone (WEB_CONCURRENCY=1) or as one of the cluster's workers. */
+async function serveHttp(config: Config, started: bigint): Promise<void> {
   const lifecycle = new Lifecycle();
   // libvips: few threads (uploads are small and requests already run in parallel), and no
   // operation cache (it holds decoded images for reuse that never comes: every upload differs).
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
   const metrics = new Metrics();
-  const onnx = { intraOpThreads: config.onnxThreads };
   let backend: InferenceBackend;
-  if (config.inferenceWorkers === 0) {
-    backend = new OnnxBackend(onnx);
+  let metricsSource: (() => Promise<MetricsText>) | undefined;
+  if (cluster.isWorker) {
+    // Models in INFERENCE_INLINE run here; the rest on the model host.
+    const local =
+      config.inferenceInline.length > 0
+        ? { models: config.inferenceInline, backend: new (await import('./src/inference/onnx')).OnnxBackend({ intraOpThreads: 1 }) }
+        : undefined;
+    const link = new HostLink(
+      { send: (m) => process.connected && process.send?.(m), on: (e: 'message' | 'disconnect', l: (m: unknown) => void) => process.on(e, l) },
+      {
+        local,
+        collect: () => metrics.registry.getMetricsAsJSON(),
+        onHostLost: () => {
+          log.fatal('the model host process went away; exiting');
+          process.exit(1);
+        },
+      },
+    );
+    backend = link.backend;
+    metricsSource = () => link.clusterMetrics();
   } else {
-    const pool = new WorkerPool({
-      workers: config.inferenceWorkers,
-      queueLimit: config.queueLimit,
-      maxWaitMs: config.requestTimeoutMs,
-      inline: config.inferenceInline,
-      replicas: config.inferenceReplicas,
-      nice: config.inferenceNice,
-      resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
-      onnx,
-    });
-    metrics.watchQueue(pool);
-    backend = pool;
+    backend = await inferenceBackend(config, metrics, config.inferenceInline);
   }
   const registry = new Registry(metrics.instrument(backend), config.modelsDir, { maxPixels: config.maxImagePixels });
-  const app = createApp({ config, registry, lifecycle, log, metrics });
+  const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
 
   const server = http.createServer(app);
   server.requestTimeout = config.requestTimeoutMs + 5_000;
@@ -75,10 +116,6 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   log.info({ port, env: config.env }, `ml-forms listening on http://localhost:${port}`);
-
-  await registry.load();
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  log.info({ backend: backend.description, startupMs: Math.round(ms) }, `models loaded; ready in ${ms.toFixed(0)} ms`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -114,6 +151,76 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await registry.load();
+  log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models ready');
+}
+
+/** The cluster's primary: holds the models, runs inference for the HTTP processes, keeps them running. */
+async function hostModels(config: Config, started: bigint): Promise<void> {
+  const { ModelHost } = await import('./src/cluster/host');
+  // The HTTP processes run regression (INFERENCE_INLINE) themselves; the host loads the rest.
+  const metrics = new Metrics();
+  const backend = await inferenceBackend(config, metrics, []);
+  const host = new ModelHost(backend, { ownMetrics: () => metrics.registry.getMetricsAsJSON() });
+
+  cluster.setupPrimary({ serialization: 'advanced' });
+  let stopping = false;
+  const fork = (): void => {
+    const worker: Worker = cluster.fork();
+    const detach = host.attach(worker);
+    worker.on('error', (err) => log.warn({ err, pid: worker.process.pid }, 'IPC with an HTTP process failed'));
+    worker.on('exit', (code, signal) => {
+      detach();
+      if (stopping) return;
+      log.error({ pid: worker.process.pid, code, signal }, 'an HTTP process exited; starting another');
+      setTimeout(fork, RESPAWN_DELAY_MS).unref();
+    });
+  };
+  for (let i = 0; i < config.httpProcesses; i++) fork();
+  log.info({ httpProcesses: config.httpProcesses }, `model host: ${config.httpProcesses} HTTP processes`);
+
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: waiting for the HTTP processes to drain');
+    const force = setTimeout(() => {
+      log.error('HTTP processes still running after the grace period; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 2_000);
+    force.unref();
+    // On Heroku every process of the dyno gets SIGTERM; elsewhere (kill <pid>) only this one does.
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    const finish = (): void => {
+      if (Object.keys(cluster.workers ?? {}).length > 0) return;
+      void backend.close().finally(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
+    };
+    cluster.on('exit', finish);
+    finish();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    const models = MODEL_NAMES.filter((m) => !config.inferenceInline.includes(m));
+    await backend.load(models.map((name) => modelSpec(config.modelsDir, readCard(config.modelsDir, name))));
+  } catch (err) {
+    host.failed(err);
+    throw err;
+  }
+  host.ready();
+  log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models loaded');
+}
+
+async function main(): Promise<void> {
+  const started = process.hrtime.bigint();
+  const config = loadConfig();
+  log.level = config.logLevel;
+  if (cluster.isPrimary && config.httpProcesses > 1) await hostModels(config, started);
+  else await serveHttp(config, started);
 }
 
 main().catch((err: unknown) => {

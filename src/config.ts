@@ -22,7 +22,14 @@ export interface Config {
   maxBodyBytes: number;
   /** Every request answers within this (REQUEST_TIMEOUT_MS, default 25000 < Heroku's 30 s). */
   requestTimeoutMs: number;
-  /** Inference worker threads (INFERENCE_WORKERS; default: WEB_CONCURRENCY or the number of cores). */
+  /**
+   * HTTP processes (WEB_CONCURRENCY, which Heroku sets from the dyno's memory: 1 on a 512 MB dyno;
+   * default 1). With more than one, the first process holds the models and serves inference to
+   * that many HTTP processes (node:cluster): form posts use every core, at about 90 MB per extra
+   * process. With one, a single process does both.
+   */
+  httpProcesses: number;
+  /** Inference worker threads (INFERENCE_WORKERS; default: the number of cores, at most 4). */
   inferenceWorkers: number;
   /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 128). */
   queueLimit: number;
@@ -108,7 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`NODE_ENV must be production, development or test, got "${nodeEnv}"`);
   }
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const webConcurrency = int(env, 'WEB_CONCURRENCY', cores, 1, 64);
+  const httpProcesses = int(env, 'WEB_CONCURRENCY', 1, 1, 64);
   return {
     env: nodeEnv as Config['env'],
     port: int(env, 'PORT', 3000, 0, 65535),
@@ -119,7 +126,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxReviewChars: int(env, 'MAX_REVIEW_CHARS', 20_000, 1, 1_000_000),
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000),
-    inferenceWorkers: int(env, 'INFERENCE_WORKERS', webConcurrency, 0, 64),
+    httpProcesses,
+    inferenceWorkers: int(env, 'INFERENCE_WORKERS', Math.min(cores, 4), 0, 64),
     queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
     inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
     inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', { sentiment: 1 }),

@@ -12,7 +12,7 @@ export type Logger = Pick<pino.Logger, 'info' | 'warn' | 'error' | 'fatal'>;
 export function createLogger(level: string): pino.Logger {
   return pino({
     level,
-    base: { service: 'ml-forms' },
+    base: { service: 'ml-forms', pid: process.pid },
     // Errors are serialised with their stack for the operator; the client never sees them.
     serializers: { err: pino.stdSerializers.err },
   });

@@ -16,6 +16,12 @@ export interface QueueStats {
   busyWorkers(): number;
 }
 
+/** A scrape's body and its Content-Type. */
+export interface MetricsText {
+  text: string;
+  contentType: string;
+}
+
 export interface MetricsOptions {
   /** prom-client's default process metrics (memory, CPU, event-loop lag, GC). Default true. */
   processMetrics?: boolean;
@@ -124,8 +130,9 @@ export class Metrics {
   /**
    * GET /metrics in the Prometheus text format. With a token, only a scraper sending
    * `Authorization: Bearer <token>` gets them (others get 404: the app is public on Heroku).
+   * `source` gives the text: this process's metrics, or (in a cluster) every process's, merged.
    */
-  handler(token?: string): RequestHandler {
+  handler(token?: string, source: () => Promise<MetricsText> = () => this.text()): RequestHandler {
     const expected = token === undefined || token === '' ? null : Buffer.from(`Bearer ${token}`);
     return async (req, res, next) => {
       const given = Buffer.from(req.get('authorization') ?? '');
@@ -133,10 +140,16 @@ export class Metrics {
         next();
         return;
       }
-      res.set('Content-Type', this.registry.contentType);
+      const { text, contentType } = await source();
+      res.set('Content-Type', contentType);
       res.set('Cache-Control', 'no-store');
-      res.send(await this.registry.metrics());
+      res.send(text);
     };
+  }
+
+  /** This process's metrics in the Prometheus text format. */
+  async text(): Promise<MetricsText> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 
   /** The same backend, with every infer() timed into inference_duration_seconds. */

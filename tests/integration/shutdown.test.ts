@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown of the real server process: SIGTERM while 200 image and review predictions
- * are in flight. Every request is answered, /readyz turns 503 while draining, and the process
+ * Graceful shutdown of the real server, as one process and as a cluster: SIGTERM while 200 image
+ * and review predictions are in flight. Every request is answered, /readyz turns 503 while draining, and the process
  * exits 0 well within Heroku's 30 s (we require 10 s).
  */
 import { cellImage } from '../helpers/app';
@@ -8,9 +8,12 @@ import { startServer } from '../helpers/server-process';
 
 jest.setTimeout(60_000);
 
-describe('SIGTERM with requests in flight', () => {
+describe.each([
+  ['one process', {}],
+  ['a model host and 2 HTTP processes (WEB_CONCURRENCY=2)', { WEB_CONCURRENCY: '2' }],
+])('SIGTERM with requests in flight: %s', (_name, env: Record<string, string>) => {
   it('answers all 200 in-flight predictions, then exits 0 within 10 s', async () => {
-    const server = await startServer();
+    const server = await startServer(env);
     const image = await cellImage('png', { size: 140 });
     const review = 'A slow start, but the last hour is wonderful: great acting and a moving score. '.repeat(20);
 
@@ -43,7 +46,7 @@ describe('SIGTERM with requests in flight', () => {
   });
 
   it('refuses new connections after SIGTERM and reports not ready while draining', async () => {
-    const server = await startServer();
+    const server = await startServer(env);
     const slow = fetch(`${server.url}/api/predict/sentiment`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

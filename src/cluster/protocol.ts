@@ -1,0 +1,55 @@
+/**
+ * Messages between the model host (the cluster's primary process, which holds the models) and the
+ * HTTP processes (its workers). They travel over Node's IPC channel with `serialization:
+ * 'advanced'` (the structured clone algorithm), so typed arrays arrive as typed arrays.
+ * Every message carries `mlf` so it can't be confused with prom-client's or Node's own.
+ */
+import { HttpError } from '../errors';
+import type { NamedTensors } from '../inference/backend';
+
+/** HTTP process → model host. */
+export type WorkerRequest =
+  | { mlf: 'hello' }
+  | { mlf: 'infer'; id: number; model: string; inputs: NamedTensors }
+  | { mlf: 'metrics'; id: number };
+
+/** Model host → HTTP process. */
+export type HostMessage =
+  | { mlf: 'ready'; description: string }
+  | { mlf: 'load-failed'; message: string }
+  | { mlf: 'result'; id: number; outputs: NamedTensors }
+  | { mlf: 'error'; id: number; error: WireError }
+  | { mlf: 'metrics'; id: number; text: string; contentType: string }
+  /** Model host → HTTP process: your metrics, as prom-client JSON, for the cluster-wide /metrics. */
+  | { mlf: 'collect'; id: number };
+
+/** HTTP process → model host: the answer to `collect`. */
+export interface CollectReply {
+  mlf: 'collected';
+  id: number;
+  metrics: unknown[];
+}
+
+/** An error as it crosses the process boundary. HttpErrors keep their status, code and Retry-After. */
+export interface WireError {
+  message: string;
+  status?: number;
+  code?: string;
+  retryAfter?: number;
+}
+
+export function toWire(err: unknown): WireError {
+  if (err instanceof HttpError) return { message: err.message, status: err.status, code: err.code, retryAfter: err.retryAfter };
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+export function fromWire(wire: WireError): Error {
+  if (wire.status !== undefined && wire.code !== undefined) {
+    return new HttpError(wire.status, wire.code, wire.message, { retryAfter: wire.retryAfter });
+  }
+  return new Error(wire.message);
+}
+
+export function isMessage<T extends { mlf: string }>(msg: unknown): msg is T {
+  return typeof msg === 'object' && msg !== null && typeof (msg as { mlf?: unknown }).mlf === 'string';
+}

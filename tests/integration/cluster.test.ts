@@ -1,0 +1,84 @@
+/**
+ * The real server as a cluster (WEB_CONCURRENCY=2): a model host and two HTTP processes sharing
+ * the port. Predictions of all three models work through either process, /metrics counts the
+ * whole cluster, and an HTTP process that dies is replaced while the other keeps serving.
+ */
+import { cellImage } from '../helpers/app';
+import { type ServerProcess, startServer } from '../helpers/server-process';
+
+jest.setTimeout(60_000);
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pids of HTTP processes that logged "listening", in order. */
+function listening(server: ServerProcess): number[] {
+  return server.logs
+    .map((l) => /"pid":(\d+).*"role":"http".*listening/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]));
+}
+
+async function formPost(url: string, x: string): Promise<{ status: number; html: string }> {
+  const res = await fetch(`${url}/predict/regression`, { method: 'POST', body: new URLSearchParams({ x }) });
+  return { status: res.status, html: await res.text() };
+}
+
+describe('cluster: model host + 2 HTTP processes', () => {
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    server = await startServer({ WEB_CONCURRENCY: '2' });
+    for (let i = 0; i < 100 && listening(server).length < 2; i++) await sleep(50);
+  });
+
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+  });
+
+  it('starts two HTTP processes besides the model host', () => {
+    const pids = listening(server);
+    expect(new Set(pids).size).toBe(2);
+    expect(pids).not.toContain(server.child.pid);
+  });
+
+  it('answers every model through the HTTP processes, and counts the whole cluster in /metrics', async () => {
+    const forms = await Promise.all(Array.from({ length: 20 }, (_, i) => formPost(server.url, String(i))));
+    expect(forms.every((r) => r.status === 200)).toBe(true);
+    expect(forms[5]?.html).toContain('The predicted value for 5 is');
+
+    const body = new FormData();
+    body.append('image', new Blob([await cellImage('png', { parasite: true })], { type: 'image/png' }), 'cell.png');
+    const cell = await fetch(`${server.url}/api/predict/malaria`, { method: 'POST', body });
+    expect(cell.status).toBe(200);
+    expect(((await cell.json()) as { label: string }).label).toMatch(/^(parasitized|uninfected)$/);
+
+    const review = await fetch(`${server.url}/api/predict/sentiment`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ review: 'A wonderful, moving film. I loved every minute of it.' }),
+    });
+    expect(review.status).toBe(200);
+    expect(((await review.json()) as { label: string }).label).toBe('positive');
+
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const forms200 = /^http_requests_total\{method="POST",route="\/predict\/:model",model="regression",status="200"\} (\d+)$/m.exec(metrics);
+    expect(Number(forms200?.[1])).toBe(20);
+    expect(metrics).toMatch(/^inference_queue_depth\{model="sentiment"\} 0$/m);
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
+  });
+
+  it('replaces an HTTP process that dies, and keeps serving meanwhile', async () => {
+    const [victim] = listening(server);
+    process.kill(victim as number, 'SIGKILL');
+    await sleep(100);
+    const during = await Promise.all(Array.from({ length: 10 }, () => formPost(server.url, '2')));
+    expect(during.every((r) => r.status === 200)).toBe(true);
+    for (let i = 0; i < 100 && listening(server).length < 3; i++) await sleep(50);
+    expect(listening(server)).toHaveLength(3);
+    expect(server.logs.join('\n')).toMatch(/an HTTP process exited; starting another/);
+    const after = await Promise.all(Array.from({ length: 10 }, () => formPost(server.url, '2')));
+    expect(after.every((r) => r.status === 200)).toBe(true);
+  });
+});
