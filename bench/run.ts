@@ -17,7 +17,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import sharp from 'sharp';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -236,40 +235,28 @@ interface Target {
   body?: string | Buffer;
 }
 
-function cannon(base: string, target: Target, connections: number, seconds = SECONDS): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: base + target.path,
-        method: target.method,
-        headers: target.headers,
-        body: target.body,
-        connections,
-        duration: seconds,
-        timeout: 30,
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-  });
-}
-
 /**
- * wrk (C, epoll, one thread) for form posts: the load generator must not be what limits the
- * server, and a Node client costs about as much CPU per request as the server does (measured: the
- * http.request loop this replaced used 0.5–0.7 ms of CPU per form post, wrk ~0.05 ms). It also
+ * wrk (C, epoll, one thread) generates all the load: the load generator must not be what limits
+ * the server, and a Node client costs about as much CPU per request as the server does (measured:
+ * the http.request loop this replaced used 0.5–0.7 ms of CPU per form post, wrk ~0.05 ms). It also
  * copes with gunicorn's sync workers closing every connection. Besides requests/s and latency it
- * reports the server's CPU time per request (all its processes and threads, from /proc): unlike
- * requests/s, that barely moves when something else shares the machine.
+ * reports the server's CPU time per request (all its processes and threads, from /proc) when given
+ * the server's pid: unlike requests/s, that barely moves when something else shares the machine.
  */
-async function wrk(url: string, target: Target, connections: number, seconds: number, serverPid: number): Promise<Row> {
+async function wrk(url: string, target: Target, connections: number, seconds: number, serverPid?: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
-  const script = path.join(dir, 'post.lua');
+  const script = path.join(dir, 'load.lua');
+  const bodyFile = path.join(dir, 'body');
+  fs.writeFileSync(bodyFile, target.body ?? '');
   const headers = Object.entries(target.headers ?? {}).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
   fs.writeFileSync(
     script,
     [
       `wrk.method = ${JSON.stringify(target.method)}`,
-      `wrk.body = ${JSON.stringify(String(target.body ?? ''))}`,
+      `local f = assert(io.open(${JSON.stringify(bodyFile)}, "rb"))`,
+      'local body = f:read("*a")',
+      'f:close()',
+      'if #body > 0 then wrk.body = body end',
       ...headers,
       'done = function(summary, latency, requests)',
       '  local e = summary.errors',
@@ -279,13 +266,13 @@ async function wrk(url: string, target: Target, connections: number, seconds: nu
       'end',
     ].join('\n'),
   );
-  const cpu0 = treeCpuMs(serverPid);
+  const cpu0 = serverPid === undefined ? 0 : treeCpuMs(serverPid);
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url], (err, stdout) =>
+    execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url + target.path], (err, stdout) =>
       err ? reject(err) : resolve(stdout),
     );
   });
-  const cpuMs = treeCpuMs(serverPid) - cpu0;
+  const cpuMs = serverPid === undefined ? NaN : treeCpuMs(serverPid) - cpu0;
   fs.rmSync(dir, { recursive: true, force: true });
   const line = /WRKJSON (.*)/.exec(out)?.[1];
   if (line === undefined) throw new Error(`unexpected wrk output: ${out}`);
@@ -298,7 +285,7 @@ async function wrk(url: string, target: Target, connections: number, seconds: nu
     p99: r.p99,
     errors: r.errors,
     non2xx: r.non2xx,
-    cpuMs: r.requests > 0 ? cpuMs / r.requests : NaN,
+    cpuMs: serverPid === undefined || r.requests === 0 ? undefined : cpuMs / r.requests,
   };
 }
 
@@ -311,22 +298,9 @@ function requireWrk(): void {
   }
 }
 
-/** A second of load that is not recorded: lazy imports, JIT, first allocations. */
+/** Load that is not recorded (3 s per target): lazy imports, JIT, first allocations. */
 async function warm(base: string, targets: Target[]): Promise<void> {
-  for (const t of targets) await cannon(base, t, 4, 1);
-}
-
-function row(scenario: string, connections: number, r: autocannon.Result, note?: string): Row {
-  return {
-    scenario,
-    connections,
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors,
-    non2xx: r.non2xx,
-    note,
-  };
+  for (const t of targets) await wrk(base, t, 4, QUICK ? 1 : 3);
 }
 
 async function syntheticCell(): Promise<Buffer> {
@@ -452,7 +426,7 @@ async function main(): Promise<void> {
   say(`# Benchmark: ${new Date().toISOString()}`);
   say();
   say(`Machine: ${os.availableParallelism()} × ${cpu}, ${mb(os.totalmem())} MB RAM, Linux ${os.release()}, Node ${process.version}; ` +
-    `load generators (wrk for form posts, autocannon for the rest) on the same machine. Command: \`npm run bench${QUICK ? ' -- --quick' : ''}\`, ${SECONDS} s per cell. ` +
+    `load generator (wrk, one thread) on the same machine. Command: \`npm run bench${QUICK ? ' -- --quick' : ''}\`, ${SECONDS} s per cell. ` +
     `Load average before the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (anything above ~0.2 means other work shared the 2 cores).`);
   say();
 
@@ -464,10 +438,19 @@ async function main(): Promise<void> {
     malariaApi: { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } as Target,
     healthz: { method: 'GET', path: '/healthz' } as Target,
   };
-  const formRows = async (p: Proc, scenario: string, formPath: string, levels: number[], note?: string): Promise<Row[]> => {
-    const rows: Row[] = [];
-    for (const c of levels) rows.push({ ...(await wrk(p.base + formPath, targets.regressionForm, c, SECONDS, p.pid)), scenario, note });
-    return rows;
+  /** One row per concurrency level, each measured alone (so its server CPU per request is meaningful). */
+  const levels = async (p: Proc, target: Target, scenario: string, at: number[], note?: string): Promise<Row[]> => {
+    const out: Row[] = [];
+    for (const c of at) out.push({ ...(await wrk(p.base, target, c, SECONDS, p.pid)), scenario, note });
+    return out;
+  };
+  /** Uploads saturating the server with /healthz polled alongside: is the event loop still free? */
+  const saturated = async (p: Proc, seconds: number): Promise<{ images: Row; health: Row }> => {
+    const [images, health] = await Promise.all([
+      wrk(p.base, targets.malariaApi, 32, seconds + 1),
+      sleep(500).then(() => wrk(p.base, targets.healthz, 1, Math.max(1, seconds - 1))),
+    ]);
+    return { images, health };
   };
 
   // 1. The in-process limit, before any server runs.
@@ -478,15 +461,15 @@ async function main(): Promise<void> {
   // 2. The app, default settings.
   const app = await startApp('app');
   await warm(app.base, [targets.regressionForm, targets.sentimentApi, targets.malariaApi]);
-  const rows: Row[] = await formRows(app, 'form POST /predict/regression (wrk)', '/predict/regression', LEVELS);
-  for (const c of LEVELS) rows.push(row('JSON POST /api/predict/sentiment', c, await cannon(app.base, targets.sentimentApi, c)));
-  for (const c of LEVELS) rows.push(row('upload POST /api/predict/malaria', c, await cannon(app.base, targets.malariaApi, c)));
-  const [sat, health] = await Promise.all([
-    cannon(app.base, targets.malariaApi, 32, SECONDS + 2),
-    sleep(1000).then(() => cannon(app.base, targets.healthz, 1, SECONDS)),
-  ]);
-  rows.push(row('upload POST /api/predict/malaria', 32, sat, 'with /healthz alongside'));
-  rows.push(row('GET /healthz while images saturate', 1, health));
+  const rows: Row[] = [
+    ...(await levels(app, targets.regressionForm, 'form POST /predict/regression', LEVELS)),
+    ...(await levels(app, targets.sentimentApi, 'JSON POST /api/predict/sentiment', LEVELS)),
+    ...(await levels(app, targets.malariaApi, 'upload POST /api/predict/malaria', LEVELS)),
+  ];
+  const sat = await saturated(app, SECONDS);
+  const health = sat.health;
+  rows.push({ ...sat.images, scenario: 'upload POST /api/predict/malaria', note: 'with /healthz alongside' });
+  rows.push({ ...health, scenario: 'GET /healthz while images saturate' });
   const imageRps = Math.max(...rows.filter((r) => r.scenario.startsWith('upload')).map((r) => r.rps));
   const b = await burst(app.base, upload, 400);
   const metricsText = (await get(app.base + '/metrics')).body;
@@ -509,9 +492,10 @@ async function main(): Promise<void> {
       port,
       '/',
     );
-    await warm(flask.base, [{ ...targets.regressionForm, path: '/predict' }]);
+    const form = { ...targets.regressionForm, path: '/predict' };
+    await warm(flask.base, [form]);
     const note = reload === '1' ? 'pickle loaded per request, as the walkthrough' : 'pickle loaded once';
-    flaskRows.push(...(await formRows(flask, 'Flask+gunicorn ×2 form POST /predict', '/predict', reload === '1' ? LEVELS : [LEVELS[LEVELS.length - 1] as number], note)));
+    flaskRows.push(...(await levels(flask, form, 'Flask+gunicorn ×2 form POST /predict', reload === '1' ? LEVELS : [LEVELS[LEVELS.length - 1] as number], note)));
     flaskPeak = Math.max(flaskPeak, flask.peakRss);
     flaskPeakPss = Math.max(flaskPeakPss, flask.peakPss);
     await flask.stop();
@@ -522,8 +506,9 @@ async function main(): Promise<void> {
   const designs: { name: string; env: Record<string, string> }[] = [
     { name: 'one process, models on the main thread', env: { INFERENCE_WORKERS: '0' } },
     { name: 'one process, 1 inference thread with 2 intra-op threads', env: { INFERENCE_WORKERS: '1', ONNX_THREADS: '2' } },
-    { name: 'one process, 2 inference threads (default)', env: {} },
-    { name: 'one process, 2 inference threads, sentiment in both, regression in them too', env: { INFERENCE_REPLICAS: '', INFERENCE_INLINE: '' } },
+    { name: 'one process, 2 inference threads, every model in both (default)', env: {} },
+    { name: 'one process, 2 inference threads, sentiment in one of them', env: { INFERENCE_REPLICAS: 'sentiment=1' } },
+    { name: 'one process, 2 inference threads, regression in them too', env: { INFERENCE_INLINE: '' } },
     { name: 'model host + 2 HTTP processes (WEB_CONCURRENCY=2)', env: { WEB_CONCURRENCY: '2' } },
     { name: 'model host + 2 HTTP processes, models on the host\'s main thread', env: { WEB_CONCURRENCY: '2', INFERENCE_WORKERS: '0' } },
   ];
@@ -535,22 +520,19 @@ async function main(): Promise<void> {
   for (const d of QUICK ? designs.slice(-2, -1) : designs) {
     const p = await startApp(d.name, d.env);
     await warm(p.base, [targets.regressionForm, targets.sentimentApi, targets.malariaApi]);
-    const [img, hz] = await Promise.all([
-      cannon(p.base, targets.malariaApi, 32, SECONDS),
-      sleep(500).then(() => cannon(p.base, targets.healthz, 1, SECONDS - 1)),
-    ]);
-    const form = await wrk(p.base + '/predict/regression', targets.regressionForm, formLevel, Math.max(2, SECONDS - 2), p.pid);
-    const senti = await cannon(p.base, targets.sentimentApi, 32, Math.max(2, SECONDS - 2));
+    const { images: img, health: hz } = await saturated(p, Math.max(2, SECONDS - 1));
+    const form = await wrk(p.base, targets.regressionForm, formLevel, Math.max(2, SECONDS - 2), p.pid);
+    const senti = await wrk(p.base, targets.sentimentApi, 32, Math.max(2, SECONDS - 2));
     await p.stop();
     designLines.push(
-      `| ${d.name} | ${fmt(p.startupMs)} | ${mb(p.idleRss)} | ${mb(p.peakRss)} | ${mb(p.peakPss)} | ${fmt(img.requests.average)} | ${fmt(img.latency.p99)} | ${fmt(hz.latency.p99)} | ${fmt(form.rps)} | ${fmt(form.cpuMs ?? NaN, 2)} | ${fmt(senti.requests.average)} |`,
+      `| ${d.name} | ${fmt(p.startupMs)} | ${mb(p.idleRss)} | ${mb(p.peakRss)} | ${mb(p.peakPss)} | ${fmt(img.rps)} | ${fmt(img.p99)} | ${fmt(hz.p99)} | ${fmt(form.rps)} | ${fmt(form.cpuMs ?? NaN, 2)} | ${fmt(senti.rps)} |`,
     );
   }
 
   // Report.
   const ours = (c: number): number => rows.find((r) => r.connections === c && r.scenario.startsWith('form'))?.rps ?? NaN;
   const theirs = (c: number): number => flaskRows.find((r) => r.connections === c && r.note?.includes('walkthrough'))?.rps ?? NaN;
-  const healthP99 = health.latency.p99;
+  const healthP99 = health.p99;
   const check = (ok: boolean): string => (ok ? 'holds' : '**does not hold**');
   say('## The app (`npm start`: one process, production, default settings)');
   say();
@@ -563,7 +545,7 @@ async function main(): Promise<void> {
   say();
   say('## Reference and limit');
   say();
-  say('Form posts of the number form, both servers loaded by the same wrk command (1 thread, the same connections and duration):');
+  say('Form posts of the number form, both servers loaded by the same wrk command (one thread, the same connections and duration):');
   say();
   say(table([...rows.filter((r) => r.scenario.startsWith('form')).map((r) => ({ ...r, scenario: 'ml-forms form POST /predict/regression' })), ...flaskRows]));
   say();

@@ -40,7 +40,7 @@ export interface Config {
   inferenceInline: string[];
   /**
    * Workers that hold a model, when fewer than all (INFERENCE_REPLICAS, "model=n,...", default
-   * "sentiment=1": its TF-IDF vocabulary takes ~120 MB per copy).
+   * none: every worker holds every model; a sentiment session costs ~12 MB, a malaria one ~3 MB).
    */
   inferenceReplicas: Record<string, number>;
   /** onnxruntime intra-op threads per session (ONNX_THREADS, default 1: parallelism comes from workers). */
@@ -130,7 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', Math.min(cores, 4), 0, 64),
     queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
     inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
-    inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', { sentiment: 1 }),
+    inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', {}),
     onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
     sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
     inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),

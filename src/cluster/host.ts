@@ -1,8 +1,9 @@
 /**
  * The model host: the cluster's primary process holds the models once (in an InferenceBackend:
  * the worker-thread pool, with its per-model queue limit) and runs inference for every HTTP
- * process over IPC. HTTP processes hold no model, so adding one costs an Express process (~60 MB),
- * not another copy of the sentiment vocabulary.
+ * process over IPC. HTTP processes hold no model but the regression (a few bytes, run in place:
+ * cheaper than an IPC round trip), so adding one costs an Express process (~100–130 MB of RSS,
+ * much of it code shared with the others), not another copy of every model.
  *
  * It also answers /metrics for the whole cluster: it asks each HTTP process for its metrics,
  * adds its own (queue depth, busy inference threads, its memory) and merges them with

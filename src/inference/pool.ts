@@ -27,8 +27,8 @@ export interface PoolOptions {
   /** Models run in the calling thread rather than in the workers. */
   inline?: readonly string[];
   /**
-   * Workers holding a model, when fewer than all: a model whose session is large (the sentiment
-   * model's TF-IDF vocabulary takes ~120 MB per session) can live in one worker only.
+   * Workers holding a model, when fewer than all: a model whose session is large can live in one
+   * worker only (the sentiment model's first vocabulary took ~120 MB per session; today's ~12 MB).
    */
   replicas?: Readonly<Record<string, number>>;
   onnx?: OnnxOptions;

@@ -16,7 +16,18 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 8080, maxUploadBytes: 2 * 1024 * 1024, maxReviewChars: 100 });
   });
 
+  it('serves from one process unless WEB_CONCURRENCY asks for more; inference threads follow the cores, at most 4', () => {
+    const c = loadConfig({});
+    expect(c.httpProcesses).toBe(1);
+    expect(c.inferenceWorkers).toBeGreaterThanOrEqual(1);
+    expect(c.inferenceWorkers).toBeLessThanOrEqual(4);
+    expect(c.inferenceReplicas).toEqual({});
+    expect(loadConfig({ WEB_CONCURRENCY: '3', INFERENCE_WORKERS: '0' })).toMatchObject({ httpProcesses: 3, inferenceWorkers: 0 });
+    expect(loadConfig({ INFERENCE_REPLICAS: 'sentiment=1' }).inferenceReplicas).toEqual({ sentiment: 1 });
+  });
+
   it.each([
+    [{ WEB_CONCURRENCY: '0' }, /WEB_CONCURRENCY/],
     [{ PORT: 'eighty' }, /PORT/],
     [{ PORT: '70000' }, /PORT/],
     [{ MAX_UPLOAD_MB: '-1' }, /MAX_UPLOAD_MB/],
