@@ -1,11 +1,11 @@
 /**
- * Entry point. With WEB_CONCURRENCY > 1 (the default on a machine with more than one core) it
+ * Entry point. With WEB_CONCURRENCY > 1 (default 1; Heroku sets it from the dyno's memory) it
  * starts a cluster:
  *  - this process becomes the model host: it loads the models once (worker-thread pool, queue
  *    limits) and runs inference for the HTTP processes over IPC (src/cluster/host.ts);
  *  - WEB_CONCURRENCY HTTP processes (node:cluster workers) share PORT; each is the Express app with
  *    a backend that forwards to the host (src/cluster/link.ts). Express, body parsing and page
- *    rendering take a whole core at a few thousand form posts a second: this is what lets them
+ *    rendering take a whole core at about a thousand form posts a second: this is what lets them
  *    use all cores without a second copy of any model.
  * With WEB_CONCURRENCY=1 one process does everything.
  *

@@ -180,20 +180,47 @@ async function startProcess(name: string, cmd: string, args: string[], env: Node
   return p;
 }
 
-/** The app exactly as `npm start` runs it (the node flags of the start script included). */
-async function startApp(name: string, env: Record<string, string> = {}): Promise<Proc> {
+/** The `start` script of package.json, split into its environment and its node arguments. */
+function startScript(): { env: Record<string, string>; args: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const words = (pkg.scripts.start ?? 'node dist/server.js').split(/\s+/);
-  const startEnv: Record<string, string> = {};
+  const env: Record<string, string> = {};
   while (/^[A-Z_]+=/.test(words[0] ?? '')) {
     const [k, v] = (words.shift() as string).split('=') as [string, string];
-    startEnv[k] = v;
+    env[k] = v;
   }
   const [node, ...args] = words;
   if (node !== 'node') throw new Error(`the start script must be [VAR=value …] node …: ${pkg.scripts.start}`);
+  return { env, args };
+}
+
+/** The app exactly as `npm start` runs it (the node flags of the start script included). */
+async function startApp(name: string, env: Record<string, string> = {}): Promise<Proc> {
+  const start = startScript();
   const port = await freePort();
-  const p = await startProcess(name, process.execPath, args, { ...startEnv, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
-  return p;
+  return startProcess(name, process.execPath, start.args, { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
+}
+
+/** A floor server (bench/floor.ts) with the start script's environment and node flags. */
+async function startFloor(mode: string, pageBytes: number): Promise<Proc> {
+  const start = startScript();
+  const flags = start.args.filter((a) => a.startsWith('--'));
+  const port = await freePort();
+  const args = [...flags, '--import', 'tsx', path.join(ROOT, 'bench', 'floor.ts'), mode, String(port), String(pageBytes)];
+  return startProcess(`floor ${mode}`, process.execPath, args, { ...start.env, NODE_ENV: 'production' }, port, '/');
+}
+
+/** Bytes of the page a form post of the number form answers with. */
+function formPageBytes(base: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(base + '/predict/regression', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`form post answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function buildIfStale(): void {
@@ -471,6 +498,7 @@ async function main(): Promise<void> {
   rows.push({ ...sat.images, scenario: 'upload POST /api/predict/malaria', note: 'with /healthz alongside' });
   rows.push({ ...health, scenario: 'GET /healthz while images saturate' });
   const imageRps = Math.max(...rows.filter((r) => r.scenario.startsWith('upload')).map((r) => r.rps));
+  const pageBytes = await formPageBytes(app.base, targets.regressionForm.body as string);
   const b = await burst(app.base, upload, 400);
   const metricsText = (await get(app.base + '/metrics')).body;
   await app.stop();
@@ -502,6 +530,20 @@ async function main(): Promise<void> {
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 
+  // 3b. Floors: the same form post against servers that only answer a page of the same size.
+  const floorRows: Row[] = [];
+  const formLevel = LEVELS[LEVELS.length - 1] as number;
+  for (const [mode, what] of [
+    ['http', 'node:http, fixed page'],
+    ['express', 'Express 5, fixed page'],
+    ['express-urlencoded', 'Express 5 + urlencoded body parser, fixed page'],
+  ] as const) {
+    const f = await startFloor(mode, pageBytes);
+    await warm(f.base, [targets.regressionForm]);
+    floorRows.push({ ...(await wrk(f.base, targets.regressionForm, formLevel, SECONDS, f.pid)), scenario: `floor: ${what}` });
+    await f.stop();
+  }
+
   // 4. Designs side by side: image saturation with /healthz alongside, the number form, memory.
   const designs: { name: string; env: Record<string, string> }[] = [
     { name: 'one process, models on the main thread', env: { INFERENCE_WORKERS: '0' } },
@@ -516,7 +558,6 @@ async function main(): Promise<void> {
     '| design | start-up ms | idle RSS MB | peak RSS MB | peak PSS MB | images req/s (c=32) | image p99 ms | /healthz p99 ms | form req/s (c=32, wrk) | form CPU ms/req | sentiment req/s (c=32) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const formLevel = LEVELS[LEVELS.length - 1] as number;
   for (const d of QUICK ? designs.slice(-2, -1) : designs) {
     const p = await startApp(d.name, d.env);
     await warm(p.base, [targets.regressionForm, targets.sentimentApi, targets.malariaApi]);
@@ -550,6 +591,17 @@ async function main(): Promise<void> {
   say(table([...rows.filter((r) => r.scenario.startsWith('form')).map((r) => ({ ...r, scenario: 'ml-forms form POST /predict/regression' })), ...flaskRows]));
   say();
   say(`Flask + gunicorn peak RSS (master + 2 workers): ${mb(flaskPeak)} MB (PSS ${mb(flaskPeakPss)} MB).`);
+  say();
+  say(`Floors: the same load (${formLevel} connections) against servers that only read the body and answer a fixed page ` +
+    `of the same size (${pageBytes} bytes), with the app's node flags (\`bench/floor.ts\`): what a Node server pays before any of our code runs.`);
+  say();
+  const oursAtLevel = rows.find((r) => r.connections === formLevel && r.scenario.startsWith('form'));
+  say(table([...(oursAtLevel ? [{ ...oursAtLevel, scenario: 'ml-forms form POST /predict/regression (one process)' }] : []), ...floorRows]));
+  say();
+  const goal = 2 * theirs(formLevel);
+  say(`2× the walkthrough at ${formLevel} connections is ${fmt(goal)} req/s. Two cores give 2,000 ms of CPU a second to the server, ` +
+    `wrk and the kernel together, so the server may spend at most ${fmt(2000 / goal, 2)} ms of CPU per request; ` +
+    `one Node process runs its JavaScript on one core, so it could reach the goal only at ≤ ${fmt(1000 / goal, 2)} ms per request.`);
   say();
   say(`In-process limit (malaria predictor in a loop: decode + resize + infer, no HTTP, one process): ` +
     `${fmt(limit1)} predictions/s one at a time, ${fmt(limit4)} /s with 4 in flight (decode overlapping inference).`);
