@@ -1,5 +1,5 @@
 /**
- * Load benchmark: `npm run bench` (about 6–8 minutes; `-- --quick` for a short smoke run).
+ * Load benchmark: `npm run bench` (about 10 minutes; `-- --quick` for a short smoke run).
  *
  * Builds dist/ if it is older than the sources, then, on 127.0.0.1 only:
  *  1. the in-process limit: the malaria predictor called in a loop (decode, resize, infer; no HTTP);
@@ -7,7 +7,9 @@
  *     idle RSS, each endpoint at a few concurrency levels, /healthz while image predictions
  *     saturate it, a burst of 400 simultaneous uploads, peak RSS of the process tree throughout;
  *  3. the walkthrough's stack (Flask + gunicorn, 2 workers) on the same form post and load (wrk);
- *  4. the serving designs side by side (models on the main thread, inference threads, the cluster
+ *  4. floors: node:http, Express 5 and Express 5 + urlencoded answering a fixed page of our size
+ *     (bench/floor.ts), the same form post and load: what a request costs before any of our code;
+ *  5. the serving designs side by side (models on the main thread, inference threads, the cluster
  *     of a model host and 2 HTTP processes, ...).
  * Prints markdown tables and writes them to bench/results.md.
  */
