@@ -603,7 +603,7 @@ async function main(): Promise<void> {
   const goal = 2 * theirs(formLevel);
   say(`2× the walkthrough at ${formLevel} connections is ${fmt(goal)} req/s. Two cores give 2,000 ms of CPU a second to the server, ` +
     `wrk and the kernel together, so the server may spend at most ${fmt(2000 / goal, 2)} ms of CPU per request; ` +
-    `one Node process runs its JavaScript on one core, so it could reach the goal only at ≤ ${fmt(1000 / goal, 2)} ms per request.`);
+    `one Node process runs its JavaScript on one thread, the event loop, which would have ≤ ${fmt(1000 / goal, 2)} ms per request.`);
   say();
   say(`In-process limit (malaria predictor in a loop: decode + resize + infer, no HTTP, one process): ` +
     `${fmt(limit1)} predictions/s one at a time, ${fmt(limit4)} /s with 4 in flight (decode overlapping inference).`);
