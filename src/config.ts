@@ -29,7 +29,7 @@ export interface Config {
    * process. With one, a single process does both.
    */
   httpProcesses: number;
-  /** Inference worker threads (INFERENCE_WORKERS; default: the number of cores, at most 4). */
+  /** Inference worker threads (INFERENCE_WORKERS; default: the number of cores, at most 4; HEROKU_AVAILABLE_PARALLELISM counts as the cores when set). */
   inferenceWorkers: number;
   /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 128). */
   queueLimit: number;
@@ -114,7 +114,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['production', 'development', 'test'].includes(nodeEnv)) {
     throw new ConfigError(`NODE_ENV must be production, development or test, got "${nodeEnv}"`);
   }
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  // The cores this process may use. Heroku's Fir dynos say so in HEROKU_AVAILABLE_PARALLELISM; on
+  // other platforms (Heroku's Cedar dynos included) the OS may report the host's cores instead.
+  const osCores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const cores = int(env, 'HEROKU_AVAILABLE_PARALLELISM', osCores, 1, 1024);
   const httpProcesses = int(env, 'WEB_CONCURRENCY', 1, 1, 64);
   return {
     env: nodeEnv as Config['env'],

@@ -26,6 +26,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ INFERENCE_REPLICAS: 'sentiment=1' }).inferenceReplicas).toEqual({ sentiment: 1 });
   });
 
+  it("sizes inference threads from the dyno's cores where Heroku says them (HEROKU_AVAILABLE_PARALLELISM)", () => {
+    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '1' }).inferenceWorkers).toBe(1);
+    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '2' }).inferenceWorkers).toBe(2);
+    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '32' }).inferenceWorkers).toBe(4);
+    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '2', INFERENCE_WORKERS: '3' }).inferenceWorkers).toBe(3);
+    expect(() => loadConfig({ HEROKU_AVAILABLE_PARALLELISM: 'many' })).toThrow(/HEROKU_AVAILABLE_PARALLELISM/);
+  });
+
   it.each([
     [{ WEB_CONCURRENCY: '0' }, /WEB_CONCURRENCY/],
     [{ PORT: 'eighty' }, /PORT/],
