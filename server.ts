@@ -44,13 +44,15 @@ process.on('unhandledRejection', (reason) => {
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
+/** onnxruntime sessions in this thread. */
+async function inProcessBackend(config: Config): Promise<InferenceBackend> {
+  const { OnnxBackend } = await import('./src/inference/onnx');
+  return new OnnxBackend({ intraOpThreads: config.onnxThreads });
+}
+
 /** The models' backend as configured: worker threads (default) or this thread (INFERENCE_WORKERS=0). */
 async function inferenceBackend(config: Config, metrics: Metrics, inline: readonly string[]): Promise<InferenceBackend> {
-  const onnx = { intraOpThreads: config.onnxThreads };
-  if (config.inferenceWorkers === 0) {
-    const { OnnxBackend } = await import('./src/inference/onnx');
-    return new OnnxBackend(onnx);
-  }
+  if (config.inferenceWorkers === 0) return inProcessBackend(config);
   const { WorkerPool } = await import('./src/inference/pool');
   const pool = new WorkerPool({
     workers: config.inferenceWorkers,
@@ -60,7 +62,7 @@ async function inferenceBackend(config: Config, metrics: Metrics, inline: readon
     replicas: config.inferenceReplicas,
     nice: config.inferenceNice,
     resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
-    onnx,
+    onnx: { intraOpThreads: config.onnxThreads },
   });
   metrics.watchQueue(pool);
   return pool;
@@ -79,9 +81,7 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
   if (cluster.isWorker) {
     // Models in INFERENCE_INLINE run here; the rest on the model host.
     const local =
-      config.inferenceInline.length > 0
-        ? { models: config.inferenceInline, backend: new (await import('./src/inference/onnx')).OnnxBackend({ intraOpThreads: 1 }) }
-        : undefined;
+      config.inferenceInline.length > 0 ? { models: config.inferenceInline, backend: await inProcessBackend(config) } : undefined;
     const link = new HostLink(
       { send: (m) => process.connected && process.send?.(m), on: (e: 'message' | 'disconnect', l: (m: unknown) => void) => process.on(e, l) },
       {

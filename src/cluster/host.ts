@@ -12,6 +12,7 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import type { InferenceBackend } from '../inference/backend';
+import type { MetricsText } from '../metrics';
 import { type CollectReply, type HostMessage, type WorkerRequest, isMessage, toWire } from './protocol';
 
 /** What a cluster Worker is to the host (and what tests fake). */
@@ -61,7 +62,7 @@ export class ModelHost {
   }
 
   /** Every process's metrics merged, in the Prometheus text format. */
-  async metrics(): Promise<{ text: string; contentType: string }> {
+  async metrics(): Promise<MetricsText> {
     const parts = await Promise.all([...this.channels].map((c) => this.collectFrom(c)));
     parts.push((await this.options.ownMetrics?.()) ?? []);
     const merged = AggregatorRegistry.aggregate(parts.filter((p) => p.length > 0) as never[]);

@@ -9,6 +9,7 @@
  */
 import { serviceUnavailable } from '../errors';
 import type { InferenceBackend, ModelSpec, NamedTensors } from '../inference/backend';
+import type { MetricsText } from '../metrics';
 import { type HostMessage, type WorkerRequest, fromWire, isMessage } from './protocol';
 
 /** What `process` is in a cluster worker (and what tests fake). */
@@ -52,8 +53,8 @@ export class HostLink {
   }
 
   /** The whole cluster's metrics in the Prometheus text format, merged by the host. */
-  clusterMetrics(): Promise<{ text: string; contentType: string }> {
-    return this.request<{ text: string; contentType: string }>((id) => ({ mlf: 'metrics', id }));
+  clusterMetrics(): Promise<MetricsText> {
+    return this.request<MetricsText>((id) => ({ mlf: 'metrics', id }));
   }
 
   private makeBackend(): InferenceBackend {
@@ -81,7 +82,7 @@ export class HostLink {
   }
 
   private request<T>(message: (id: number) => WorkerRequest): Promise<T> {
-    if (this.lost) return Promise.reject(serviceUnavailable('unavailable', 'The model server is restarting. Try again in a moment.', 2));
+    if (this.lost) return Promise.reject(hostGone());
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: never) => void, reject });
@@ -138,9 +139,14 @@ export class HostLink {
     this.lost = true;
     this.settleReady.reject(new Error('the model host process went away'));
     for (const p of this.pending.values()) {
-      p.reject(serviceUnavailable('unavailable', 'The model server is restarting. Try again in a moment.', 2));
+      p.reject(hostGone());
     }
     this.pending.clear();
     this.options.onHostLost?.();
   }
+}
+
+/** What a request gets while the model host is gone (the cluster is about to replace this process). */
+function hostGone(): Error {
+  return serviceUnavailable('unavailable', 'The model server is restarting. Try again in a moment.', 2);
 }

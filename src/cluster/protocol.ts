@@ -6,6 +6,7 @@
  */
 import { HttpError } from '../errors';
 import type { NamedTensors } from '../inference/backend';
+import type { MetricsText } from '../metrics';
 
 /** HTTP process → model host. */
 export type WorkerRequest =
@@ -19,7 +20,7 @@ export type HostMessage =
   | { mlf: 'load-failed'; message: string }
   | { mlf: 'result'; id: number; outputs: NamedTensors }
   | { mlf: 'error'; id: number; error: WireError }
-  | { mlf: 'metrics'; id: number; text: string; contentType: string }
+  | ({ mlf: 'metrics'; id: number } & MetricsText)
   /** Model host → HTTP process: your metrics, as prom-client JSON, for the cluster-wide /metrics. */
   | { mlf: 'collect'; id: number };
 
