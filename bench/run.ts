@@ -212,16 +212,16 @@ async function startFloor(mode: string, pageBytes: number): Promise<Proc> {
   return startProcess(`floor ${mode}`, process.execPath, args, { ...start.env, NODE_ENV: 'production' }, port, '/');
 }
 
-/** Bytes of the page a form post of the number form answers with. */
-function formPageBytes(base: string, body: string): Promise<number> {
+/** Bytes of the body that `target` answers with (the floors answer a page just as long). */
+function responseBytes(base: string, target: Target): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(base + '/predict/regression', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, agent: false }, (res) => {
+    const req = http.request(base + target.path, { method: target.method, headers: target.headers, agent: false }, (res) => {
       let n = 0;
       res.on('data', (c: Buffer) => (n += c.length));
-      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`form post answered ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`${target.method} ${target.path} answered ${res.statusCode}`))));
     });
     req.on('error', reject);
-    req.end(body);
+    req.end(target.body);
   });
 }
 
@@ -500,7 +500,7 @@ async function main(): Promise<void> {
   rows.push({ ...sat.images, scenario: 'upload POST /api/predict/malaria', note: 'with /healthz alongside' });
   rows.push({ ...health, scenario: 'GET /healthz while images saturate' });
   const imageRps = Math.max(...rows.filter((r) => r.scenario.startsWith('upload')).map((r) => r.rps));
-  const pageBytes = await formPageBytes(app.base, targets.regressionForm.body as string);
+  const pageBytes = await responseBytes(app.base, targets.regressionForm);
   const b = await burst(app.base, upload, 400);
   const metricsText = (await get(app.base + '/metrics')).body;
   await app.stop();
