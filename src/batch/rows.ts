@@ -1,0 +1,78 @@
+/**
+ * One batch result as a CSV or JSON Lines row. The batch command (src/cli/) writes its output with
+ * this module, and the page's multi-image table builds its "Download CSV" with it, so both have the
+ * same columns:
+ *
+ *   classifiers  input,label,confidence,score_<label>…,error     (one score column per card label)
+ *   regression   input,value,error
+ *
+ * Numbers are written as the JSON API rounds them (the prediction is used as it is). `error` is
+ * empty, or the API's error code and message: "invalid_image: The PNG file could not be decoded. …".
+ *
+ * Pure functions, no Node APIs: this module is bundled for the browser too.
+ */
+import type { Prediction } from '../predictors/types';
+
+/** An input that got no prediction: the same code and message the JSON API would answer. */
+export interface RowError {
+  code: string;
+  message: string;
+}
+
+/** What one input became. `input` names it: a file path, an id, or a line number. */
+export type BatchRow =
+  | { input: string; prediction: Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>; error?: undefined }
+  | { input: string; prediction?: undefined; error: RowError };
+
+/** The CSV columns for a model with these labels (a card's `labels`; none means a regression). */
+export function csvColumns(labels: readonly string[]): string[] {
+  if (labels.length === 0) return ['input', 'value', 'error'];
+  return ['input', 'label', 'confidence', ...labels.map((l) => `score_${l}`), 'error'];
+}
+
+/** The error cell: "code: message". */
+export function errorText(error: RowError): string {
+  return `${error.code}: ${error.message}`;
+}
+
+const num = (n: number | undefined): string => (n === undefined ? '' : String(n));
+
+/** A row's cells, in csvColumns(labels) order. An error row has only `input` and `error` filled. */
+export function rowCells(row: BatchRow, labels: readonly string[]): string[] {
+  const p = row.prediction;
+  const error = row.error === undefined ? '' : errorText(row.error);
+  if (labels.length === 0) return [row.input, num(p?.value), error];
+  return [row.input, p?.label ?? '', num(p?.confidence), ...labels.map((l) => num(p?.scores?.[l])), error];
+}
+
+/** RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** One CSV record, with its line ending. */
+export function csvLine(cells: readonly string[]): string {
+  return cells.map(csvField).join(',') + '\n';
+}
+
+/** A whole CSV document: the header, then one line per row. */
+export function toCsv(rows: Iterable<BatchRow>, labels: readonly string[]): string {
+  let out = csvLine(csvColumns(labels));
+  for (const row of rows) out += csvLine(rowCells(row, labels));
+  return out;
+}
+
+/**
+ * The JSON Lines form of a row: the API's answer fields with `input` first, or `input` and the
+ * API's `error` object: {"input":"a.png","label":"uninfected","confidence":0.98,"scores":{…}}.
+ */
+export function jsonRecord(row: BatchRow): Record<string, unknown> {
+  if (row.error !== undefined) return { input: row.input, error: { code: row.error.code, message: row.error.message } };
+  const { label, confidence, scores, value } = row.prediction;
+  return value !== undefined ? { input: row.input, value } : { input: row.input, label, confidence, scores };
+}
+
+/** One JSON Lines record, with its line ending. */
+export function jsonLine(row: BatchRow): string {
+  return JSON.stringify(jsonRecord(row)) + '\n';
+}
