@@ -1,0 +1,187 @@
+/**
+ * What an image file is, read from its first bytes, without decoding it: the format by its magic
+ * numbers, and its width and height from the header (PNG IHDR, JPEG SOF, WebP VP8/VP8L/VP8X, GIF
+ * logical screen and first frame). The server uses it for the pixel-bomb guard before the one
+ * decode (src/images.ts); the in-browser engine bundles it for the same checks before it decodes,
+ * so it uses no Node-only API: plain Uint8Array and DataView.
+ */
+import { badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
+
+export const ACCEPTED_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'gif'];
+export const ACCEPTED_FORMATS_TEXT = 'PNG, JPEG, WebP or GIF';
+
+export interface ImageLimits {
+  /** Largest width × height accepted, checked from the header before any pixel is decoded. */
+  maxPixels: number;
+}
+
+export interface ImageHeader {
+  format: ImageFormat;
+  /** As stored (before any EXIF rotation, which does not change width × height). */
+  width: number;
+  height: number;
+}
+
+const startsWith = (bytes: Uint8Array, signature: readonly number[], offset = 0): boolean =>
+  bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);
+
+const ascii = (text: string): number[] => Array.from(text, (c) => c.charCodeAt(0));
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const IHDR = ascii('IHDR');
+const RIFF = ascii('RIFF');
+const WEBP = ascii('WEBP');
+
+/**
+ * The format by the file's first bytes (magic numbers), never by its name or declared type.
+ * Returns null for anything else, SVG and TIFF included: SVG can reference files and URLs, and we
+ * do not want the decoder to parse formats we never accept.
+ */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
+  if (startsWith(bytes, PNG_SIGNATURE)) return 'png';
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(bytes, RIFF) && startsWith(bytes, WEBP, 8)) return 'webp';
+  if (startsWith(bytes, ascii('GIF8')) && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61) return 'gif';
+  return null;
+}
+
+/** Width and height from the header of an image already known to be `format`; null if the header is missing or damaged. */
+export function imageDimensions(bytes: Uint8Array, format: ImageFormat): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = (width: number, height: number): { width: number; height: number } | null =>
+    width > 0 && height > 0 ? { width, height } : null;
+  switch (format) {
+    case 'png':
+      // Signature, then the IHDR chunk: length (4), "IHDR", width (4, big-endian), height (4).
+      if (bytes.length < 24 || !startsWith(bytes, IHDR, 12)) return null;
+      return size(view.getUint32(16), view.getUint32(20));
+    case 'jpeg':
+      return jpegDimensions(bytes, view);
+    case 'webp':
+      return webpDimensions(bytes, view);
+    case 'gif':
+      return gifDimensions(bytes, view);
+  }
+}
+
+/**
+ * JPEG: walk the marker segments after SOI until a start-of-frame (SOF0–SOF15 but DHT, JPG and
+ * DAC), which holds precision (1), height (2), width (2). EXIF and ICC segments before it may be
+ * long, so this reads as far as the frame header is.
+ */
+function jpegDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
+  let i = 2;
+  while (i + 4 <= bytes.length) {
+    // Stray bytes between segments are skipped, as libjpeg does ("extraneous bytes before marker").
+    const marker = bytes[i + 1] as number;
+    if (bytes[i] !== 0xff || marker === 0xff) {
+      i++; // stray or fill byte
+      continue;
+    }
+    // Markers without a length: TEM, RST0–7, SOI.
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      i += 2;
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) return null; // end of image or start of scan before any frame
+    const length = view.getUint16(i + 2);
+    if (length < 2) return null;
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isFrame) {
+      if (i + 9 > bytes.length || length < 7) return null;
+      const height = view.getUint16(i + 5);
+      const width = view.getUint16(i + 7);
+      // A height of 0 means "given later by a DNL marker", which decoders rarely support.
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    i += 2 + length;
+  }
+  return null;
+}
+
+/** WebP: the first chunk after "RIFF size WEBP" is VP8 (lossy), VP8L (lossless) or VP8X (extended). */
+function webpDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
+  if (bytes.length < 30) return null;
+  const chunk = String.fromCharCode(...bytes.subarray(12, 16));
+  let width = 0;
+  let height = 0;
+  if (chunk === 'VP8 ') {
+    // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 bits of scale above).
+    if (!startsWith(bytes, [0x9d, 0x01, 0x2a], 23)) return null;
+    width = view.getUint16(26, true) & 0x3fff;
+    height = view.getUint16(28, true) & 0x3fff;
+  } else if (chunk === 'VP8L') {
+    // Signature 0x2f, then width − 1 and height − 1 in 14 bits each, little-endian bit order.
+    if (bytes[20] !== 0x2f) return null;
+    const bits = view.getUint32(21, true);
+    width = (bits & 0x3fff) + 1;
+    height = ((bits >>> 14) & 0x3fff) + 1;
+  } else if (chunk === 'VP8X') {
+    // Flags (1) and reserved (3), then canvas width − 1 and height − 1 in 24 bits each.
+    width = (view.getUint16(24, true) | ((bytes[26] as number) << 16)) + 1;
+    height = (view.getUint16(27, true) | ((bytes[29] as number) << 16)) + 1;
+  } else {
+    return null;
+  }
+  return width > 0 && height > 0 ? { width, height } : null;
+}
+
+/**
+ * GIF: the logical screen (bytes 6–9), grown to cover the first frame where that frame reaches
+ * past it (a damaged or hostile file may say so; some decoders then enlarge the canvas). Only the
+ * first frame is decoded, so later frames do not count.
+ */
+function gifDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
+  if (bytes.length < 13) return null;
+  let width = view.getUint16(6, true);
+  let height = view.getUint16(8, true);
+  const packed = bytes[10] as number;
+  let i = 13 + (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
+  while (i < bytes.length) {
+    const block = bytes[i];
+    if (block === 0x2c) {
+      // Image descriptor: left, top, width, height (2 bytes each, little-endian).
+      if (i + 9 >= bytes.length) break;
+      width = Math.max(width, view.getUint16(i + 1, true) + view.getUint16(i + 5, true));
+      height = Math.max(height, view.getUint16(i + 3, true) + view.getUint16(i + 7, true));
+      break;
+    }
+    if (block !== 0x21 || i + 2 >= bytes.length) break; // trailer, or not a GIF block
+    // Extension: introducer, label, then data sub-blocks (length byte, data) up to a zero length.
+    i += 2;
+    while (i < bytes.length && bytes[i] !== 0) i += 1 + (bytes[i] as number);
+    i++;
+  }
+  return width > 0 && height > 0 ? { width, height } : null;
+}
+
+/**
+ * The checks made before decoding, with the answers a person sees: not empty (400), one of the
+ * accepted formats by its bytes (415), a readable header (400), at most `limits.maxPixels`
+ * pixels (413).
+ */
+export function readImageHeader(bytes: Uint8Array, limits: ImageLimits): ImageHeader {
+  if (bytes.length === 0) throw badRequest('empty_file', 'The uploaded file is empty. Choose a cell image.');
+  const format = sniffImageFormat(bytes);
+  if (format === null) {
+    throw unsupportedMediaType(
+      'unsupported_image_type',
+      `The file is not a ${ACCEPTED_FORMATS_TEXT} image. Upload a cell image in one of those formats.`,
+    );
+  }
+  const dims = imageDimensions(bytes, format);
+  if (dims === null) {
+    throw badRequest('invalid_image', `The file looks like a ${format.toUpperCase()} image but cannot be read. It may be damaged.`);
+  }
+  const { width, height } = dims;
+  if (width * height > limits.maxPixels) {
+    const mp = (limits.maxPixels / 1e6).toFixed(0);
+    throw payloadTooLarge(
+      'image_too_large',
+      `The image is ${width}×${height} pixels; images may have at most ${mp} megapixels. Resize it and try again.`,
+    );
+  }
+  return { format, width, height };
+}
