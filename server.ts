@@ -9,25 +9,29 @@
  *    use all cores without a second copy of any model.
  * With WEB_CONCURRENCY=1 one process does everything.
  *
+ * ROLE=models makes this process the model tier instead: the Open Inference Protocol v2 over
+ * MODELS_DIR (src/oip/role.ts).
+ *
  * Every HTTP process: listen on PORT → models ready (/readyz 200) → on SIGTERM: /readyz 503, drain
  * in-flight requests, close, exit 0 within Heroku's 30 s. The host waits for them, then releases
  * the models.
  */
 import cluster, { type Worker } from 'node:cluster';
-import http from 'node:http';
 import sharp from 'sharp';
 import { createApp } from './app';
 import { HostLink } from './src/cluster/link';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
+import { inProcessBackend, localBackend, queueStats } from './src/inference/configured';
+import { serve } from './src/http/serve';
 import { Lifecycle } from './src/lifecycle';
 import { createLogger } from './src/log';
 import { Metrics, type MetricsText } from './src/metrics';
 import { MODEL_NAMES, Registry, modelSpec, readCard } from './src/predictors/registry';
 
-const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ role: cluster.isWorker ? 'http' : 'main' });
-/** Shutdown: how long nothing must be in flight before the listener closes. */
-const QUIET_MS = 250;
+const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({
+  role: process.env.ROLE?.trim() === 'models' ? 'models' : cluster.isWorker ? 'http' : 'main',
+});
 /** A crashed HTTP process is replaced after this pause (no tight crash loop). */
 const RESPAWN_DELAY_MS = 1000;
 
@@ -43,30 +47,6 @@ process.on('unhandledRejection', (reason) => {
 });
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
-
-/** onnxruntime sessions in this thread. */
-async function inProcessBackend(config: Config): Promise<InferenceBackend> {
-  const { OnnxBackend } = await import('./src/inference/onnx');
-  return new OnnxBackend({ intraOpThreads: config.onnxThreads });
-}
-
-/** The models' backend as configured: worker threads (default) or this thread (INFERENCE_WORKERS=0). */
-async function inferenceBackend(config: Config, metrics: Metrics, inline: readonly string[]): Promise<InferenceBackend> {
-  if (config.inferenceWorkers === 0) return inProcessBackend(config);
-  const { WorkerPool } = await import('./src/inference/pool');
-  const pool = new WorkerPool({
-    workers: config.inferenceWorkers,
-    queueLimit: config.queueLimit,
-    maxWaitMs: config.requestTimeoutMs,
-    inline,
-    replicas: config.inferenceReplicas,
-    nice: config.inferenceNice,
-    resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
-    onnx: { intraOpThreads: config.onnxThreads },
-  });
-  metrics.watchQueue(pool);
-  return pool;
-}
 
 /** An HTTP process: the app, alone (WEB_CONCURRENCY=1) or as one of the cluster's workers. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
@@ -96,61 +76,13 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
     backend = link.backend;
     metricsSource = () => link.clusterMetrics();
   } else {
-    backend = await inferenceBackend(config, metrics, config.inferenceInline);
+    backend = await localBackend(config, config.inferenceInline);
+    const stats = queueStats(backend);
+    if (stats !== null) metrics.watchQueue(stats);
   }
   const registry = new Registry(metrics.instrument(backend), config.modelsDir, { maxPixels: config.maxImagePixels });
   const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
-
-  const server = http.createServer(app);
-  server.requestTimeout = config.requestTimeoutMs + 5_000;
-  server.headersTimeout = 30_000;
-  server.keepAliveTimeout = 65_000; // longer than the router's idle timeout, so it never hits a closed socket
-
-  let inFlight = 0;
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    inFlight++;
-    res.once('close', () => inFlight--);
-  });
-
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  log.info({ port, env: config.env }, `ml-forms listening on http://localhost:${port}`);
-
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    lifecycle.shuttingDown = true;
-    log.info({ signal }, 'shutting down: readyz 503, draining in-flight requests');
-    const force = setTimeout(() => {
-      log.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting with requests unfinished');
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    force.unref();
-    // Drain, then close. Requests already sent may still sit in the accept backlog or in a socket
-    // not yet parsed; closing the listener or "idle" sockets now would reset them. So keep
-    // accepting while anything is in flight (every response says Connection: close, and the
-    // router has stopped sending new traffic), and close only after a quiet moment.
-    let quietSince = Date.now();
-    const drain = setInterval(() => {
-      if (inFlight > 0) {
-        quietSince = Date.now();
-        return;
-      }
-      if (Date.now() - quietSince < QUIET_MS) return;
-      clearInterval(drain);
-      server.close(() => {
-        void registry.close().finally(() => {
-          log.info('stopped');
-          process.exit(0);
-        });
-      });
-      server.closeAllConnections();
-    }, 50);
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  await serve(app, { config, lifecycle, log, name: 'ml-forms', onClose: () => registry.close() });
 
   await registry.load();
   log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models ready');
@@ -161,7 +93,9 @@ async function hostModels(config: Config, started: bigint): Promise<void> {
   const { ModelHost } = await import('./src/cluster/host');
   // The HTTP processes run regression (INFERENCE_INLINE) themselves; the host loads the rest.
   const metrics = new Metrics();
-  const backend = await inferenceBackend(config, metrics, []);
+  const backend = await localBackend(config, []);
+  const stats = queueStats(backend);
+  if (stats !== null) metrics.watchQueue(stats);
   const host = new ModelHost(backend, { ownMetrics: () => metrics.registry.getMetricsAsJSON() });
 
   cluster.setupPrimary({ serialization: 'advanced' });
@@ -219,7 +153,10 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   const config = loadConfig();
   log.level = config.logLevel;
-  if (cluster.isPrimary && config.httpProcesses > 1) await hostModels(config, started);
+  if (config.role === 'models') {
+    const { serveModels } = await import('./src/oip/role');
+    await serveModels(config, log, started);
+  } else if (cluster.isPrimary && config.httpProcesses > 1) await hostModels(config, started);
   else await serveHttp(config, started);
 }
 

@@ -9,6 +9,11 @@ import path from 'node:path';
 
 export interface Config {
   env: 'production' | 'development' | 'test';
+  /**
+   * What this process serves (ROLE, default "web"): "web" is the page and JSON API; "models" is
+   * the model tier, the Open Inference Protocol v2 over MODELS_DIR (src/oip/).
+   */
+  role: 'web' | 'models';
   port: number;
   host: string;
   modelsDir: string;
@@ -51,6 +56,19 @@ export interface Config {
   metricsToken?: string;
   /** libvips threads for image decoding (SHARP_CONCURRENCY, default 1: uploads are small, requests run in parallel). */
   sharpConcurrency: number;
+  /**
+   * A model tier to run the models on (INFERENCE_URL, e.g. http://127.0.0.1:8000 or a Triton
+   * server), instead of this process. Unset: the models run here.
+   */
+  inferenceUrl?: string;
+  /** Bearer token between the tiers (INFERENCE_TOKEN): the web tier sends it, the model tier requires it. */
+  inferenceToken?: string;
+  /** Longest wait for one call to the model tier (INFERENCE_TIMEOUT_MS, default 10000). */
+  inferenceTimeoutMs: number;
+  /** Retries of a call the model tier could not take (connection failed or 503) (INFERENCE_RETRIES, default 2). */
+  inferenceRetries: number;
+  /** Model tier: largest request body (MODEL_MAX_BODY_MB, default 64, as Triton's --http-max-input-size). */
+  modelMaxBodyBytes: number;
   /** SIGTERM: how long in-flight requests may take to finish (SHUTDOWN_GRACE_MS, default 20000). */
   shutdownGraceMs: number;
   logLevel: string;
@@ -91,6 +109,22 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like http://127.0.0.1:8000, got "${raw}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  if (parsed.search !== '' || parsed.hash !== '' || parsed.username !== '') {
+    throw new ConfigError(`${name} must be the server's address only (no query, fragment or credentials; use INFERENCE_TOKEN), got "${raw}"`);
+  }
+  return parsed.href.replace(/\/+$/, '');
+}
+
 function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined) return fallback;
@@ -119,8 +153,12 @@ export function loadConfig(env: Env = process.env): Config {
   const osCores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const cores = int(env, 'HEROKU_AVAILABLE_PARALLELISM', osCores, 1, 1024);
   const httpProcesses = int(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  const role = env.ROLE === undefined || env.ROLE.trim() === '' ? 'web' : env.ROLE.trim();
+  if (role !== 'web' && role !== 'models') throw new ConfigError(`ROLE must be web or models, got "${env.ROLE}"`);
+  const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000);
   return {
     env: nodeEnv as Config['env'],
+    role,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(projectRoot(), 'models')),
@@ -128,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxImagePixels: Math.round(num(env, 'MAX_IMAGE_MEGAPIXELS', 25, 0.01, 268) * 1e6),
     maxReviewChars: int(env, 'MAX_REVIEW_CHARS', 20_000, 1, 1_000_000),
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
-    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000),
+    requestTimeoutMs,
     httpProcesses,
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', Math.min(cores, 4), 0, 64),
     queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
@@ -138,6 +176,11 @@ export function loadConfig(env: Env = process.env): Config {
     sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
     inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),
     metricsToken: env.METRICS_TOKEN === undefined || env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
+    inferenceUrl: url(env, 'INFERENCE_URL'),
+    inferenceToken: env.INFERENCE_TOKEN === undefined || env.INFERENCE_TOKEN === '' ? undefined : env.INFERENCE_TOKEN,
+    inferenceTimeoutMs: int(env, 'INFERENCE_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 50, requestTimeoutMs),
+    inferenceRetries: int(env, 'INFERENCE_RETRIES', 2, 0, 10),
+    modelMaxBodyBytes: Math.round(num(env, 'MODEL_MAX_BODY_MB', 64, 0.001, 2048) * 1024 * 1024),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 20_000, 0, 60_000),
     logLevel: env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
   };

@@ -4,9 +4,9 @@
  * pooled backend; and prom-client's process metrics (resident memory, heap, event-loop lag).
  * Each Metrics owns its own registry, so tests can build many apps without name clashes.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import client from 'prom-client';
+import { bearerCheck } from './http/auth';
 import { fullPath, predictRoute } from './http/request-path';
 import type { InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
 
@@ -108,15 +108,18 @@ export class Metrics {
     this.queueStats = stats;
   }
 
-  /** Counts and times every answered request; aborted requests are counted with status 499. */
-  middleware(): RequestHandler {
+  /**
+   * Counts and times every answered request; aborted requests are counted with status 499.
+   * `label` names a request's route and model (bounded: never the raw URL).
+   */
+  middleware(label: (req: Request) => { route: string; model: string } = routeLabel): RequestHandler {
     return (req, res, next) => {
       const end = this.latency.startTimer();
       let done = false;
       const record = (aborted: boolean): void => {
         if (done) return;
         done = true;
-        const { route, model } = routeLabel(req);
+        const { route, model } = label(req);
         const labels = { method: req.method, route, model, status: aborted ? '499' : String(res.statusCode) };
         this.requests.inc(labels);
         end(labels);
@@ -133,10 +136,9 @@ export class Metrics {
    * `source` gives the text: this process's metrics, or (in a cluster) every process's, merged.
    */
   handler(token?: string, source: () => Promise<MetricsText> = () => this.text()): RequestHandler {
-    const expected = token === undefined || token === '' ? null : Buffer.from(`Bearer ${token}`);
+    const allowed = bearerCheck(token);
     return async (req, res, next) => {
-      const given = Buffer.from(req.get('authorization') ?? '');
-      if (expected !== null && (given.length !== expected.length || !timingSafeEqual(given, expected))) {
+      if (!allowed(req.get('authorization'))) {
         next();
         return;
       }
@@ -161,6 +163,8 @@ export class Metrics {
       },
       load: (models: ModelSpec[]) => backend.load(models),
       close: () => backend.close(),
+      ...(backend.ready === undefined ? {} : { ready: backend.ready.bind(backend) }),
+      ...(backend.onServed === undefined ? {} : { onServed: backend.onServed.bind(backend) }),
       async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
         const end = histogram.startTimer({ model });
         try {

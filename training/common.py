@@ -70,23 +70,39 @@ def environment():
     return versions
 
 
-TRITON_TYPES = {"float32": "TYPE_FP32", "uint8": "TYPE_UINT8", "string": "TYPE_STRING", "int64": "TYPE_INT64"}
+TRITON_TYPES = {"float32": "TYPE_FP32", "uint8": "TYPE_UINT8", "string": "TYPE_STRING", "int64": "TYPE_INT64", "bool": "TYPE_BOOL"}
+# Largest batch a client may send in one request (the first dimension of every tensor).
+MAX_BATCH_SIZE = 32
 
 
-def write_triton_config(name, inputs, outputs):
-    """inputs/outputs: [{name, dtype, shape}] with -1 for dynamic dims (max_batch_size 0)."""
+def write_triton_config(name, inputs, outputs, max_batch_size=MAX_BATCH_SIZE):
+    """Writes models/<name>/config.pbtxt as Triton's ONNX Runtime backend loads it (and the model
+    tier, src/oip/, reads it). inputs/outputs: [{name, dtype, shape}] as in the card, ONNX shapes
+    with -1 for dynamic dimensions; the first must be the batch dimension. With max_batch_size > 0,
+    Triton's dims leave the batch dimension out; a tensor that has nothing but the batch dimension
+    (the sentiment model's [N] reviews) is declared dims [ 1 ] with reshape { shape: [ ] }, as
+    Triton's model configuration guide says. The version policy is Triton's default: the latest
+    version folder is served. tests/triton-config.test.ts checks the result against the ONNX graph."""
     def block(kind, specs):
         parts = []
         for s in specs:
-            dims = ", ".join(str(d) for d in s["shape"])
-            parts.append(f'  {{\n    name: "{s["name"]}"\n    data_type: {TRITON_TYPES[s["dtype"]]}\n    dims: [ {dims} ]\n  }}')
+            shape = list(s["shape"])
+            if max_batch_size > 0:
+                if not shape or shape[0] != -1:
+                    raise ValueError(f"{name}: {kind} {s['name']} has shape {shape}; the first dimension must be the batch (-1)")
+                shape = shape[1:]
+            reshape = ""
+            if not shape:
+                shape, reshape = [1], "\n    reshape: { shape: [ ] }"
+            dims = ", ".join(str(d) for d in shape)
+            parts.append(f'  {{\n    name: "{s["name"]}"\n    data_type: {TRITON_TYPES[s["dtype"]]}\n    dims: [ {dims} ]{reshape}\n  }}')
         return f"{kind} [\n" + ",\n".join(parts) + "\n]\n"
 
     text = (
-        f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: 0\n'
+        f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: {max_batch_size}\n'
         + block("input", inputs)
         + block("output", outputs)
-        + 'version_policy: { specific: { versions: [ 1 ] } }\n'
+        + "version_policy: { latest: { num_versions: 1 } }\n"
     )
     path = os.path.join(MODELS, name, "config.pbtxt")
     os.makedirs(os.path.dirname(path), exist_ok=True)

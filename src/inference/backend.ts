@@ -4,12 +4,16 @@
  * model server speaking the Open Inference Protocol v2. Tensors are plain data so they can cross
  * thread and network boundaries unchanged.
  */
-export type TensorType = 'float32' | 'uint8' | 'int64' | 'string';
+import type { ModelCard, TensorSpec } from '../predictors/types';
+
+export type TensorType = 'float32' | 'uint8' | 'int64' | 'bool' | 'string';
 
 export interface TensorDataMap {
   float32: Float32Array;
   uint8: Uint8Array;
   int64: BigInt64Array;
+  /** One byte per element, 0 or 1 (onnxruntime's layout for bool). */
+  bool: Uint8Array;
   string: string[];
 }
 
@@ -26,6 +30,15 @@ export interface ModelSpec {
   name: string;
   version: string;
   path: string;
+  /** The tensors the card promises (a remote backend checks the model server against them). */
+  inputs?: TensorSpec[];
+  outputs?: TensorSpec[];
+}
+
+/** The version a model tier runs, and its card when the model tier serves one. */
+export interface ServedModel {
+  version: string;
+  card?: ModelCard;
 }
 
 export interface InferenceBackend {
@@ -36,6 +49,17 @@ export interface InferenceBackend {
   infer(model: string, inputs: NamedTensors): Promise<NamedTensors>;
   /** Releases sessions (and threads, for pooled backends). */
   close(): Promise<void>;
+  /**
+   * Backends whose models live elsewhere (a model server): whether that server can answer now.
+   * /readyz reports it. Absent: ready whenever loaded.
+   */
+  ready?(): Promise<boolean>;
+  /**
+   * Backends whose model server decides which version runs: `listener` hears the version (and
+   * card) each model is served at, at load time and whenever it changes, before the first
+   * prediction made by the new version is returned.
+   */
+  onServed?(listener: (model: string, served: ServedModel) => void): void;
 }
 
 export function tensor<T extends TensorType>(type: T, data: TensorDataMap[T], dims: number[]): Tensor<T> {

@@ -61,6 +61,8 @@ function fromOrt(value: ort.OnnxValue): Tensor {
       return { type: 'uint8', dims, data: t.data as Uint8Array };
     case 'int64':
       return { type: 'int64', dims, data: t.data as BigInt64Array };
+    case 'bool':
+      return { type: 'bool', dims, data: t.data as Uint8Array };
     case 'string':
       return { type: 'string', dims, data: t.data as string[] };
     default:

@@ -1,0 +1,44 @@
+/**
+ * ROLE=models: this process is the model tier. It serves the Open Inference Protocol v2 on PORT
+ * (createModelServer) for every model of MODELS_DIR, run by the same inference backend as the web
+ * role (the worker pool, INFERENCE_WORKERS, QUEUE_LIMIT), with the same /metrics and the same
+ * graceful shutdown. It listens at once and answers 503 until the models are loaded.
+ *
+ * New model versions are loaded without a restart and without dropping a request: on
+ * `POST /v2/repository/models/{name}/load` (Triton's repository extension) or on SIGHUP (every
+ * model), see store.ts.
+ */
+import type { Config } from '../config';
+import { localBackend } from '../inference/configured';
+import { serve } from '../http/serve';
+import { Lifecycle } from '../lifecycle';
+import type { Logger } from '../log';
+import { Metrics } from '../metrics';
+import { createModelServer } from './server';
+import { ModelStore } from './store';
+
+export async function serveModels(config: Config, log: Logger, started: bigint): Promise<void> {
+  const lifecycle = new Lifecycle();
+  const metrics = new Metrics();
+  const store = new ModelStore({
+    repo: config.modelsDir,
+    createBackend: () => localBackend(config, config.inferenceInline),
+    instrument: (backend) => metrics.instrument(backend),
+    log,
+  });
+  metrics.watchQueue(store);
+  const app = createModelServer({ config, store, lifecycle, log, metrics });
+  await serve(app, { config, lifecycle, log, name: 'ml-forms model server', onClose: () => store.close() });
+
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reading the model repository again');
+    store.reload().then(
+      (changed) => log.info({ changed }, changed.length > 0 ? 'repository reloaded' : 'repository unchanged'),
+      (err: unknown) => log.error({ err }, 'reload failed; the models already loaded keep serving'),
+    );
+  });
+
+  await store.reload();
+  const startupMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+  log.info({ models: store.entries().map((e) => `${e.name}@${e.version}`), startupMs, token: config.inferenceToken !== undefined }, 'model server ready');
+}

@@ -1,0 +1,53 @@
+/** Builders for the model tier in tests: the OIP app around a store, and a real listener for clients. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config';
+import type { InferenceBackend } from '../../src/inference/backend';
+import { OnnxBackend } from '../../src/inference/onnx';
+import { Lifecycle } from '../../src/lifecycle';
+import { createModelServer } from '../../src/oip/server';
+import { ModelStore } from '../../src/oip/store';
+import { MODELS_DIR } from './app';
+
+export interface ModelServerOptions {
+  /** A fresh backend for each (re)load; default onnxruntime in this thread. */
+  createBackend?: () => Promise<InferenceBackend>;
+  repo?: string;
+  env?: Record<string, string>;
+  /** Load the models before returning (default true). */
+  load?: boolean;
+}
+
+/** The model tier's app around the repository (the real one unless `repo`), as supertest drives it. */
+export async function buildModelServer(options: ModelServerOptions = {}) {
+  const config = loadConfig({ NODE_ENV: 'test', ...options.env });
+  const errors: unknown[] = [];
+  const log = { info: () => undefined, warn: () => undefined, fatal: () => undefined, error: (obj: unknown) => void errors.push(obj) };
+  const store = new ModelStore({ repo: options.repo ?? MODELS_DIR, createBackend: options.createBackend ?? (async () => new OnnxBackend()), log });
+  if (options.load !== false) await store.reload();
+  const lifecycle = new Lifecycle();
+  const app = createModelServer({ config, store, lifecycle, log });
+  return { app, store, config, lifecycle, errors };
+}
+
+export interface Listening {
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Serves `app` on a free loopback port. */
+export async function listen(app: http.RequestListener): Promise<Listening> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
