@@ -3,12 +3,14 @@
  * starts it, tests drive it with supertest.
  */
 import path from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, Router } from 'express';
 import { type Config, projectRoot } from './src/config';
 import { errorHandler, notFoundHandler } from './src/http/errors';
 import { PageRenderer } from './src/http/page';
 import { deadline } from './src/http/deadline';
-import { apiRoutes, healthRoutes, pageRoutes } from './src/http/routes';
+import { mount } from './src/http/endpoint';
+import { type ApiReference, apiReference } from './src/http/reference';
+import { apiEndpoints, healthEndpoints, metricsEndpoint, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
 import { Lifecycle } from './src/lifecycle';
 import { type Logger, requestLogger } from './src/log';
@@ -44,20 +46,29 @@ export function createApp(deps: AppDeps): Express {
 
   const log = deps.log ?? silent;
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
+  // Every JSON endpoint is an Endpoint (src/http/endpoint.ts): its route and its documentation in
+  // /openapi.json and /docs are one object.
+  const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken, deps.metricsSource));
+  const health = healthEndpoints(routeDeps);
+  const api = apiEndpoints(routeDeps);
+  const reference = apiReference([scrape, ...health, ...api], routeDeps);
+  // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
+  (app.locals as { openapi: ApiReference }).openapi = reference;
+
   app.use(metrics.middleware());
-  app.get('/metrics', metrics.handler(deps.config.metricsToken, deps.metricsSource));
+  app.use(mount(Router(), [scrape]));
   app.use(deadline({ timeoutMs: deps.config.requestTimeoutMs }));
   app.use((_req, res, next) => {
     // While draining for shutdown, tell keep-alive clients not to send another request here.
     if (routeDeps.lifecycle.shuttingDown) res.set('Connection', 'close');
     next();
   });
-  app.use(healthRoutes(routeDeps));
+  app.use(mount(Router(), health));
   app.use(requestLogger(log));
   app.use(securityHeaders());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
   app.use(pageRoutes(routeDeps));
-  app.use('/api', apiRoutes(routeDeps));
+  app.use(mount(Router(), [...api, ...reference.endpoints]));
   app.use(notFoundHandler());
   app.use(errorHandler(routeDeps, log));
   return app;

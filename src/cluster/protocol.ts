@@ -4,7 +4,7 @@
  * 'advanced'` (the structured clone algorithm), so typed arrays arrive as typed arrays.
  * Every message carries `mlf` so it can't be confused with prom-client's or Node's own.
  */
-import { HttpError } from '../errors';
+import { HttpError, isErrorCode } from '../errors';
 import type { NamedTensors } from '../inference/backend';
 import type { MetricsText } from '../metrics';
 
@@ -31,23 +31,20 @@ export interface CollectReply {
   metrics: unknown[];
 }
 
-/** An error as it crosses the process boundary. HttpErrors keep their status, code and Retry-After. */
+/** An error as it crosses the process boundary. HttpErrors keep their code (hence status) and Retry-After. */
 export interface WireError {
   message: string;
-  status?: number;
   code?: string;
   retryAfter?: number;
 }
 
 export function toWire(err: unknown): WireError {
-  if (err instanceof HttpError) return { message: err.message, status: err.status, code: err.code, retryAfter: err.retryAfter };
+  if (err instanceof HttpError) return { message: err.message, code: err.code, retryAfter: err.retryAfter };
   return { message: err instanceof Error ? err.message : String(err) };
 }
 
 export function fromWire(wire: WireError): Error {
-  if (wire.status !== undefined && wire.code !== undefined) {
-    return new HttpError(wire.status, wire.code, wire.message, { retryAfter: wire.retryAfter });
-  }
+  if (isErrorCode(wire.code)) return new HttpError(wire.code, wire.message, { retryAfter: wire.retryAfter });
   return new Error(wire.message);
 }
 

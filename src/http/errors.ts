@@ -47,7 +47,7 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
       return;
     }
     const known = err instanceof HttpError ? err : bodyParserError(err);
-    const error = known ?? new HttpError(500, 'internal_error', 'Something went wrong on our side. Please try again.');
+    const error = known ?? new HttpError('internal_error', 'Something went wrong on our side. Please try again.');
     if (known === null || error.status >= 500) log.error({ err, reqId: res.locals.requestId as unknown, path: fullPath(req).slice(0, 200), method: req.method }, 'request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
 

@@ -1,20 +1,24 @@
 /**
  * Page and API routes. Thin: parse the request into a predictor's input, call predict(), answer.
- * Validation errors are thrown as HttpErrors and answered by the one error handler.
+ * Validation errors are thrown as HttpErrors and answered by the one error handler. The JSON
+ * endpoints are Endpoint objects (./endpoint.ts): each is also its own entry in /openapi.json, and
+ * the page's forms are read with the same field schemas.
  */
 import express, { type RequestHandler, Router } from 'express';
+import { z } from 'zod';
 import type { Lifecycle } from '../lifecycle';
-import { parseX } from '../predictors/regression';
-import { parseReview } from '../predictors/sentiment';
-import { imageUpload, uploadedBytes } from './upload';
+import { parseFields } from '../fields';
+import { REGRESSION_FIELDS } from '../predictors/regression';
+import { sentimentFields } from '../predictors/sentiment';
+import { ClassificationPredictionSchema, ModelCardSchema, RegressionPredictionSchema } from '../predictors/types';
+import { cellImage } from '../sample-image';
+import { type Endpoint, fieldsBody, jsonEndpoint } from './endpoint';
+import { imageBody, imageUpload, uploadedBytes } from './upload';
 import { keptInputs, type PageDeps, renderPage } from './view';
 
 export interface RouteDeps extends PageDeps {
   lifecycle: Lifecycle;
 }
-
-const field = (body: unknown, name: string): unknown =>
-  body !== null && typeof body === 'object' && !Buffer.isBuffer(body) ? (body as Record<string, unknown>)[name] : undefined;
 
 export function pageRoutes(deps: RouteDeps): Router {
   const { registry, config } = deps;
@@ -26,7 +30,8 @@ export function pageRoutes(deps: RouteDeps): Router {
 
   /** Predict from the number form. @route POST /predict/regression */
   router.post('/predict/regression', form, async (req, res) => {
-    const prediction = await registry.get('regression').predict(parseX(field(req.body, 'x')));
+    const { x } = parseFields(REGRESSION_FIELDS, req.body);
+    const prediction = await registry.get('regression').predict(x);
     renderPage(req, res, deps, { results: { regression: prediction }, inputs: keptInputs(req), active: 'regression' });
   });
 
@@ -38,7 +43,7 @@ export function pageRoutes(deps: RouteDeps): Router {
 
   /** Predict from the review form. @route POST /predict/sentiment */
   router.post('/predict/sentiment', form, async (req, res) => {
-    const review = parseReview(field(req.body, 'review'), config.maxReviewChars);
+    const { review } = parseFields(sentimentFields(config.maxReviewChars), req.body);
     const prediction = await registry.get('sentiment').predict(review);
     renderPage(req, res, deps, { results: { sentiment: prediction }, inputs: keptInputs(req), active: 'sentiment' });
   });
@@ -49,50 +54,123 @@ export function pageRoutes(deps: RouteDeps): Router {
   return router;
 }
 
-export function apiRoutes(deps: RouteDeps): Router {
+const HealthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+const ReadinessSchema = z
+  .strictObject({
+    status: z.enum(['ready', 'loading', 'shutting_down']),
+    models: z.array(z.strictObject({ name: z.string(), version: z.string() })).meta({ description: 'The loaded models; empty while loading.' }),
+  })
+  .meta({ id: 'Readiness' });
+
+const ModelListSchema = z.strictObject({ models: z.array(ModelCardSchema) }).meta({ id: 'ModelList' });
+
+/** The JSON API: predictions and model cards. Each endpoint is its own documentation (./endpoint.ts). */
+export function apiEndpoints(deps: RouteDeps): Endpoint[] {
   const { registry, config } = deps;
-  const router = Router();
-  const body: RequestHandler[] = [
-    express.json({ limit: config.maxBodyBytes, strict: false }),
-    express.urlencoded({ extended: false, limit: config.maxBodyBytes, parameterLimit: 20 }),
+  return [
+    jsonEndpoint({
+      method: 'post',
+      path: '/api/predict/regression',
+      operationId: 'predictRegression',
+      tag: 'Predictions',
+      summary: 'Predict a value from a number',
+      request: fieldsBody(REGRESSION_FIELDS, config, { x: 5 }),
+      response: { description: 'The predicted value.', schema: RegressionPredictionSchema },
+      errors: ['body', 'x', 'inference'],
+      answer: ({ x }) => registry.get('regression').predict(x),
+      examples: () => ({ 'x = 5': { x: 5 }, 'x given as a word': { x: 'five' }, 'no x': {} }),
+    }),
+    jsonEndpoint({
+      method: 'post',
+      path: '/api/predict/malaria',
+      operationId: 'predictMalaria',
+      tag: 'Predictions',
+      summary: 'Classify a blood-cell image as parasitized or uninfected',
+      description: 'Send the image as the multipart field "image" (`curl -F image=@cell.png`) or as the raw body (`--data-binary @cell.png -H "Content-Type: image/png"`).',
+      request: imageBody(config),
+      response: { description: 'The label, its confidence and every label\'s score.', schema: ClassificationPredictionSchema },
+      errors: ['upload', 'image', 'inference'],
+      answer: (bytes) => registry.get('malaria').predict(bytes),
+      examples: async () => ({ 'a synthetic cell image (PNG)': await cellImage('png'), 'a text file': Buffer.from('not an image') }),
+    }),
+    jsonEndpoint({
+      method: 'post',
+      path: '/api/predict/sentiment',
+      operationId: 'predictSentiment',
+      tag: 'Predictions',
+      summary: 'Classify a movie review as positive or negative',
+      request: fieldsBody(sentimentFields(config.maxReviewChars), config, { review: 'A warm, funny film. I loved it.' }),
+      response: { description: 'The label, its confidence and every label\'s score.', schema: ClassificationPredictionSchema },
+      errors: ['body', 'review', 'inference'],
+      answer: ({ review }) => registry.get('sentiment').predict(review),
+      examples: () => ({
+        'a warm review': { review: 'A warm, funny film. I loved it.' },
+        'a blank review': { review: '   ' },
+      }),
+    }),
+    jsonEndpoint({
+      method: 'get',
+      path: '/api/models',
+      operationId: 'listModels',
+      tag: 'Models',
+      summary: "Every model's card: labels, data, split, held-out metrics, sha256",
+      response: { description: 'The cards of the loaded models, in page order; empty while loading.', schema: ModelListSchema },
+      errors: [],
+      answer: () => ({ models: registry.cards() }),
+      examples: () => ({ 'the cards': undefined }),
+    }),
   ];
-
-  /** Predict a value. @route POST /api/predict/regression */
-  router.post('/predict/regression', ...body, async (req, res) => {
-    res.json(await registry.get('regression').predict(parseX(field(req.body, 'x'))));
-  });
-
-  /** Classify a cell image. @route POST /api/predict/malaria */
-  router.post('/predict/malaria', imageUpload(config, { allowRawBody: true }), async (req, res) => {
-    res.json(await registry.get('malaria').predict(uploadedBytes(req)));
-  });
-
-  /** Classify a review's sentiment. @route POST /api/predict/sentiment */
-  router.post('/predict/sentiment', ...body, async (req, res) => {
-    res.json(await registry.get('sentiment').predict(parseReview(field(req.body, 'review'), config.maxReviewChars)));
-  });
-
-  /** Every model's card. @route GET /api/models */
-  router.get('/models', (_req, res) => {
-    res.json({ models: registry.cards() });
-  });
-
-  return router;
 }
 
-export function healthRoutes(deps: RouteDeps): Router {
-  const router = Router();
-  /** Liveness: the process answers. @route GET /healthz */
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  /** Readiness: every model loaded and not shutting down. @route GET /readyz */
-  router.get('/readyz', (_req, res) => {
-    const ready = deps.registry.ready && !deps.lifecycle.shuttingDown;
-    res.status(ready ? 200 : 503).json({
-      status: ready ? 'ready' : deps.lifecycle.shuttingDown ? 'shutting_down' : 'loading',
-      models: deps.registry.cards().map((c) => ({ name: c.name, version: c.version })),
-    });
-  });
-  return router;
+/** Liveness and readiness, for the platform's health checks. */
+export function healthEndpoints(deps: RouteDeps): Endpoint[] {
+  return [
+    jsonEndpoint({
+      method: 'get',
+      path: '/healthz',
+      operationId: 'health',
+      tag: 'Operations',
+      summary: 'Liveness: the process answers',
+      response: { description: 'The process is running.', schema: HealthSchema },
+      errors: [],
+      answer: () => ({ status: 'ok' as const }),
+      examples: () => ({ alive: undefined }),
+    }),
+    jsonEndpoint({
+      method: 'get',
+      path: '/readyz',
+      operationId: 'readiness',
+      tag: 'Operations',
+      summary: 'Readiness: every model loaded and not shutting down',
+      response: { description: 'Ready: every model is loaded.', schema: ReadinessSchema },
+      statusOf: { status: 503, description: 'Not ready: the models are loading, or the server is shutting down.', when: (r) => r.status !== 'ready' },
+      errors: [],
+      answer: () => {
+        const ready = deps.registry.ready && !deps.lifecycle.shuttingDown;
+        return {
+          status: ready ? ('ready' as const) : deps.lifecycle.shuttingDown ? ('shutting_down' as const) : ('loading' as const),
+          models: deps.registry.cards().map((c) => ({ name: c.name, version: c.version })),
+        };
+      },
+      examples: () => ({ ready: undefined }),
+    }),
+  ];
+}
+
+/** Prometheus metrics; `handler` answers them (src/metrics.ts), or passes to the 404 without the token. */
+export function metricsEndpoint(handler: RequestHandler): Endpoint {
+  return {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    tag: 'Operations',
+    summary: 'Prometheus metrics',
+    description:
+      'Requests and latency per route, model and status; inference time; queue depth; event-loop lag; memory. When the server sets METRICS_TOKEN, only a request with `Authorization: Bearer <token>` gets them; others get 404.',
+    security: ['metricsToken'],
+    responses: { 200: { description: 'The metrics in the Prometheus text format.', text: 'text/plain' } },
+    errors: ['not_found'],
+    handlers: [handler],
+  };
 }

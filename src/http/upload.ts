@@ -6,8 +6,11 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import multer from 'multer';
+import { z } from 'zod';
 import type { Config } from '../config';
 import { HttpError, badRequest, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../images';
+import type { RequestReader } from './endpoint';
 
 export const IMAGE_FIELD = 'image';
 
@@ -73,4 +76,28 @@ export function uploadedBytes(req: Request): Uint8Array {
   if (req.file !== undefined) return req.file.buffer;
   if (Buffer.isBuffer(req.body) && req.body.length > 0) return req.body;
   throw badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".');
+}
+
+/** The media types a raw image body may declare: the accepted formats, or "just bytes". */
+const RAW_IMAGE_TYPES = [...ACCEPTED_FORMATS.map((f) => `image/${f}`), 'application/octet-stream'];
+
+/**
+ * The API's image upload: multipart field "image", or the raw image as the body. What is
+ * documented is what imageUpload() accepts; the bytes are judged by the image decoder.
+ */
+export function imageBody(config: Config): RequestReader<Uint8Array> {
+  const mb = config.maxUploadBytes / (1024 * 1024);
+  const file = z.file().meta({
+    description: `The image file: ${ACCEPTED_FORMATS_TEXT}, at most ${mb} MB; the format is read from the bytes, not the name or declared type.`,
+  });
+  return {
+    middleware: [imageUpload(config, { allowRawBody: true })],
+    read: uploadedBytes,
+    parse: (raw) => raw as Uint8Array,
+    description: `One image, as the multipart field "${IMAGE_FIELD}" or as the raw body.`,
+    content: {
+      'multipart/form-data': { schema: z.object({ [IMAGE_FIELD]: file }) },
+      ...Object.fromEntries(RAW_IMAGE_TYPES.map((type) => [type, { schema: file }])),
+    },
+  };
 }

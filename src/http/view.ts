@@ -46,7 +46,7 @@ export function keptInputs(req: Request): NonNullable<PageState['inputs']> {
 }
 
 /** The origin curl examples should use: the one the browser used. */
-function baseUrl(req: Request): string {
+export function baseUrl(req: Request): string {
   const host = req.get('host') ?? 'localhost:3000';
   const proto = req.protocol === 'https' ? 'https' : 'http';
   return `${proto}://${/^[\w.:[\]-]+$/.test(host) ? host : 'localhost:3000'}`;

@@ -1,7 +1,6 @@
 /** Post-processing shared by the two classifiers: probabilities in label order → label, confidence, scores. */
-import type { FormName } from '../errors';
 import { type NamedTensors, output } from '../inference/backend';
-import type { Prediction } from './types';
+import type { ClassificationPrediction } from './types';
 
 export interface Classification {
   label: string;
@@ -60,12 +59,12 @@ export function formatPercent(p: number): string {
  * e.g. "This cell looks" → "This cell looks parasitized (97.4 % confidence)."
  */
 export function classificationPrediction(
-  model: FormName,
+  model: ClassificationPrediction['model'],
   outputs: NamedTensors,
   labels: readonly string[],
   version: string,
   subject: string,
-): Prediction {
+): ClassificationPrediction {
   const c = classify(output(outputs, 'probabilities', 'float32').data, labels);
   return { model, version, ...c, statement: `${subject} ${c.label} (${formatPercent(c.confidence)} confidence).` };
 }

@@ -8,7 +8,7 @@
 import { decodeToRgb, type ImageLimits } from '../images';
 import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
 import { classificationPrediction } from './classification';
-import type { ModelCard, Prediction, Predictor } from './types';
+import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 
 export const MODEL_NAME = 'malaria';
 
@@ -16,7 +16,7 @@ export function preprocess(pixels: Uint8Array, size: number): NamedTensors {
   return { image: tensor('uint8', pixels, [1, size, size, 3]) };
 }
 
-export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): Prediction {
+export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): ClassificationPrediction {
   return classificationPrediction('malaria', outputs, labels, version, 'This cell looks');
 }
 
@@ -35,13 +35,13 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
   }
 
   /** Decode (header checks first), resize exactly as training did, infer. */
-  async predict(fileBytes: Uint8Array): Promise<Prediction> {
+  async predict(fileBytes: Uint8Array): Promise<ClassificationPrediction> {
     const { pixels } = await decodeToRgb(fileBytes, this.imageSize, this.limits);
     return this.predictPixels(pixels);
   }
 
   /** For callers that already hold decoded S×S RGB pixels (the parity check). */
-  async predictPixels(pixels: Uint8Array): Promise<Prediction> {
+  async predictPixels(pixels: Uint8Array): Promise<ClassificationPrediction> {
     const outputs = await this.backend.infer(MODEL_NAME, preprocess(pixels, this.imageSize));
     return postprocess(outputs, this.card.labels, this.card.version);
   }

@@ -11,7 +11,8 @@ import type { InferenceBackend, ModelSpec } from '../inference/backend';
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';
 import { SentimentPredictor } from './sentiment';
-import type { ModelCard } from './types';
+import { type ModelCard, ModelCardSchema } from './types';
+import { z } from 'zod';
 
 export const MODEL_NAMES: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
 
@@ -23,9 +24,10 @@ export interface Predictors {
 
 export function readCard(modelsDir: string, name: string): ModelCard {
   const file = path.join(modelsDir, name, 'card.json');
-  const card = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelCard;
-  if (card.name !== name || typeof card.version !== 'string') throw new Error(`${file}: not a card for "${name}"`);
-  return card;
+  const parsed = ModelCardSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new Error(`${file}: not a model card: ${z.prettifyError(parsed.error)}`);
+  if (parsed.data.name !== name) throw new Error(`${file}: not a card for "${name}"`);
+  return parsed.data;
 }
 
 export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {

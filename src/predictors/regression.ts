@@ -3,36 +3,57 @@
  * ONNX: input  "x" float32 [N, 1]
  *       output "y" float32 [N, 1]
  */
+import { z } from 'zod';
 import { HttpError } from '../errors';
+import { type Field, fail, parseField } from '../fields';
 import { type InferenceBackend, type NamedTensors, output, tensor } from '../inference/backend';
-import type { ModelCard, Prediction, Predictor } from './types';
+import type { ModelCard, Predictor, RegressionPrediction } from './types';
 
 export const MODEL_NAME = 'regression';
 /** float32 holds finite values up to ~3.4e38; beyond that the model would answer Infinity. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 /** A plain decimal number: "5", "-3.25", ".5", "1e3". No hex, no "Infinity", no thousands separators. */
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
-const invalidX = (code: string, message: string): HttpError => new HttpError(400, code, message);
+const MISSING_X = { code: 'missing_x', message: 'Enter a number in the field "x".' } as const;
+const NOT_A_NUMBER = '"x" must be a number, like 5 or -2.5.';
+const OUT_OF_RANGE = '"x" must be a finite number (between -3.4e38 and 3.4e38).';
+const inRange = (x: number): boolean => Number.isFinite(x) && Math.abs(x) <= FLOAT32_MAX;
+
+/**
+ * x from JSON (a number or a numeric string) or a form field (a string). A number zod refuses is
+ * infinite (JSON's 1e999), hence out of range; anything else that is neither branch is not a number.
+ */
+export const X_FIELD: Field<z.ZodType<number, number | string>> = {
+  schema: z
+    .union(
+      [
+        z.number().gte(-FLOAT32_MAX, OUT_OF_RANGE).lte(FLOAT32_MAX, OUT_OF_RANGE),
+        z
+          .string()
+          .superRefine((raw, ctx) => {
+            if (raw.trim() === '') fail(ctx, MISSING_X.code, MISSING_X.message);
+          })
+          .max(64, NOT_A_NUMBER)
+          .regex(DECIMAL, NOT_A_NUMBER)
+          .transform(Number)
+          .refine(inRange, OUT_OF_RANGE),
+      ],
+      { error: (issue) => (typeof issue.input === 'number' ? OUT_OF_RANGE : NOT_A_NUMBER) },
+    )
+    .meta({
+      description: 'The number to predict from: a JSON number, or a decimal string ("5", "-2.5", "1e3"; no hex, "Infinity" or thousands separators), within float32 range.',
+      examples: [5, '-2.5'],
+    }),
+  missing: MISSING_X,
+  invalid: 'invalid_x',
+};
+
+/** The fields of a request for a regression prediction. */
+export const REGRESSION_FIELDS = { x: X_FIELD };
 
 /** x from a form field (string) or JSON (number or numeric string). */
-export function parseX(raw: unknown): number {
-  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
-    throw invalidX('missing_x', 'Enter a number in the field "x".');
-  }
-  let x: number;
-  if (typeof raw === 'number') {
-    x = raw;
-  } else if (typeof raw === 'string' && raw.length <= 64 && DECIMAL.test(raw.trim())) {
-    x = Number(raw.trim());
-  } else {
-    throw invalidX('invalid_x', '"x" must be a number, like 5 or -2.5.');
-  }
-  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX) {
-    throw invalidX('invalid_x', '"x" must be a finite number (between -3.4e38 and 3.4e38).');
-  }
-  return x;
-}
+export const parseX = (raw: unknown): number => parseField(X_FIELD, raw);
 
 export function preprocess(x: number): NamedTensors {
   return { x: tensor('float32', Float32Array.of(x), [1, 1]) };
@@ -45,10 +66,10 @@ export function formatNumber(v: number): string {
   return v.toFixed(2);
 }
 
-export function postprocess(outputs: NamedTensors, x: number, version: string): Prediction {
+export function postprocess(outputs: NamedTensors, x: number, version: string): RegressionPrediction {
   const y = output(outputs, 'y', 'float32').data[0];
   if (y === undefined || !Number.isFinite(y)) {
-    throw invalidX('x_out_of_range', `The prediction for ${x} is out of range. Try a smaller number.`);
+    throw new HttpError('x_out_of_range', `The prediction for ${x} is out of range. Try a smaller number.`);
   }
   const value = Math.abs(y) < 1e9 ? Math.round(y * 1e4) / 1e4 : y;
   return {
@@ -66,7 +87,7 @@ export class RegressionPredictor implements Predictor<number> {
     private readonly backend: InferenceBackend,
   ) {}
 
-  async predict(x: number): Promise<Prediction> {
+  async predict(x: number): Promise<RegressionPrediction> {
     const outputs = await this.backend.infer(MODEL_NAME, preprocess(x));
     return postprocess(outputs, x, this.card.version);
   }

@@ -4,39 +4,60 @@
  * ONNX: input  "review"        string  [N]
  *       output "probabilities" float32 [N, 2]  over card.labels (negative, positive)
  */
-import { HttpError } from '../errors';
+import { z } from 'zod';
+import { type Field, fail, parseField } from '../fields';
 import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
 import { classificationPrediction } from './classification';
-import type { ModelCard, Prediction, Predictor } from './types';
+import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 
 export const MODEL_NAME = 'sentiment';
 
-const invalidReview = (status: number, code: string, message: string): HttpError =>
-  new HttpError(status, code, message);
+const reviewFields = new Map<number, Field<z.ZodType<string, string>>>();
+
+/** The review field (built once per limit): a non-blank string of at most `maxChars` characters. */
+export function reviewField(maxChars: number): Field<z.ZodType<string, string>> {
+  let field = reviewFields.get(maxChars);
+  if (field !== undefined) return field;
+  field = {
+    schema: z
+      .string({ error: '"review" must be text.' })
+      // Lone surrogates and NUL cannot be tokenised meaningfully; replace rather than reject.
+      .transform((raw) => raw.toWellFormed().replaceAll('\u0000', ' '))
+      .superRefine((review, ctx) => {
+        if (review.trim() === '') return fail(ctx, 'empty_review', 'The review is empty. Paste a movie review.');
+        // Characters as a person counts them (code points), as JSON Schema's maxLength does.
+        const length = [...review].length;
+        if (length > maxChars) {
+          fail(
+            ctx,
+            'review_too_long',
+            `The review has ${length.toLocaleString('en-US')} characters; the limit is ${maxChars.toLocaleString('en-US')}. Shorten it and try again.`,
+          );
+        }
+      })
+      .meta({
+        description: 'The movie review, as typed (English; HTML and emoji are fine). Not blank.',
+        maxLength: maxChars,
+        examples: ['A warm, funny film. I loved it.'],
+      }),
+    missing: { code: 'missing_review', message: 'Paste a movie review into the field "review".' },
+    invalid: 'invalid_review',
+  };
+  reviewFields.set(maxChars, field);
+  return field;
+}
+
+/** The fields of a request for a sentiment prediction. */
+export const sentimentFields = (maxChars: number) => ({ review: reviewField(maxChars) });
 
 /** The review from a form field or JSON: a non-blank string of at most `maxChars` characters. */
-export function parseReview(raw: unknown, maxChars: number): string {
-  if (raw === undefined || raw === null) throw invalidReview(400, 'missing_review', 'Paste a movie review into the field "review".');
-  if (typeof raw !== 'string') throw invalidReview(400, 'invalid_review', '"review" must be text.');
-  // Lone surrogates and NUL cannot be tokenised meaningfully; replace rather than reject.
-  const review = raw.toWellFormed().replaceAll('\u0000', ' ');
-  if (review.trim() === '') throw invalidReview(400, 'empty_review', 'The review is empty. Paste a movie review.');
-  const length = [...review].length;
-  if (length > maxChars) {
-    throw invalidReview(
-      413,
-      'review_too_long',
-      `The review has ${length.toLocaleString('en-US')} characters; the limit is ${maxChars.toLocaleString('en-US')}. Shorten it and try again.`,
-    );
-  }
-  return review;
-}
+export const parseReview = (raw: unknown, maxChars: number): string => parseField(reviewField(maxChars), raw);
 
 export function preprocess(review: string): NamedTensors {
   return { review: tensor('string', [review], [1]) };
 }
 
-export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): Prediction {
+export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): ClassificationPrediction {
   return classificationPrediction('sentiment', outputs, labels, version, 'This review is');
 }
 
@@ -47,7 +68,7 @@ export class SentimentPredictor implements Predictor<string> {
     private readonly backend: InferenceBackend,
   ) {}
 
-  async predict(review: string): Promise<Prediction> {
+  async predict(review: string): Promise<ClassificationPrediction> {
     const outputs = await this.backend.infer(MODEL_NAME, preprocess(review));
     return postprocess(outputs, this.card.labels, this.card.version);
   }

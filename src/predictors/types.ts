@@ -1,6 +1,41 @@
+/**
+ * What predictors answer and what a model card holds, as zod schemas: the JSON API answers with
+ * exactly these shapes, and the OpenAPI document (src/http/openapi.ts) is generated from them.
+ * A schema's `id` makes it a named component of that document.
+ */
+import { z } from 'zod';
 import type { FormName } from '../errors';
 
-/** What every predictor answers; the JSON API serialises it as it is. */
+const probability = z.number().min(0).max(1);
+const version = z.string().meta({ description: "The model's version: the folder under models/<name>/ it was loaded from." });
+const statement = z.string().meta({ description: 'One sentence for a person.' });
+
+export const RegressionPredictionSchema = z
+  .object({
+    model: z.literal('regression'),
+    version,
+    value: z.number().meta({ description: 'The predicted value (4 decimals for everyday magnitudes).' }),
+    statement,
+  })
+  .meta({ id: 'RegressionPrediction', description: 'The regression model\'s answer.' });
+
+export const ClassificationPredictionSchema = z
+  .object({
+    model: z.enum(['malaria', 'sentiment']),
+    version,
+    label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
+    confidence: probability.meta({ description: "The label's probability, from 0 to 1." }),
+    scores: z
+      .record(z.string(), probability)
+      .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
+    statement,
+  })
+  .meta({ id: 'ClassificationPrediction', description: "A classifier's answer (malaria, sentiment)." });
+
+export type RegressionPrediction = z.output<typeof RegressionPredictionSchema>;
+export type ClassificationPrediction = z.output<typeof ClassificationPredictionSchema>;
+
+/** Either answer, read field by field (the page draws whichever fields a prediction has). */
 export interface Prediction {
   model: FormName;
   version: string;
@@ -14,31 +49,46 @@ export interface Prediction {
   statement: string;
 }
 
-export interface TensorSpec {
-  name: string;
-  dtype: string;
-  shape: number[];
-  description?: string;
-}
+const TensorSpecSchema = z.looseObject({
+  name: z.string(),
+  dtype: z.string(),
+  shape: z.array(z.number()).meta({ description: '-1 for a dimension of any size (the batch).' }),
+  description: z.string().optional(),
+});
+export type TensorSpec = z.output<typeof TensorSpecSchema>;
 
-/** models/<name>/card.json, as written by training/common.py (only the fields the app reads are typed). */
-export interface ModelCard {
-  name: FormName;
-  version: string;
-  task: string;
-  description: string;
-  labels: string[];
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  preprocessing: string;
-  image_size?: number;
-  fitted?: { slope: number; intercept: number };
-  true_line?: { slope: number; intercept: number; noise_sd: number };
-  data: { source: string; n_train: number; n_validation: number; x_range?: [number, number]; validation_ids_sha256?: string; [k: string]: unknown };
-  metrics: { validation: Record<string, unknown> };
-  artifact: { file: string; bytes: number; sha256: string };
-  [k: string]: unknown;
-}
+const line = { slope: z.number(), intercept: z.number() };
+
+/**
+ * models/<name>/card.json, as written by training/common.py. Only the fields the app reads are
+ * spelled out; cards carry more (training details, performance), which pass through as they are.
+ */
+export const ModelCardSchema = z
+  .looseObject({
+    name: z.enum(['regression', 'malaria', 'sentiment']),
+    version,
+    task: z.string(),
+    description: z.string(),
+    labels: z.array(z.string()),
+    inputs: z.array(TensorSpecSchema),
+    outputs: z.array(TensorSpecSchema),
+    preprocessing: z.string(),
+    image_size: z.number().int().positive().optional(),
+    fitted: z.object(line).optional(),
+    true_line: z.object({ ...line, noise_sd: z.number() }).optional(),
+    data: z.looseObject({
+      source: z.string(),
+      n_train: z.number(),
+      n_validation: z.number(),
+      x_range: z.tuple([z.number(), z.number()]).optional(),
+      validation_ids_sha256: z.string().optional(),
+    }),
+    metrics: z.looseObject({ validation: z.record(z.string(), z.unknown()) }),
+    artifact: z.looseObject({ file: z.string(), bytes: z.number(), sha256: z.string() }),
+  })
+  .meta({ id: 'ModelCard', description: 'What a model is, how it was trained and what it measured on held-out data (models/<name>/card.json).' });
+
+export type ModelCard = z.output<typeof ModelCardSchema>;
 
 export interface Predictor<Input> {
   readonly name: FormName;

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import sharp from 'sharp';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
 import type { InferenceBackend } from '../../src/inference/backend';
@@ -33,20 +32,5 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
 
 export const realBackend = (): OnnxBackend => new OnnxBackend();
 
-/** A synthetic round "cell" (no dataset image is committed), rendered from SVG by sharp. */
-export async function cellImage(
-  format: 'png' | 'jpeg' | 'webp' | 'gif' = 'png',
-  options: { size?: number; parasite?: boolean } = {},
-): Promise<Buffer> {
-  const size = options.size ?? 128;
-  const r = size * 0.42;
-  const c = size / 2;
-  const parasite = options.parasite
-    ? `<circle cx="${c + r * 0.3}" cy="${c - r * 0.2}" r="${r * 0.18}" fill="#4b1d6e"/><circle cx="${c + r * 0.3}" cy="${c - r * 0.2}" r="${r * 0.09}" fill="#2a0a45"/>`
-    : '';
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">
-    <rect width="100%" height="100%" fill="black"/>
-    <circle cx="${c}" cy="${c}" r="${r}" fill="#d9a3b0"/>
-    <circle cx="${c}" cy="${c}" r="${r * 0.8}" fill="#e2b2bd"/>${parasite}</svg>`;
-  return sharp(Buffer.from(svg)).toFormat(format).toBuffer();
-}
+/** A synthetic round "cell" (no dataset image is committed); the API's examples draw the same. */
+export { cellImage } from '../../src/sample-image';

@@ -1,0 +1,75 @@
+/**
+ * The API describes itself: GET /openapi.json, the OpenAPI 3.1 document (src/http/openapi.ts).
+ * Once the models are loaded, the document carries real answers as examples: each endpoint's
+ * example inputs, run through its own code (src/http/endpoint.ts), once per process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { type Config, projectRoot } from '../config';
+import type { Registry } from '../predictors/registry';
+import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
+import { type DocumentInfo, type OpenApiDocument, openApiDocument } from './openapi';
+import type { PageRenderer } from './page';
+
+export interface ApiReference {
+  /** GET /openapi.json, itself documented. */
+  endpoints: Endpoint[];
+  /** The document without examples: what the routes accept and answer. Runs no model. */
+  describe(): OpenApiDocument;
+  /** The document as served: with real answers as examples once the models are loaded. */
+  document(): Promise<OpenApiDocument>;
+}
+
+const OpenApiSchema = z
+  .looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) })
+  .meta({ id: 'OpenApiDocument', description: 'This document.' });
+
+function info(config: Config): DocumentInfo {
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  const mb = config.maxUploadBytes / (1024 * 1024);
+  return {
+    title: 'ml-forms',
+    version: pkg.version,
+    description: [
+      'Three machine-learning models (linear regression, a malaria cell-image classifier, a movie-review sentiment classifier) behind a JSON API.',
+      'Every answer is JSON. Errors, whatever the status, are `{"error":{"code":"…","message":"…"}}`: the code is stable, the message is for a person. A 503 carries `Retry-After`.',
+      `Limits: uploads up to ${mb} MB and ${Math.round(config.maxImagePixels / 1e6)} megapixels; reviews up to ${config.maxReviewChars.toLocaleString('en-US')} characters; \`x\` a finite number.`,
+      'A page for people: [/docs](/docs).',
+    ].join('\n\n'),
+  };
+}
+
+export function apiReference(documented: readonly Endpoint[], deps: { config: Config; registry: Registry; page: PageRenderer }): ApiReference {
+  const docInfo = info(deps.config);
+  let endpoints: Endpoint[] = [];
+  const describe = (): OpenApiDocument => openApiDocument(endpoints, docInfo);
+  let examples: Promise<Map<string, Example[]>> | null = null;
+  const realAnswers = async (): Promise<Map<string, Example[]>> => {
+    const found = new Map<string, Example[]>();
+    for (const e of endpoints) if (e.examples !== undefined) found.set(e.operationId, await e.examples());
+    // An overloaded or restarting server answers 5xx: not examples worth keeping; try again next time.
+    if ([...found.values()].flat().some((e) => e.status >= 500)) examples = null;
+    return found;
+  };
+  const document = async (): Promise<OpenApiDocument> => {
+    if (!deps.registry.ready) return describe();
+    examples ??= realAnswers();
+    return openApiDocument(endpoints, docInfo, await examples);
+  };
+
+  endpoints = [
+    ...documented,
+    jsonEndpoint({
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'openApiDocument',
+      tag: 'Reference',
+      summary: 'This OpenAPI 3.1 document',
+      response: { description: 'The document, with real answers as examples once the models are loaded.', schema: OpenApiSchema },
+      errors: [],
+      answer: document,
+    }),
+  ];
+  return { endpoints, describe, document };
+}
