@@ -17,10 +17,10 @@ export type FormName = 'regression' | 'malaria' | 'sentiment';
  * documentation names the steps it takes (src/http/endpoint.ts); every endpoint can also answer
  * the `any` step's errors.
  */
-export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference';
+export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip';
 
 interface ErrorInfo {
-  status: 400 | 404 | 413 | 415 | 500 | 503;
+  status: 400 | 401 | 404 | 413 | 415 | 500 | 503;
   /** When it happens, for the API reference. */
   when: string;
   steps: readonly ErrorStep[];
@@ -65,6 +65,26 @@ export const ERRORS = {
   timeout: { status: 503, when: 'No answer within REQUEST_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['any'] },
   internal_error: { status: 500, when: 'A fault on the server; the details are logged, not sent.', steps: ['any'] },
   not_found: { status: 404, when: 'Nothing at this method and path.', steps: [] },
+  // The model tier (ROLE=models, src/oip/): Open Inference Protocol v2 requests. It answers
+  // {"error": message}, as the protocol says; the codes name its cases in logs and tests.
+  invalid_request: { status: 400, when: 'The inference request is not an object with a non-empty "inputs" list of tensors.', steps: ['oip'] },
+  invalid_datatype: { status: 400, when: 'A tensor\'s "datatype" is not one the protocol defines or this server converts.', steps: ['oip'] },
+  invalid_shape: { status: 400, when: 'A tensor\'s "shape" is not a list of whole numbers ≥ 0.', steps: ['oip'] },
+  invalid_data: { status: 400, when: 'A tensor\'s "data" is missing or holds values of the wrong kind.', steps: ['oip'] },
+  invalid_binary_data: { status: 400, when: 'Binary tensor data (Triton\'s extension) disagrees with its declared sizes.', steps: ['oip'] },
+  invalid_header_length: { status: 400, when: 'Inference-Header-Content-Length is not a length within the body.', steps: ['oip'] },
+  shape_mismatch: { status: 400, when: 'A tensor\'s shape and its number of data elements disagree.', steps: ['oip'] },
+  unknown_input: { status: 400, when: 'The model has no input of that name.', steps: ['oip'] },
+  duplicate_input: { status: 400, when: 'The same input is given twice.', steps: ['oip'] },
+  missing_input: { status: 400, when: 'An input the model needs is missing.', steps: ['oip'] },
+  wrong_datatype: { status: 400, when: 'An input\'s datatype differs from the model\'s configuration.', steps: ['oip'] },
+  wrong_shape: { status: 400, when: 'An input\'s shape differs from the model\'s configuration.', steps: ['oip'] },
+  batch_too_large: { status: 400, when: 'The batch is larger than the model\'s max_batch_size.', steps: ['oip'] },
+  unknown_output: { status: 400, when: 'A requested output is not one of the model\'s.', steps: ['oip'] },
+  unload_unsupported: { status: 400, when: 'Unloading a model is not supported: every model of the repository stays loaded.', steps: ['oip'] },
+  load_failed: { status: 400, when: 'Loading a model from the repository failed (a bad config.pbtxt or model file).', steps: ['oip'] },
+  unauthorized: { status: 401, when: 'INFERENCE_TOKEN is set and the request has no matching Authorization: Bearer header.', steps: ['oip'] },
+  loading: { status: 503, when: 'The model tier is still loading its models.', steps: ['oip'] },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -72,7 +92,8 @@ export type ErrorStatus = (typeof ERRORS)[ErrorCode]['status'];
 /** The codes whose status is S, so `badRequest('file_too_large', …)` does not type-check. */
 type CodeWithStatus<S extends ErrorStatus> = { [C in ErrorCode]: (typeof ERRORS)[C]['status'] extends S ? C : never }[ErrorCode];
 
-export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+/** The JSON API's codes: all but the model tier's own (step 'oip'), which answers in the protocol's shape. */
+export const ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => !(ERRORS[c].steps as readonly ErrorStep[]).includes('oip'));
 
 export const isErrorCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERRORS, code);
 

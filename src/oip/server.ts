@@ -212,7 +212,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   app.use(requestLogger(log));
   app.use((req, _res, next) => {
     if (authorized(req.get('authorization'))) next();
-    else next(new HttpError(401, 'unauthorized', 'this model server requires Authorization: Bearer <INFERENCE_TOKEN>'));
+    else next(new HttpError('unauthorized', 'this model server requires Authorization: Bearer <INFERENCE_TOKEN>'));
   });
 
   const v2 = Router();
@@ -237,7 +237,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   v2.get('/models/:name{/versions/:version}/ready', (req, res) => {
     const { name, version } = model(req);
     store.resolve(name, version);
-    if (lifecycle.shuttingDown) throw new HttpError(503, 'shutting_down', 'the server is shutting down', { retryAfter: 1 });
+    if (lifecycle.shuttingDown) throw new HttpError('shutting_down', 'the server is shutting down', { retryAfter: 1 });
     res.status(200).end();
   });
 
@@ -318,7 +318,7 @@ function oipErrorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     const known = err instanceof HttpError ? err : err instanceof RepositoryError ? badRequest('load_failed', err.message) : bodyParserError(err);
-    const error = known ?? new HttpError(500, 'internal_error', 'internal error: the inference failed; the server logged the details');
+    const error = known ?? new HttpError('internal_error', 'internal error: the inference failed; the server logged the details');
     if (known === null || error.status >= 500) log.error({ err, path: fullPath(req).slice(0, 200), method: req.method }, 'model server request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
     if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
