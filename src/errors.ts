@@ -127,3 +127,9 @@ export const notFound = (message: string): HttpError => new HttpError('not_found
 
 export const serviceUnavailable = (code: CodeWithStatus<503>, message: string, retryAfter = 1): HttpError =>
   new HttpError(code, message, { retryAfter });
+
+/** A file over the upload limit (MAX_UPLOAD_MB): an upload to the server, or an image file in a batch. */
+export function fileTooLarge(maxBytes: number): HttpError {
+  const mb = (maxBytes / (1024 * 1024)).toFixed(maxBytes % (1024 * 1024) === 0 ? 0 : 1);
+  return payloadTooLarge('file_too_large', `The file is larger than ${mb} MB. Choose a smaller image.`);
+}

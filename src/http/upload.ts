@@ -8,7 +8,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { HttpError, badRequest, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { HttpError, badRequest, fileTooLarge, payloadTooLarge, unsupportedMediaType } from '../errors';
 import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../images';
 import type { RequestReader } from './endpoint';
 
@@ -17,10 +17,9 @@ export const IMAGE_FIELD = 'image';
 /** multer and busboy errors → the app's errors, with words a person can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): HttpError | null {
   if (err instanceof multer.MulterError) {
-    const mb = (maxUploadBytes / (1024 * 1024)).toFixed(maxUploadBytes % (1024 * 1024) === 0 ? 0 : 1);
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':
-        return payloadTooLarge('file_too_large', `The file is larger than ${mb} MB. Choose a smaller image.`);
+        return fileTooLarge(maxUploadBytes);
       case 'LIMIT_FILE_COUNT':
         return badRequest('too_many_files', 'Send exactly one image, in the field "image".');
       case 'LIMIT_UNEXPECTED_FILE':

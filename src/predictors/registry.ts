@@ -35,13 +35,18 @@ export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {
 }
 
 export class Registry {
-  private predictors: Predictors | null = null;
+  private predictors: Partial<Predictors> | null = null;
+  private readonly models: readonly FormName[];
 
+  /** `options.models`: the models to load (default all; the batch command loads the one it runs). */
   constructor(
     private readonly backend: InferenceBackend,
     private readonly modelsDir: string,
     private readonly limits: ImageLimits,
-  ) {}
+    options: { models?: readonly FormName[] } = {},
+  ) {
+    this.models = MODEL_NAMES.filter((m) => options.models === undefined || options.models.includes(m));
+  }
 
   get ready(): boolean {
     return this.predictors !== null;
@@ -53,26 +58,30 @@ export class Registry {
 
   /** Reads the cards, loads every model into the backend, then builds the predictors. */
   async load(): Promise<void> {
-    const cards = MODEL_NAMES.map((name) => readCard(this.modelsDir, name));
+    const cards = this.models.map((name) => readCard(this.modelsDir, name));
     await this.backend.load(cards.map((card) => modelSpec(this.modelsDir, card)));
-    const [regression, malaria, sentiment] = cards as [ModelCard, ModelCard, ModelCard];
-    this.predictors = {
-      regression: new RegressionPredictor(regression, this.backend),
-      malaria: new MalariaPredictor(malaria, this.backend, this.limits),
-      sentiment: new SentimentPredictor(sentiment, this.backend),
-    };
+    const predictors: Partial<Predictors> = {};
+    for (const card of cards) {
+      if (card.name === 'regression') predictors.regression = new RegressionPredictor(card, this.backend);
+      else if (card.name === 'malaria') predictors.malaria = new MalariaPredictor(card, this.backend, this.limits);
+      else predictors.sentiment = new SentimentPredictor(card, this.backend);
+    }
+    this.predictors = predictors;
   }
 
   get<K extends FormName>(name: K): Predictors[K] {
     if (this.predictors === null) {
       throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
     }
-    return this.predictors[name];
+    const predictor = this.predictors[name];
+    if (predictor === undefined) throw new Error(`model "${name}" is not loaded`);
+    return predictor;
   }
 
   /** The loaded cards, in page order; empty until ready. */
   cards(): ModelCard[] {
-    return this.predictors === null ? [] : MODEL_NAMES.map((n) => (this.predictors as Predictors)[n].card);
+    const loaded = this.predictors;
+    return loaded === null ? [] : this.models.flatMap((n) => loaded[n]?.card ?? []);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,224 @@
+/**
+ * Where the batch command's predictions come from, behind one interface:
+ *  - in process: the server's own Registry and predictors over the same WorkerPool of inference
+ *    threads, with the server's configuration (MODELS_DIR, MAX_* limits, ONNX_THREADS, …);
+ *  - remote (--url): each input POSTed to a running ml-forms JSON API, retried with backoff on 503
+ *    (honouring Retry-After) and on connection failures.
+ * Either way an input becomes a BatchRow: the prediction, or the API's error code and message.
+ */
+import fs from 'node:fs/promises';
+import sharp from 'sharp';
+import type { InputItem } from '../batch/inputs';
+import type { BatchRow, RowError } from '../batch/rows';
+import type { Config } from '../config';
+import { type FormName, HttpError, fileTooLarge } from '../errors';
+import { WorkerPool } from '../inference/pool';
+import { parseX } from '../predictors/regression';
+import { Registry } from '../predictors/registry';
+import { parseReview } from '../predictors/sentiment';
+import type { Prediction } from '../predictors/types';
+
+export interface Engine {
+  /** E.g. "in process, onnxruntime-node (2 worker threads)". */
+  readonly description: string;
+  /** Predictions in flight that keep it busy without piling up work. */
+  readonly window: number;
+  predict(item: InputItem): Promise<BatchRow>;
+  close(): Promise<void>;
+}
+
+type Outcome = Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>;
+
+/** An input's row: its reading error, or what `run` answers, or the error it throws. */
+async function row(item: InputItem, run: () => Promise<Outcome>): Promise<BatchRow> {
+  if (item.error !== undefined) return { input: item.id, error: item.error };
+  try {
+    const { label, confidence, scores, value } = await run();
+    return { input: item.id, prediction: { label, confidence, scores, value } };
+  } catch (err) {
+    return { input: item.id, error: rowError(err) };
+  }
+}
+
+/**
+ * A row's failure that is not one of this app's own HttpErrors: a file that cannot be read, a
+ * remote server that cannot be reached, or whatever error a remote ml-forms answered (its code is
+ * passed on as it came).
+ */
+export class RowFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RowFailure';
+  }
+}
+
+/** The API's code and message for an HttpError or RowFailure; for anything else (a bug, a failed worker), what happened. */
+function rowError(err: unknown): RowError {
+  if (err instanceof HttpError || err instanceof RowFailure) return { code: err.code, message: err.message };
+  return { code: 'internal_error', message: err instanceof Error ? err.message : String(err) };
+}
+
+const unreadable = (err: unknown): HttpError | RowFailure =>
+  err instanceof HttpError
+    ? err
+    : new RowFailure(
+        'unreadable_file',
+        `The file could not be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+      );
+
+/** An image file's bytes; one over MAX_UPLOAD_MB is refused before it is read, as the API refuses the upload. */
+async function readImageFile(file: string, maxBytes: number): Promise<Uint8Array> {
+  const handle = await fs.open(file, 'r').catch((err: unknown) => {
+    throw unreadable(err);
+  });
+  try {
+    if ((await handle.stat()).size > maxBytes) throw fileTooLarge(maxBytes);
+    return await handle.readFile();
+  } catch (err) {
+    throw unreadable(err);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The model's predictors in this process: `concurrency` inference threads, as the server runs them. */
+export async function inProcessEngine(model: FormName, config: Config, concurrency: number): Promise<Engine> {
+  // libvips as the server sets it: few threads per image (images run in parallel), no operation cache.
+  sharp.concurrency(config.sharpConcurrency);
+  sharp.cache(false);
+  const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
+  const pool = new WorkerPool({
+    workers: concurrency,
+    queueLimit: window,
+    inline: config.inferenceInline.filter((m) => m === model),
+    replicas: config.inferenceReplicas,
+    nice: config.inferenceNice,
+    onnx: { intraOpThreads: config.onnxThreads },
+  });
+  const registry = new Registry(pool, config.modelsDir, { maxPixels: config.maxImagePixels }, { models: [model] });
+  await registry.load();
+  const predict = (item: InputItem): Promise<Outcome> => {
+    switch (model) {
+      case 'malaria':
+        return readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
+          registry.get('malaria').predict(bytes),
+        );
+      case 'regression':
+        return registry.get('regression').predict(parseX(item.value));
+      case 'sentiment':
+        return registry.get('sentiment').predict(parseReview(item.value, config.maxReviewChars));
+    }
+  };
+  return {
+    description: `in process, ${pool.description}`,
+    window,
+    predict: (item) => row(item, () => predict(item)),
+    close: () => registry.close(),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface RetryPolicy {
+  /** Tries per input, the first included. */
+  attempts: number;
+  /** First backoff; doubled each time, at most maxDelayMs. Retry-After wins when the server sends it. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Per request. */
+  timeoutMs: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 60_000 };
+
+/** The model's labels from a running ml-forms (GET /api/models); a failure here stops the run. */
+export async function remoteLabels(base: string, model: FormName): Promise<string[]> {
+  let cards: { name: string; labels: string[] }[];
+  try {
+    const res = await fetch(`${base}/api/models`, { signal: AbortSignal.timeout(15_000) });
+    if (!res.ok) throw new Error(`GET /api/models answered ${res.status}`);
+    cards = ((await res.json()) as { models: { name: string; labels: string[] }[] }).models;
+  } catch (err) {
+    throw new Error(`cannot use ${base} as an ml-forms API: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const card = cards.find((c) => c.name === model);
+  if (card === undefined) throw new Error(`${base} does not serve the model "${model}"`);
+  return card.labels;
+}
+
+/** The request body the JSON API takes for this model's input. */
+async function requestBody(model: FormName, item: InputItem): Promise<{ body: Uint8Array | string; type: string }> {
+  switch (model) {
+    case 'malaria':
+      try {
+        return { body: await fs.readFile(item.file as string), type: 'application/octet-stream' };
+      } catch (err) {
+        throw unreadable(err);
+      }
+    case 'regression':
+      return { body: JSON.stringify({ x: item.value ?? null }), type: 'application/json' };
+    case 'sentiment':
+      return { body: JSON.stringify({ review: item.value ?? null }), type: 'application/json' };
+  }
+}
+
+/** Each input POSTed to `base`/api/predict/<model>, `concurrency` at a time. */
+export function remoteEngine(
+  model: FormName,
+  base: string,
+  concurrency: number,
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Engine {
+  const url = `${base}/api/predict/${model}`;
+  const send = async (item: InputItem): Promise<Outcome> => {
+    const { body, type } = await requestBody(model, item);
+    let last: RowFailure | undefined;
+    for (let attempt = 0; attempt < retry.attempts; attempt++) {
+      const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': type },
+          signal: AbortSignal.timeout(retry.timeoutMs),
+        });
+      } catch (err) {
+        const cause =
+          (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+        last = new RowFailure('connection_failed', `Could not reach ${base} (${cause}).`);
+        await sleep(backoff);
+        continue;
+      }
+      const text = await res.text();
+      let answer: unknown;
+      try {
+        answer = JSON.parse(text);
+      } catch {
+        answer = undefined;
+      }
+      if (res.ok && answer !== undefined) return answer as Outcome;
+      const error = (answer as { error?: RowError } | undefined)?.error;
+      last = new RowFailure(
+        error?.code ?? `http_${res.status}`,
+        error?.message ?? `${base} answered ${res.status} ${res.statusText}.`,
+      );
+      if (res.status !== 503 && res.status !== 429) throw last;
+      // Retry-After in seconds (the server sends seconds; an HTTP date falls back to the backoff).
+      const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+      await sleep(
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retry.maxDelayMs, retryAfter * 1000) : backoff,
+      );
+    }
+    throw last as RowFailure;
+  };
+  return {
+    description: `the JSON API at ${base}`,
+    window: concurrency,
+    predict: (item) => row(item, () => send(item)),
+    close: async () => undefined,
+  };
+}
