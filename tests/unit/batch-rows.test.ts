@@ -13,7 +13,14 @@ const broken: BatchRow = {
 
 describe('csvColumns', () => {
   it('gives a classifier input, label, confidence, one score column per label in card order, error', () => {
-    expect(csvColumns(MALARIA)).toEqual(['input', 'label', 'confidence', 'score_parasitized', 'score_uninfected', 'error']);
+    expect(csvColumns(MALARIA)).toEqual([
+      'input',
+      'label',
+      'confidence',
+      'score_parasitized',
+      'score_uninfected',
+      'error',
+    ]);
   });
 
   it('gives a regression (no labels) input, value, error', () => {
@@ -23,7 +30,14 @@ describe('csvColumns', () => {
 
 describe('rowCells', () => {
   it('writes a prediction as the API rounds it, with an empty error', () => {
-    expect(rowCells(cell, MALARIA)).toEqual(['cells/parasitized/a.png', 'parasitized', '0.9987', '0.9987', '0.0013', '']);
+    expect(rowCells(cell, MALARIA)).toEqual([
+      'cells/parasitized/a.png',
+      'parasitized',
+      '0.9987',
+      '0.9987',
+      '0.0013',
+      '',
+    ]);
   });
 
   it('writes an error row with only the input and "code: message"', () => {
@@ -39,11 +53,9 @@ describe('rowCells', () => {
 
   it('writes a regression value', () => {
     expect(rowCells({ input: '3', prediction: { value: 18.78 } }, [])).toEqual(['3', '18.78', '']);
-    expect(rowCells({ input: '4', error: { code: 'invalid_x', message: '"x" must be a number, like 5 or -2.5.' } }, [])).toEqual([
-      '4',
-      '',
-      'invalid_x: "x" must be a number, like 5 or -2.5.',
-    ]);
+    expect(
+      rowCells({ input: '4', error: { code: 'invalid_x', message: '"x" must be a number, like 5 or -2.5.' } }, []),
+    ).toEqual(['4', '', 'invalid_x: "x" must be a number, like 5 or -2.5.']);
   });
 });
 
@@ -59,7 +71,10 @@ describe('csvField and csvLine', () => {
 
 describe('toCsv', () => {
   it('writes the header and one line per row, an error message with a comma quoted', () => {
-    const row: BatchRow = { input: 'b.svg', error: { code: 'unsupported_image_type', message: 'Not an image, sorry.' } };
+    const row: BatchRow = {
+      input: 'b.svg',
+      error: { code: 'unsupported_image_type', message: 'Not an image, sorry.' },
+    };
     expect(toCsv([cell, row], MALARIA)).toBe(
       'input,label,confidence,score_parasitized,score_uninfected,error\n' +
         'cells/parasitized/a.png,parasitized,0.9987,0.9987,0.0013,\n' +
