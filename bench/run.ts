@@ -19,7 +19,8 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import { inProcessLimit, syntheticCell } from './limit';
+import { processTree, treeMemory } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -50,39 +51,6 @@ function freePort(): Promise<number> {
     });
     srv.on('error', reject);
   });
-}
-
-/** A process and all its descendants (Linux /proc). */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  try {
-    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-      for (const child of children.split(/\s+/).filter(Boolean)) out.push(...processTree(Number(child)));
-    }
-  } catch {
-    // the process has just exited
-  }
-  return out;
-}
-
-/**
- * Memory of a process tree, in bytes: RSS summed (what the targets use; pages shared between the
- * processes, such as node's and onnxruntime's code, count once per process) and PSS summed (each
- * shared page split between its processes: what the tree really occupies).
- */
-export function treeMemory(pid: number): { rss: number; pss: number } {
-  let rss = 0;
-  let pss = 0;
-  for (const p of processTree(pid)) {
-    try {
-      rss += Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      pss += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      // exited between listing and reading
-    }
-  }
-  return { rss, pss };
 }
 
 /** CPU time (user + system, all threads) used so far by a process tree, in ms. */
@@ -332,25 +300,6 @@ async function warm(base: string, targets: Target[]): Promise<void> {
   for (const t of targets) await wrk(base, t, 4, QUICK ? 1 : 3);
 }
 
-async function syntheticCell(): Promise<Buffer> {
-  // A pale pink disc on black, with two dark purple dots: roughly what a stained cell looks like.
-  const size = 130;
-  const px = Buffer.alloc(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const i = (y * size + x) * 3;
-      const d = Math.hypot(x - 65, y - 65);
-      if (d > 58) continue;
-      const spot = Math.hypot(x - 50, y - 70) < 7 || Math.hypot(x - 80, y - 45) < 5;
-      const noise = ((x * 7919 + y * 104729) % 17) - 8;
-      px[i] = spot ? 110 : 215 + noise;
-      px[i + 1] = spot ? 40 : 160 + noise;
-      px[i + 2] = spot ? 140 : 170 + noise;
-    }
-  }
-  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-}
-
 function multipart(file: Buffer, field = 'image'): { headers: Record<string, string>; body: Buffer } {
   const boundary = '----mlformsbench7MA4YWxkTrZu0gW';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="cell.png"\r\nContent-Type: image/png\r\n\r\n`;
@@ -395,32 +344,6 @@ async function burst(base: string, upload: { headers: Record<string, string>; bo
     totalMs: performance.now() - started,
     aliveAfter: health.status === 200,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The in-process limit: no HTTP, no workers; the same predictor the route calls.
-
-async function inProcessLimit(png: Buffer, concurrency: number, seconds: number): Promise<number> {
-  const { OnnxBackend } = await import('../src/inference/onnx');
-  const { Registry } = await import('../src/predictors/registry');
-  const registry = new Registry(new OnnxBackend(), MODELS_DIR, { maxPixels: 25e6 });
-  await registry.load();
-  const malaria = registry.get('malaria');
-  for (let i = 0; i < 50; i++) await malaria.predict(png); // warm-up
-  let done = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        await malaria.predict(png);
-        done++;
-      }
-    }),
-  );
-  const rate = done / ((performance.now() - started) / 1000);
-  await registry.close();
-  return rate;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,8 +406,8 @@ async function main(): Promise<void> {
   };
 
   // 1. The in-process limit, before any server runs.
-  const limit1 = await inProcessLimit(png, 1, QUICK ? 2 : 5);
-  const limit4 = await inProcessLimit(png, 4, QUICK ? 2 : 5);
+  const limit1 = await inProcessLimit(MODELS_DIR, [png], 1, QUICK ? 2 : 5);
+  const limit4 = await inProcessLimit(MODELS_DIR, [png], 4, QUICK ? 2 : 5);
   const limit = Math.max(limit1, limit4);
 
   // 2. The app, default settings.

@@ -1,18 +1,19 @@
 /**
  * Where the batch command's predictions come from, behind one interface:
- *  - in process: the server's own Registry and predictors over the same WorkerPool of inference
+ *  - in process: the server's own Registry and predictors over the same worker pool of inference
  *    threads, with the server's configuration (MODELS_DIR, MAX_* limits, ONNX_THREADS, …);
  *  - remote (--url): each input POSTed to a running ml-forms JSON API, retried with backoff on 503
  *    (honouring Retry-After) and on connection failures.
  * Either way an input becomes a BatchRow: the prediction, or the API's error code and message.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import type { InputItem } from '../batch/inputs';
 import type { BatchRow, RowError } from '../batch/rows';
 import type { Config } from '../config';
 import { type FormName, HttpError, fileTooLarge } from '../errors';
-import { WorkerPool } from '../inference/pool';
+import { localBackend } from '../inference/configured';
 import { parseX } from '../predictors/regression';
 import { Registry } from '../predictors/registry';
 import { parseReview } from '../predictors/sentiment';
@@ -90,14 +91,12 @@ export async function inProcessEngine(model: FormName, config: Config, concurren
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
-  const pool = new WorkerPool({
-    workers: concurrency,
-    queueLimit: window,
-    inline: config.inferenceInline.filter((m) => m === model),
-    replicas: config.inferenceReplicas,
-    nice: config.inferenceNice,
-    onnx: { intraOpThreads: config.onnxThreads },
-  });
+  // The server's inference threads (src/inference/configured.ts), one per --concurrency; at most a
+  // window of jobs queue, and none waits long enough to reach the server's per-request deadline.
+  const pool = await localBackend(
+    { ...config, inferenceWorkers: concurrency, queueLimit: window },
+    [model].filter((m) => config.inferenceInline.includes(m)),
+  );
   const registry = new Registry(pool, config.modelsDir, { maxPixels: config.maxImagePixels }, { models: [model] });
   await registry.load();
   const predict = (item: InputItem): Promise<Outcome> => {
@@ -149,19 +148,30 @@ export async function remoteLabels(base: string, model: FormName): Promise<strin
   return card.labels;
 }
 
-/** The request body the JSON API takes for this model's input. */
-async function requestBody(model: FormName, item: InputItem): Promise<{ body: Uint8Array | string; type: string }> {
+/**
+ * The request the JSON API takes for this model's input. Images go as multipart field "image", as
+ * the page and `curl -F` send them (an empty file is then "empty_file", as in process).
+ */
+async function requestBody(
+  model: FormName,
+  item: InputItem,
+): Promise<{ body: FormData | string; headers: Record<string, string> }> {
   switch (model) {
-    case 'malaria':
+    case 'malaria': {
+      let bytes: Buffer;
       try {
-        return { body: await fs.readFile(item.file as string), type: 'application/octet-stream' };
+        bytes = await fs.readFile(item.file as string);
       } catch (err) {
         throw unreadable(err);
       }
+      const body = new FormData();
+      body.append('image', new Blob([bytes]), path.basename(item.file as string));
+      return { body, headers: {} };
+    }
     case 'regression':
-      return { body: JSON.stringify({ x: item.value ?? null }), type: 'application/json' };
+      return { body: JSON.stringify({ x: item.value ?? null }), headers: { 'content-type': 'application/json' } };
     case 'sentiment':
-      return { body: JSON.stringify({ review: item.value ?? null }), type: 'application/json' };
+      return { body: JSON.stringify({ review: item.value ?? null }), headers: { 'content-type': 'application/json' } };
   }
 }
 
@@ -174,18 +184,13 @@ export function remoteEngine(
 ): Engine {
   const url = `${base}/api/predict/${model}`;
   const send = async (item: InputItem): Promise<Outcome> => {
-    const { body, type } = await requestBody(model, item);
+    const { body, headers } = await requestBody(model, item);
     let last: RowFailure | undefined;
     for (let attempt = 0; attempt < retry.attempts; attempt++) {
       const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
       let res: Response;
       try {
-        res = await fetch(url, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': type },
-          signal: AbortSignal.timeout(retry.timeoutMs),
-        });
+        res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(retry.timeoutMs) });
       } catch (err) {
         const cause =
           (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));

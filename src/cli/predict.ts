@@ -113,8 +113,10 @@ export async function predictCommand(options: PredictOptions, config: Config, io
       ? await inProcessEngine(model, config, options.concurrency)
       : remoteEngine(model, base, options.concurrency);
   let stopping = false;
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<'stop'>((resolve) => (stop = () => resolve('stop')));
+  // Wakes the loop if it is waiting for the next input (standard input may never send one). Set
+  // per wait: racing every read against one long-lived promise would keep every input alive.
+  let wake: (() => void) | undefined;
+  const stop = (): void => wake?.();
   const interrupt = (): void => {
     if (stopping) process.exit(EXIT.interrupted); // second Ctrl-C: now; rows on disk are whole lines
     stopping = true;
@@ -159,7 +161,11 @@ export async function predictCommand(options: PredictOptions, config: Config, io
     };
     const it = items[Symbol.asyncIterator]();
     while (!stopping) {
-      const next = await Promise.race([it.next(), stopped]);
+      const next = await new Promise<IteratorResult<InputItem> | 'stop'>((resolve, reject) => {
+        wake = () => resolve('stop');
+        it.next().then(resolve, reject);
+      });
+      wake = undefined;
       if (next === 'stop') break;
       if (next.done === true) {
         exhausted = true;

@@ -1,0 +1,35 @@
+/** Memory of a process tree from Linux /proc: shared by the load benchmark and the batch checks. */
+import fs from 'node:fs';
+
+/** A process and all its descendants (Linux /proc). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const child of children.split(/\s+/).filter(Boolean)) out.push(...processTree(Number(child)));
+    }
+  } catch {
+    // the process has just exited
+  }
+  return out;
+}
+
+/**
+ * Memory of a process tree, in bytes: RSS summed (what the targets use; pages shared between the
+ * processes, such as node's and onnxruntime's code, count once per process) and PSS summed (each
+ * shared page split between its processes: what the tree really occupies).
+ */
+export function treeMemory(pid: number): { rss: number; pss: number } {
+  let rss = 0;
+  let pss = 0;
+  for (const p of processTree(pid)) {
+    try {
+      rss += Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      pss += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return { rss, pss };
+}
