@@ -86,7 +86,7 @@ async function malaria(dataRoot: string, tmp: string): Promise<void> {
   for (const label of ['parasitized', 'uninfected']) {
     fs.mkdirSync(path.join(folder, label), { recursive: true });
     const chosen = all.filter((f) => f.label === label && held.has(f.id)).slice(0, PER_CLASS);
-    for (const f of chosen) fs.symlinkSync(f.file, path.join(folder, label, path.basename(f.file)));
+    for (const f of chosen) fs.copyFileSync(f.file, path.join(folder, label, path.basename(f.file)));
   }
   const server = await startServer({}, 60_000);
   try {

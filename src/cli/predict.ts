@@ -16,7 +16,7 @@ import type { Config } from '../config';
 import type { FormName } from '../errors';
 import { MODEL_NAMES, readCard } from '../predictors/registry';
 import { type Engine, inProcessEngine, remoteEngine, remoteLabels } from './engines';
-import { type OutputFormat, type PriorOutcome, type Sink, readPrior, streamSink } from './output';
+import { type OutputFormat, type Prior, type PriorOutcome, type Sink, readPrior, streamSink } from './output';
 import { Progress, type ProgressMode } from './progress';
 
 export interface PredictOptions {
@@ -85,12 +85,25 @@ export async function predictCommand(options: PredictOptions, config: Config, io
     idField: options.idField,
     labelField: options.labelField,
   };
-  let images: InputItem[] | undefined;
-  let inputBytes = 0;
-  if (model === 'malaria') images = await listImages(options.inputs, labels);
-  else inputBytes = checkTextSources(options.inputs, text);
+  const inputBytes = model === 'malaria' ? 0 : checkTextSources(options.inputs, text);
   const columns = csvColumns(labels);
-  const prior = options.out !== undefined && options.resume ? await readPrior(options.out, format, columns) : undefined;
+
+  // The models load while image folders are listed and an earlier output is read.
+  const loading: Promise<Engine> =
+    base === undefined
+      ? inProcessEngine(model, config, options.concurrency)
+      : Promise.resolve(remoteEngine(model, base, options.concurrency));
+  loading.catch(() => undefined); // a load failure is reported where it is awaited below
+  let images: InputItem[] | undefined;
+  let prior: Prior | undefined;
+  try {
+    if (model === 'malaria') images = await listImages(options.inputs, labels);
+    if (options.out !== undefined && options.resume) prior = await readPrior(options.out, format, columns);
+  } catch (err) {
+    await loading.then((e) => e.close()).catch(() => undefined);
+    throw err;
+  }
+  const engine = await loading;
 
   const progressState = {
     done: 0,
@@ -108,10 +121,6 @@ export async function predictCommand(options: PredictOptions, config: Config, io
         })()
       : readTextInputs(options.inputs, text, (n) => (bytesRead += n));
 
-  const engine: Engine =
-    base === undefined
-      ? await inProcessEngine(model, config, options.concurrency)
-      : remoteEngine(model, base, options.concurrency);
   let stopping = false;
   // Wakes the loop if it is waiting for the next input (standard input may never send one). Set
   // per wait: racing every read against one long-lived promise would keep every input alive.
@@ -202,7 +211,7 @@ export async function predictCommand(options: PredictOptions, config: Config, io
       prior !== undefined && prior.count > 0 ? ` (${count(progressState.done - written)} already there)` : '';
     io.stderr.write(
       `${interrupted ? 'interrupted: ' : ''}${count(progressState.done)} rows in ${where}${skipped}${errors}; ` +
-        `${count(written)} predicted in ${seconds.toFixed(1)} s (${count(Math.round(written / seconds))}/s)\n`,
+        `${count(written)} predicted in ${seconds.toFixed(seconds < 10 ? 2 : 1)} s (${count(Math.round(written / seconds))}/s)\n`,
     );
   }
   if (known.seen > 0) io.stderr.write(known.format() + '\n');
