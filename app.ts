@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Express {
   const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken, deps.metricsSource));
   const health = healthEndpoints(routeDeps);
   const api = apiEndpoints(routeDeps);
-  const reference = apiReference([scrape, ...health, ...api], routeDeps);
+  const reference = apiReference([...api, ...health, scrape], routeDeps);
   // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
   (app.locals as { openapi: ApiReference }).openapi = reference;
 

@@ -3,10 +3,10 @@
  * {"error":{"code","message"}}; browsers get the page with the message beside the form that
  * caused it. Stack traces never reach the client.
  */
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
 import type { Logger } from '../log';
-import { fullPath, predictRoute } from './request-path';
+import { fullPath, predictRoute, wantsJson } from './request-path';
 import { keptInputs, type PageDeps, renderPage } from './view';
 
 /** body-parser's errors carry a `type`; map them to what a person can act on. */
@@ -31,8 +31,6 @@ export function bodyParserError(err: unknown): HttpError | null {
       return null;
   }
 }
-
-const wantsJson = (req: Request): boolean => fullPath(req).startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
 
 export function notFoundHandler(): RequestHandler {
   return (req, _res, next) => {

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { ERRORS, ERROR_CODES, type ErrorCode, type ErrorStatus } from '../errors';
 import type { Endpoint, Example } from './endpoint';
+import { API_PREFIX } from './request-path';
 
 export type JsonSchema = Record<string, unknown>;
 export type PathItem = Partial<Record<'get' | 'post', Operation>> & { parameters?: unknown[] };
@@ -42,8 +43,6 @@ export type DocumentInfo = {
 };
 
 const COMPONENT = '#/components/schemas/';
-/** Errors outside /api/ answer a browser (Accept: text/html) with the page instead of JSON (src/http/errors.ts). */
-export const API_PREFIX = '/api/';
 
 /** The error answer's shape, `{"error":{"code","message"}}`, with `codes` as its possible codes. */
 export function errorBodySchema(codes: readonly [ErrorCode, ...ErrorCode[]]): z.ZodObject {
@@ -55,8 +54,8 @@ export function errorBodySchema(codes: readonly [ErrorCode, ...ErrorCode[]]): z.
   });
 }
 
-/** Every code, each with its status and when it happens: the reference list. */
-const ErrorSchema = z
+/** Every code, each with its status and when it happens: the reference list (components/schemas/Error). */
+export const ErrorSchema = z
   .strictObject({
     error: z.strictObject({
       code: z.union(ERROR_CODES.map((code) => z.literal(code).meta({ description: `${ERRORS[code].status}: ${ERRORS[code].when}` }))),
@@ -74,7 +73,6 @@ const toJsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => 
 
 /** Every schema with an `id` (responses, the model card, Error) as components/schemas, referring to each other. */
 function componentSchemas(): Record<string, JsonSchema> {
-  void ErrorSchema; // registered by its definition above
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     io: 'output',
     target: 'draft-2020-12',
@@ -133,10 +131,12 @@ function operation(endpoint: Endpoint, examples: readonly Example[]): Operation 
       if (shown !== undefined) content['application/json'].examples = shown;
     }
     if (answer !== undefined && 'text' in answer) content[answer.text] = { schema: { type: 'string' } };
+    // Outside /api/, an error answers a browser (Accept: text/html) with the page (request-path.ts wantsJson).
     if (codes !== undefined && !endpoint.path.startsWith(API_PREFIX)) {
       content['text/html'] = { schema: { type: 'string', description: 'A browser (Accept: text/html) gets the page with the message.' } };
     }
-    const description = [answer?.description, codes === undefined ? undefined : `${STATUS_TEXT[status] ?? 'Error'}: ${codes.join(', ')}.`]
+    // The codes themselves are in the schema's enum, which tools and /docs list.
+    const description = [answer?.description, codes === undefined ? undefined : `${STATUS_TEXT[status] ?? 'Error'}.`]
       .filter((d) => d !== undefined)
       .join(' ');
     responses[String(status)] = {

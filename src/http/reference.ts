@@ -1,19 +1,23 @@
 /**
- * The API describes itself: GET /openapi.json, the OpenAPI 3.1 document (src/http/openapi.ts).
- * Once the models are loaded, the document carries real answers as examples: each endpoint's
- * example inputs, run through its own code (src/http/endpoint.ts), once per process.
+ * The API describes itself: GET /openapi.json (the OpenAPI 3.1 document, src/http/openapi.ts)
+ * and GET /docs (the same document as a page for people, server-rendered, no script). Once the
+ * models are loaded, the document carries real answers as examples: each endpoint's example
+ * inputs, run through its own code (src/http/endpoint.ts), once per process.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Config, projectRoot } from '../config';
+import { ERRORS, ERROR_CODES } from '../errors';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
 import { type DocumentInfo, type OpenApiDocument, openApiDocument } from './openapi';
+import { docsView, inlineHtml } from './docs';
 import type { PageRenderer } from './page';
+import { baseUrl } from './view';
 
 export interface ApiReference {
-  /** GET /openapi.json, itself documented. */
+  /** GET /openapi.json and GET /docs, themselves documented. */
   endpoints: Endpoint[];
   /** The document without examples: what the routes accept and answer. Runs no model. */
   describe(): OpenApiDocument;
@@ -70,6 +74,21 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
       errors: [],
       answer: document,
     }),
+    {
+      method: 'get',
+      path: '/docs',
+      operationId: 'docs',
+      tag: 'Reference',
+      summary: 'This document as a page for people',
+      responses: { 200: { description: 'The API reference page.', text: 'text/html' } },
+      errors: [],
+      handlers: [
+        async (req, res) => {
+          const view = docsView(await document(), { baseUrl: baseUrl(req), errors: ERROR_CODES.map((code) => ({ code, ...ERRORS[code] })) });
+          res.type('html').send(deps.page.render('docs', { docs: view, inline: inlineHtml }));
+        },
+      ],
+    },
   ];
   return { endpoints, describe, document };
 }

@@ -6,6 +6,12 @@
 import type { Request } from 'express';
 import type { FormName } from '../errors';
 
+/** Paths under it always answer JSON, errors included; elsewhere a browser gets the page. */
+export const API_PREFIX = '/api/';
+
+/** Whether an error answer to this request is JSON (else the page, for a browser). */
+export const wantsJson = (req: Request): boolean => fullPath(req).startsWith(API_PREFIX) || req.accepts(['html', 'json']) === 'json';
+
 const PREDICT_ROUTE = /^\/(api\/)?predict\/(regression|malaria|sentiment)\/?$/;
 
 /** The request's path without the query, whichever router it is in. */

@@ -208,6 +208,26 @@ describe('the page, as served', { timeout: 120_000 }, () => {
   });
 });
 
+describe('the API reference, /docs', { timeout: 120_000 }, () => {
+  test('reached from the API section; every endpoint; no console errors under the CSP; axe clean; no overflow at 390 px', async () => {
+    for (const viewport of [DESKTOP, PHONE]) {
+      const { page, context, errors } = await open({ js: true, viewport });
+      await page.locator('#api a[href="/docs"]').click();
+      await page.waitForURL(`${base}/docs`);
+      assert.equal(await page.locator('h1').textContent(), 'API reference');
+      for (const path of ['/api/predict/regression', '/api/predict/malaria', '/api/predict/sentiment', '/api/models', '/healthz', '/readyz', '/metrics']) {
+        assert.equal(await page.locator('.endpoint-title code', { hasText: new RegExp(`^${path}$`) }).count(), 1, path);
+      }
+      assert.match((await page.locator('#predictRegression').textContent()) ?? '', /"value": -?\d/);
+      assert.deepEqual(await seriousViolations(page), []);
+      assert.ok((await horizontalOverflow(page)) <= 0, 'no horizontal scrolling');
+      assert.deepEqual(errors, []);
+      if (viewport === PHONE) await shot(page, 'docs-phone');
+      await context.close();
+    }
+  });
+});
+
 describe('with JavaScript off: plain form posts re-render the page', { timeout: 120_000 }, () => {
   test('regression: statement, chart point, input kept', async () => {
     const { page, context, errors } = await open({ js: false });

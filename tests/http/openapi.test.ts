@@ -137,6 +137,7 @@ describe('every endpoint, good and bad requests (each answer checked against the
     ['readyz', ({ app }) => request(app).get('/readyz'), 200],
     ['readyz while shutting down', ({ app, lifecycle }) => ((lifecycle.shuttingDown = true), request(app).get('/readyz')), 503],
     ['metrics', ({ app }) => request(app).get('/metrics'), 200],
+    ['docs', ({ app }) => request(app).get('/docs'), 200],
     ['openapi.json', ({ app }) => request(app).get('/openapi.json'), 200],
     ['an unknown API path', ({ app }) => request(app).get('/api/nothing'), 404],
   ])('%s', async (_name, send, status) => {
