@@ -92,8 +92,11 @@ export type ErrorStatus = (typeof ERRORS)[ErrorCode]['status'];
 /** The codes whose status is S, so `badRequest('file_too_large', …)` does not type-check. */
 type CodeWithStatus<S extends ErrorStatus> = { [C in ErrorCode]: (typeof ERRORS)[C]['status'] extends S ? C : never }[ErrorCode];
 
-/** The JSON API's codes: all but the model tier's own (step 'oip'), which answers in the protocol's shape. */
-export const ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => !(ERRORS[c].steps as readonly ErrorStep[]).includes('oip'));
+/**
+ * Every code. An app's document lists those its endpoints can answer (src/http/openapi.ts): the
+ * JSON API's never includes the model tier's (step 'oip'), and the tier's never the JSON API's.
+ */
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export const isErrorCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERRORS, code);
 

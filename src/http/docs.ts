@@ -4,7 +4,6 @@
  * paths, fields, answers, error codes and examples all come from the document, and the curl lines
  * from each request body's media types and example.
  */
-import type { ErrorCode } from '../errors';
 import type { JsonSchema, OpenApiDocument, Operation, Response } from './openapi';
 
 export interface FieldRow {
@@ -138,7 +137,17 @@ function responseView(status: string, r: Response): ResponseView {
 /** Paragraphs of the document's description. */
 const paragraphs = (text: string): string[] => text.split(/\n\n+/).filter((p) => p.trim() !== '');
 
-export function docsView(doc: OpenApiDocument, options: { baseUrl: string; errors: { code: ErrorCode; status: number; when: string }[] }): DocsView {
+/** The error codes of components/schemas/Error, each described "<status>: <when>" (src/http/openapi.ts). */
+function errorTable(doc: OpenApiDocument): DocsView['errors'] {
+  const code = (doc.components.schemas.Error?.properties as { error?: { properties?: { code?: { anyOf?: JsonSchema[] } } } } | undefined)?.error
+    ?.properties?.code?.anyOf;
+  return (code ?? []).map((c) => {
+    const [, status = '', when = ''] = /^(\d{3}): (.*)$/s.exec(String(c.description)) ?? [];
+    return { code: String(c.const), status: Number(status), when };
+  });
+}
+
+export function docsView(doc: OpenApiDocument, options: { baseUrl: string }): DocsView {
   const groups = new Map<string, OperationView[]>();
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of ['get', 'post'] as const) {
@@ -172,7 +181,7 @@ export function docsView(doc: OpenApiDocument, options: { baseUrl: string; error
       description: typeof s.description === 'string' ? s.description : '',
       schema: schemaView(s),
     })),
-    errors: options.errors.map(({ code, status, when }) => ({ code, status, when })),
+    errors: errorTable(doc),
   };
 }
 

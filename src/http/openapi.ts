@@ -54,15 +54,17 @@ export function errorBodySchema(codes: readonly [ErrorCode, ...ErrorCode[]]): z.
   });
 }
 
-/** Every code, each with its status and when it happens: the reference list (components/schemas/Error). */
-export const ErrorSchema = z
-  .strictObject({
-    error: z.strictObject({
-      code: z.union(ERROR_CODES.map((code) => z.literal(code).meta({ description: `${ERRORS[code].status}: ${ERRORS[code].when}` }))),
-      message: z.string().meta({ description: 'For a person: what went wrong and what to do.' }),
-    }),
-  })
-  .meta({ id: 'Error', description: 'Every answer with a status of 400 or more: a stable code and a message a person can act on.' });
+/** Every code these endpoints can answer, each with its status and when it happens: components/schemas/Error. */
+function errorCatalogue(codes: readonly ErrorCode[]): z.ZodObject {
+  return z
+    .strictObject({
+      error: z.strictObject({
+        code: z.union(codes.map((code) => z.literal(code).meta({ description: `${ERRORS[code].status}: ${ERRORS[code].when}` }))),
+        message: z.string().meta({ description: 'For a person: what went wrong and what to do.' }),
+      }),
+    })
+    .meta({ description: 'Every answer with a status of 400 or more: a stable code and a message a person can act on.' });
+}
 
 const toJsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
   const id = z.globalRegistry.get(schema)?.id;
@@ -71,17 +73,29 @@ const toJsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => 
   return rest;
 };
 
-/** Every schema with an `id` (responses, the model card, Error) as components/schemas, referring to each other. */
-function componentSchemas(): Record<string, JsonSchema> {
+/**
+ * The schemas with an `id` (answers, the model card) that `paths` refer to, directly or through
+ * each other, as components/schemas.
+ */
+function componentSchemas(paths: unknown): Record<string, JsonSchema> {
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     io: 'output',
     target: 'draft-2020-12',
     unrepresentable: 'any',
     uri: (id) => `${COMPONENT}${id}`,
   }) as { schemas: Record<string, JsonSchema> };
-  return Object.fromEntries(
-    Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]),
-  );
+  const used = new Map<string, JsonSchema>();
+  const visit = (value: unknown): void => {
+    for (const [, id] of JSON.stringify(value).matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+      const schema = schemas[id as string];
+      if (schema === undefined || used.has(id as string)) continue;
+      const { $schema: _s, $id: _i, ...rest } = schema;
+      used.set(id as string, rest);
+      visit(rest);
+    }
+  };
+  visit(paths);
+  return Object.fromEntries(used);
 }
 
 /** The codes an endpoint can answer, by status: from its steps and single codes, plus the `any` step. */
@@ -185,6 +199,8 @@ export function openApiDocument(
     paths[path] = item;
   }
   const tags = [...new Set(endpoints.map((e) => e.tag))].map((name) => ({ name }));
+  // An unknown path answers not_found, whatever the endpoints are.
+  const answered = new Set<ErrorCode>(['not_found', ...endpoints.flatMap((e) => [...errorCodesByStatus(e).values()].flat())]);
   return {
     openapi: '3.1.0',
     info,
@@ -192,7 +208,7 @@ export function openApiDocument(
     tags,
     paths,
     components: {
-      schemas: componentSchemas(),
+      schemas: { ...componentSchemas(paths), Error: toJsonSchema(errorCatalogue(ERROR_CODES.filter((c) => answered.has(c))), 'output') },
       headers: {
         RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
       },

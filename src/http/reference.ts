@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Config, projectRoot } from '../config';
-import { ERRORS, ERROR_CODES } from '../errors';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
 import { type DocumentInfo, type OpenApiDocument, openApiDocument } from './openapi';
@@ -84,7 +83,7 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
       errors: [],
       handlers: [
         async (req, res) => {
-          const view = docsView(await document(), { baseUrl: baseUrl(req), errors: ERROR_CODES.map((code) => ({ code, ...ERRORS[code] })) });
+          const view = docsView(await document(), { baseUrl: baseUrl(req) });
           res.type('html').send(deps.page.render('docs', { docs: view, inline: inlineHtml }));
         },
       ],
