@@ -33,10 +33,15 @@ export interface RequestReader<I> {
   description?: string;
 }
 
-/** A non-error answer of an endpoint. */
-export type Answer =
-  | { description: string; json: z.ZodType; headers?: Record<string, string> }
-  | { description: string; text: string };
+/**
+ * A non-error answer of an endpoint: a JSON body of this schema, and/or bodies of other media
+ * types (text, bytes, a page), or neither (an empty body).
+ */
+export interface Answer {
+  description: string;
+  json?: z.ZodType;
+  media?: string[];
+}
 
 /** One real exchange, for the document: what was sent (when it can be shown) and what came back. */
 export interface Example {
@@ -48,7 +53,10 @@ export interface Example {
 
 export interface Endpoint {
   method: 'get' | 'post';
-  /** The full path in Express syntax; path parameters (":model") become "{model}" in the document. */
+  /**
+   * The full path in Express syntax: a parameter (":model") becomes "{model}" in the document, and a
+   * path with an optional part ("/models/:name{/versions/:version}") is documented as both paths.
+   */
   path: string;
   operationId: string;
   tag: string;

@@ -54,6 +54,14 @@ export function errorBodySchema(codes: readonly [ErrorCode, ...ErrorCode[]]): z.
   });
 }
 
+/** How an app's error answers look in its document: per status, and the catalogue (components/schemas/Error). */
+export interface ErrorShape {
+  body(codes: readonly [ErrorCode, ...ErrorCode[]]): z.ZodType;
+  catalogue(codes: readonly ErrorCode[]): z.ZodType;
+  /** Whether a browser gets the page instead of JSON outside /api/ (the web app's error handler). */
+  pageOutsideApi: boolean;
+}
+
 /** Every code these endpoints can answer, each with its status and when it happens: components/schemas/Error. */
 function errorCatalogue(codes: readonly ErrorCode[]): z.ZodObject {
   return z
@@ -65,6 +73,22 @@ function errorCatalogue(codes: readonly ErrorCode[]): z.ZodObject {
     })
     .meta({ description: 'Every answer with a status of 400 or more: a stable code and a message a person can act on.' });
 }
+
+/** The web app's errors: `{"error":{"code","message"}}` (src/http/errors.ts). */
+export const CODE_AND_MESSAGE: ErrorShape = { body: errorBodySchema, catalogue: errorCatalogue, pageOutsideApi: true };
+
+/**
+ * `{"error": "…"}`, the Open Inference Protocol's error body (the model tier, src/oip/): a message
+ * only, so the codes are named in the descriptions.
+ */
+export const MESSAGE_ONLY: ErrorShape = {
+  body: (codes) => z.strictObject({ error: z.string().meta({ description: `What went wrong, for a person (${codes.join(', ')}).` }) }),
+  catalogue: (codes) =>
+    z.strictObject({ error: z.string() }).meta({
+      description: `Every answer with a status of 400 or more. Its cases: ${codes.map((c) => `${c} (${ERRORS[c].status}: ${ERRORS[c].when})`).join('; ')}`,
+    }),
+  pageOutsideApi: false,
+};
 
 const toJsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
   const id = z.globalRegistry.get(schema)?.id;
@@ -128,7 +152,7 @@ function examplesFor(examples: readonly Example[], status: number): NamedExample
   return Object.fromEntries(matching.map((e) => [e.name.replace(/\W+/g, '_'), { summary: e.name, value: e.body }]));
 }
 
-function operation(endpoint: Endpoint, examples: readonly Example[]): Operation {
+function operation(endpoint: Endpoint, examples: readonly Example[], errorShape: ErrorShape): Operation {
   const responses: Record<string, Response> = {};
   const errors = errorCodesByStatus(endpoint);
   const statuses = [...new Set([...Object.keys(endpoint.responses).map(Number), ...errors.keys()])].sort((a, b) => a - b);
@@ -137,16 +161,16 @@ function operation(endpoint: Endpoint, examples: readonly Example[]): Operation 
     const codes = errors.get(status as ErrorStatus);
     const content: NonNullable<Response['content']> = {};
     const json: JsonSchema[] = [];
-    if (answer !== undefined && 'json' in answer) json.push(toJsonSchema(answer.json, 'output'));
-    if (codes !== undefined) json.push(toJsonSchema(errorBodySchema(codes as [ErrorCode, ...ErrorCode[]]), 'output'));
+    if (answer?.json !== undefined) json.push(toJsonSchema(answer.json, 'output'));
+    if (codes !== undefined) json.push(toJsonSchema(errorShape.body(codes as [ErrorCode, ...ErrorCode[]]), 'output'));
     if (json.length > 0) {
       content['application/json'] = { schema: json.length === 1 ? (json[0] as JsonSchema) : { anyOf: json } };
       const shown = examplesFor(examples, status);
       if (shown !== undefined) content['application/json'].examples = shown;
     }
-    if (answer !== undefined && 'text' in answer) content[answer.text] = { schema: { type: 'string' } };
+    for (const media of answer?.media ?? []) content[media] = { schema: { type: 'string' } };
     // Outside /api/, an error answers a browser (Accept: text/html) with the page (request-path.ts wantsJson).
-    if (codes !== undefined && !endpoint.path.startsWith(API_PREFIX)) {
+    if (codes !== undefined && errorShape.pageOutsideApi && !endpoint.path.startsWith(API_PREFIX)) {
       content['text/html'] = { schema: { type: 'string', description: 'A browser (Accept: text/html) gets the page with the message.' } };
     }
     // The codes themselves are in the schema's enum, which tools and /docs list.
@@ -156,7 +180,7 @@ function operation(endpoint: Endpoint, examples: readonly Example[]): Operation 
     responses[String(status)] = {
       description,
       ...(status === 503 && codes !== undefined ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
-      content,
+      ...(Object.keys(content).length > 0 ? { content } : {}),
     };
   }
   const request = endpoint.request;
@@ -184,19 +208,46 @@ function operation(endpoint: Endpoint, examples: readonly Example[]): Operation 
   };
 }
 
-/** The document for these endpoints; `examples` (real answers, by operationId) are added where given. */
-export function openApiDocument(
-  endpoints: readonly Endpoint[],
-  info: DocumentInfo,
-  examples: ReadonlyMap<string, readonly Example[]> = new Map(),
-): OpenApiDocument {
+export interface DocumentOptions {
+  /** Real answers, by operationId, shown as examples. */
+  examples?: ReadonlyMap<string, readonly Example[]>;
+  /** Default: the web app's `{"error":{"code","message"}}`. */
+  errorShape?: ErrorShape;
+  /** components/securitySchemes, named in endpoints' `security`. */
+  securitySchemes?: Record<string, unknown>;
+}
+
+/** The web app's bearer token for /metrics. */
+export const METRICS_TOKEN_SCHEME = {
+  metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN, when the server sets one.' },
+};
+
+/**
+ * An Express path's documented forms: each optional part ("{/versions/:version}") present and
+ * absent, parameters as "{name}". "/v2/models/:name{/versions/:version}" → "/v2/models/{name}",
+ * "/v2/models/{name}/versions/{version}".
+ */
+export function openApiPaths(path: string): string[] {
+  const optional = /\{([^{}]*)\}/.exec(path);
+  if (optional === null) return [openApiPath(path)];
+  const [before, after] = [path.slice(0, optional.index), path.slice(optional.index + optional[0].length)];
+  return [...openApiPaths(before + after), ...openApiPaths(before + (optional[1] as string) + after)];
+}
+
+/** The document for these endpoints. */
+export function openApiDocument(endpoints: readonly Endpoint[], info: DocumentInfo, options: DocumentOptions = {}): OpenApiDocument {
+  const errorShape = options.errorShape ?? CODE_AND_MESSAGE;
   const paths: OpenApiDocument['paths'] = {};
   for (const endpoint of endpoints) {
-    const path = openApiPath(endpoint.path);
-    const params = [...endpoint.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const item: PathItem = { ...paths[path], [endpoint.method]: operation(endpoint, examples.get(endpoint.operationId) ?? []) };
-    if (params.length > 0) item.parameters = params;
-    paths[path] = item;
+    openApiPaths(endpoint.path).forEach((path, i) => {
+      const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      const op = operation(endpoint, options.examples?.get(endpoint.operationId) ?? [], errorShape);
+      // The longer form of a path with an optional part gets its own operationId ("…_2").
+      if (i > 0) op.operationId = `${op.operationId}_${i + 1}`;
+      const item: PathItem = { ...paths[path], [endpoint.method]: op };
+      if (params.length > 0) item.parameters = params;
+      paths[path] = item;
+    });
   }
   const tags = [...new Set(endpoints.map((e) => e.tag))].map((name) => ({ name }));
   // An unknown path answers not_found, whatever the endpoints are.
@@ -208,13 +259,11 @@ export function openApiDocument(
     tags,
     paths,
     components: {
-      schemas: { ...componentSchemas(paths), Error: toJsonSchema(errorCatalogue(ERROR_CODES.filter((c) => answered.has(c))), 'output') },
+      schemas: { ...componentSchemas(paths), Error: toJsonSchema(errorShape.catalogue(ERROR_CODES.filter((c) => answered.has(c))), 'output') },
       headers: {
         RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
       },
-      securitySchemes: {
-        metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN, when the server sets one.' },
-      },
+      ...(options.securitySchemes === undefined ? {} : { securitySchemes: options.securitySchemes }),
     },
   };
 }

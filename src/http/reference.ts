@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { type Config, projectRoot } from '../config';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
-import { type DocumentInfo, type OpenApiDocument, openApiDocument } from './openapi';
+import { type DocumentInfo, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
 import { docsView, inlineHtml } from './docs';
 import type { PageRenderer } from './page';
 import { baseUrl } from './view';
@@ -46,7 +46,7 @@ function info(config: Config): DocumentInfo {
 export function apiReference(documented: readonly Endpoint[], deps: { config: Config; registry: Registry; page: PageRenderer }): ApiReference {
   const docInfo = info(deps.config);
   let endpoints: Endpoint[] = [];
-  const describe = (): OpenApiDocument => openApiDocument(endpoints, docInfo);
+  const describe = (): OpenApiDocument => openApiDocument(endpoints, docInfo, { securitySchemes: METRICS_TOKEN_SCHEME });
   let examples: Promise<Map<string, Example[]>> | null = null;
   const realAnswers = async (): Promise<Map<string, Example[]>> => {
     const found = new Map<string, Example[]>();
@@ -58,7 +58,7 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
   const document = async (): Promise<OpenApiDocument> => {
     if (!deps.registry.ready) return describe();
     examples ??= realAnswers();
-    return openApiDocument(endpoints, docInfo, await examples);
+    return openApiDocument(endpoints, docInfo, { securitySchemes: METRICS_TOKEN_SCHEME, examples: await examples });
   };
 
   endpoints = [
@@ -79,7 +79,7 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
       operationId: 'docs',
       tag: 'Reference',
       summary: 'This document as a page for people',
-      responses: { 200: { description: 'The API reference page.', text: 'text/html' } },
+      responses: { 200: { description: 'The API reference page.', media: ['text/html'] } },
       errors: [],
       handlers: [
         async (req, res) => {

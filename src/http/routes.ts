@@ -169,7 +169,7 @@ export function metricsEndpoint(handler: RequestHandler): Endpoint {
     description:
       'Requests and latency per route, model and status; inference time; queue depth; event-loop lag; memory. When the server sets METRICS_TOKEN, only a request with `Authorization: Bearer <token>` gets them; others get 404.',
     security: ['metricsToken'],
-    responses: { 200: { description: 'The metrics in the Prometheus text format.', text: 'text/plain' } },
+    responses: { 200: { description: 'The metrics in the Prometheus text format.', media: ['text/plain'] } },
     errors: ['not_found'],
     handlers: [handler],
   };

@@ -8,10 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { RequestHandler } from 'express';
 import request from 'supertest';
+import { z } from 'zod';
 import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors';
 import type { ApiReference } from '../../src/http/reference';
-import type { OpenApiDocument } from '../../src/http/openapi';
+import type { Endpoint } from '../../src/http/endpoint';
+import { MESSAGE_ONLY, type OpenApiDocument, openApiDocument } from '../../src/http/openapi';
 import { buildApp, cellImage } from '../helpers/app';
 import { type Answer, answerChecker } from '../helpers/openapi-check';
 
@@ -214,5 +217,59 @@ describe('the answer checker (run on every HTTP test answer)', () => {
       return d;
     };
     await expect(request(app).get('/healthz')).rejects.toThrow(/Answer not as documented in \/openapi.json: GET \/healthz → 200 application\/json: status 200 is not documented/);
+  });
+});
+
+describe('another app documented the same way (the shapes the model tier needs)', () => {
+  const noop: RequestHandler = (_req, res) => void res.end();
+  const endpoints: Endpoint[] = [
+    {
+      method: 'get',
+      path: '/v2/health/ready',
+      operationId: 'ready',
+      tag: 'Health',
+      summary: 'Ready',
+      responses: { 200: { description: 'Ready (empty body).' } },
+      errors: ['loading'],
+      handlers: [noop],
+    },
+    {
+      method: 'post',
+      path: '/v2/models/:name{/versions/:version}/infer',
+      operationId: 'infer',
+      tag: 'Inference',
+      summary: 'Infer',
+      security: ['inferenceToken'],
+      request: { content: { 'application/json': { schema: z.object({ inputs: z.array(z.object({ name: z.string() })) }) }, 'application/octet-stream': { schema: z.file() } } },
+      responses: { 200: { description: 'Outputs.', json: z.object({ model_name: z.string() }), media: ['application/octet-stream'] } },
+      errors: ['oip', 'not_found', 'body_too_large'],
+      handlers: [noop],
+    },
+  ];
+  const oipDoc = openApiDocument(endpoints, { title: 'model tier', version: '1', description: 'OIP v2' }, {
+    errorShape: MESSAGE_ONLY,
+    securitySchemes: { inferenceToken: { type: 'http', scheme: 'bearer' } },
+  });
+
+  it('expands optional path parts, keeps empty and binary answers, and is valid OpenAPI 3.1', async () => {
+    expect(Object.keys(oipDoc.paths)).toEqual(['/v2/health/ready', '/v2/models/{name}/infer', '/v2/models/{name}/versions/{version}/infer']);
+    expect(oipDoc.paths['/v2/models/{name}/versions/{version}/infer']?.post?.operationId).toBe('infer_2');
+    expect(oipDoc.paths['/v2/health/ready']?.get?.responses['200']).toEqual({ description: 'Ready (empty body).' });
+    expect(Object.keys(oipDoc.paths['/v2/models/{name}/infer']?.post?.responses['200']?.content ?? {})).toEqual(['application/json', 'application/octet-stream']);
+    expect(Object.keys(oipDoc.paths['/v2/models/{name}/infer']?.post?.responses ?? {})).toEqual(['200', '400', '401', '404', '413', '500', '503']);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-')), 'oip.json');
+    fs.writeFileSync(file, JSON.stringify(oipDoc));
+    const { stdout } = await run(process.execPath, [path.join(ROOT, 'node_modules', '@seriousme', 'openapi-schema-validator', 'bin', 'validate-api-cli.js'), file]);
+    expect(JSON.parse(stdout)).toEqual({ valid: true });
+  });
+
+  it('checks answers against {"error": "…"} errors', () => {
+    const check = answerChecker(oipDoc);
+    const base = { method: 'POST', path: '/v2/models/malaria/versions/2/infer', contentType: 'application/json', headers: {} };
+    expect(check.check({ ...base, status: 200, body: { model_name: 'malaria' } })).toBeNull();
+    expect(check.check({ ...base, status: 400, body: { error: 'input "x" is given twice' } })).toBeNull();
+    expect(check.check({ ...base, status: 400, body: { error: { code: 'duplicate_input', message: 'm' } } })).toMatch(/does not match/);
+    expect(check.check({ ...base, status: 503, body: { error: 'loading' } })).toMatch(/without Retry-After/);
+    expect(check.check({ ...base, method: 'GET', path: '/v2/nothing', status: 404, body: { error: 'nothing here' } })).toBeNull();
   });
 });
