@@ -139,6 +139,7 @@ export const openApiPath = (path: string): string => path.replace(/:(\w+)/g, '{$
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad input',
+  401: 'Unauthorized: send the bearer token',
   404: 'Not found',
   413: 'Too large',
   415: 'Unsupported media type',
