@@ -1,10 +1,11 @@
 /**
- * Image decoding and resizing: the ONE implementation used by serving (the malaria predictor) and
- * by training-data preparation (training/prepare-malaria.ts). Training and serving therefore see
- * exactly the same pixels for the same file; the parity check (training/parity.ts) proves it end
- * to end.
+ * Image decoding: the ONE implementation used by serving (the malaria predictor) and by
+ * training-data preparation (training/prepare-malaria.ts). It only decodes, at the image's own
+ * size; the resize to the model's input size is a node of the malaria ONNX graph, so the server,
+ * the browser and training share one resize, not three. The parity check (training/parity.ts)
+ * proves train/serve agreement end to end.
  *
- * Output: `size`×`size` 8-bit sRGB pixels, interleaved RGB, row-major (NHWC without the N).
+ * Output: width × height 8-bit sRGB pixels, interleaved RGB, row-major (NHWC without the N).
  */
 import sharp, { type Metadata } from 'sharp';
 import { badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
@@ -78,25 +79,24 @@ export async function readImageHeader(
 }
 
 /**
- * Decode any accepted image to `size`×`size` RGB: EXIF orientation applied, first frame of a GIF,
- * transparency flattened onto black (the dataset's background is black), grey/palette/CMYK/16-bit
- * converted to 8-bit sRGB, aspect ratio kept with black padding ("contain"), Lanczos-3 resampling.
+ * Decode any accepted image to RGB at its own size: EXIF orientation applied (width and height
+ * are the displayed ones), first frame of a GIF, transparency flattened onto black (the dataset's
+ * background is black), grey/palette/CMYK/16-bit converted to 8-bit sRGB.
  */
-export async function decodeToRgb(bytes: Uint8Array, size: number, limits: ImageLimits): Promise<RgbImage> {
+export async function decodeToRgb(bytes: Uint8Array, limits: ImageLimits): Promise<RgbImage> {
   const header = await readImageHeader(bytes, limits);
   try {
     const { data, info } = await sharp(bytes, { pages: 1, limitInputPixels: limits.maxPixels, failOn: 'error' })
       .rotate()
       .flatten({ background: '#000000' })
       .toColourspace('srgb')
-      .resize(size, size, { fit: 'contain', background: '#000000', kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== size * size * 3) {
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
       throw new Error(`unexpected decode result: ${info.width}x${info.height}x${info.channels}`);
     }
-    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: header.width, height: header.height };
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch {
     throw badRequest(
       'invalid_image',

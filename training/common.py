@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 
@@ -117,16 +118,20 @@ def model_path(name, version="1"):
     return path
 
 
-def write_card(name, card, started_at, command):
+def write_card(name, card, started_at, command, version="1"):
     """Completes and writes models/<name>/card.json. `card` holds the model-specific fields
-    (task, description, labels, inputs, outputs, preprocessing, data, metrics, ...)."""
-    onnx_path = model_path(name)
+    (task, description, labels, inputs, outputs, preprocessing, data, metrics, ...). Other version
+    folders of the model are removed: one version is served (git history keeps the old ones)."""
+    onnx_path = model_path(name, version)
+    for other in os.listdir(os.path.join(MODELS, name)):
+        if other.isdigit() and other != version:
+            shutil.rmtree(os.path.join(MODELS, name, other))
     full = {
         "name": name,
-        "version": "1",
+        "version": version,
         **card,
         "artifact": {
-            "file": f"models/{name}/1/model.onnx",
+            "file": f"models/{name}/{version}/model.onnx",
             "bytes": os.path.getsize(onnx_path),
             "sha256": sha256_file(onnx_path),
         },

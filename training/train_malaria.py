@@ -1,19 +1,23 @@
 #!/usr/bin/python3
-"""Trains the malaria cell classifier (parasitized vs uninfected) and exports it as ONNX.
+"""Trains the malaria cell classifier (parasitized vs uninfected) and exports it as one ONNX graph
+that takes the decoded image at its own size (see training/malaria_graph.py).
 
-    /usr/bin/python3 training/train_malaria.py [--data DIR] [--size S] [--epochs E] [--width W]
-    /usr/bin/python3 training/train_malaria.py --select      # re-run the size/width comparison
+    /usr/bin/python3 training/train_malaria.py [--data DIR] [--size S] [--epochs E] [--width W] [--views V] [--mode M]
+    /usr/bin/python3 training/train_malaria.py --select      # re-run the comparison (short schedules)
 
-Pixels come from the cache written by training/prepare-malaria.ts, which decodes every image with
-the serving decoder (src/images.ts decodeToRgb). This script never decodes or resizes images: if the
-cache for the requested size (and data folder) is missing, it runs the TypeScript preparation.
+Pixels: malaria_graph.py writes the graph's preprocessing nodes (resize + padding) as a small ONNX
+model; training/prepare-malaria.ts decodes every image with src/images.ts and runs that model in
+onnxruntime-node; this script trains on its output. It never decodes or resizes an image itself.
 
-The exported graph takes `image`: uint8 [N, S, S, 3] (NHWC RGB, exactly decodeToRgb's output),
-scales and normalises inside the graph, and returns `probabilities`: float32 [N, 2] in LABELS order.
-Writes models/malaria/1/model.onnx, models/malaria/card.json and models/malaria/config.pbtxt.
+After training: the CNN is exported with torch (opset 17), composed into the final graph (opset 18)
+with the preprocessing, the test-time views, the temperature and the confidence cap; then every
+validation image goes through the final graph in onnxruntime-node (prepare-malaria.ts --score), and
+the card's metrics are computed from those served probabilities.
+Writes models/malaria/2/model.onnx, models/malaria/card.json and models/malaria/config.pbtxt.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -23,38 +27,43 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import calibration  # noqa: E402
 import common  # noqa: E402
+import malaria_graph  # noqa: E402
 
 import numpy as np  # noqa: E402
+import onnx  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 LABELS = ["parasitized", "uninfected"]
+VERSION = "2"
 SEED = 42
 BATCH_SIZE = 128
 LR = 3e-3
 WEIGHT_DECAY = 5e-4
 BRIGHTNESS = 0.1  # multiply pixel values by U(1-b, 1+b) per image (black background stays black)
-OPSET = 13
+TORCH_OPSET = 17  # torch 1.13's exporter stops at 17; the composed graph is opset 18
 
 # Final configuration, chosen from SELECTION below (see --select).
 DEFAULT_SIZE = 32
 DEFAULT_WIDTH = 16
 DEFAULT_EPOCHS = 20
+DEFAULT_MODE = "linear"
+DEFAULT_VIEWS = 1
+DEFAULT_CONVS = 1
+DEFAULT_MEMBERS = 1
+
 
 # Measured with `--select` (short schedule, same seed/split/augmentation; onnxruntime-node 1.30,
-# one intra-op thread, median of 500 single-image runs). Pasted here so the card records why the
-# final configuration was chosen; re-run `--select` to reproduce. Measured 2026-11-22 on the 2-core
-# dev box while other jobs (sentiment training, tests) shared the CPU, so train_seconds is noisy;
-# ms_per_image too (load average 3-6 on 2 cores during the first three rows, ~2 for the last).
-# Bytes do not depend on the input size (global average pooling). At 3 epochs all sizes land within noise
-# of each other (±0.35 points at n=4000), and width 32 adds 4× bytes for no gain: 32 px, width 16
-# is the cheapest to train and to serve.
+# one intra-op thread, median of 500 single-image runs of the whole graph on a real ~130 px cell).
+# Measured 2026-11-27 on the 2-core box shared with other engineers' jobs (epoch times varied
+# 4.6-40 s for the same work, so train_seconds is noise); the validation split's standard error is
+# about 0.3 point, so 0.1 point (4 images) is no difference.
 SELECTION = [
-    {"size": 32, "architecture": "CellNet width 16 (16/32/64/128), 97938 params", "val_accuracy": 0.9573, "bytes": 394307, "ms_per_image": 0.406, "epochs": 3, "train_seconds": 147.2},
-    {"size": 48, "architecture": "CellNet width 16 (16/32/64/128), 97938 params", "val_accuracy": 0.9537, "bytes": 394307, "ms_per_image": 0.737, "epochs": 3, "train_seconds": 231.9},
-    {"size": 64, "architecture": "CellNet width 16 (16/32/64/128), 97938 params", "val_accuracy": 0.9537, "bytes": 394307, "ms_per_image": 1.036, "epochs": 3, "train_seconds": 226.6},
-    {"size": 32, "architecture": "CellNet width 32 (32/64/128/256), 389410 params", "val_accuracy": 0.9577, "bytes": 1559240, "ms_per_image": 0.702, "epochs": 3, "train_seconds": 128.9},
+    {"size": 32, "width": 16, "mode": "linear", "views": 1, "architecture": "CellNet width 16, 97938 params", "val_accuracy": 0.9597, "bytes": 395668, "ms_per_image": 0.227, "epochs": 6, "train_seconds": 80.2,
+     "note": "resize mode: linear and cubic within noise; linear is cheaper on large uploads (5000x5000: 83 vs 124 ms for the resize)"},
+    {"size": 32, "width": 16, "mode": "cubic", "views": 1, "architecture": "CellNet width 16, 97938 params", "val_accuracy": 0.9607, "bytes": 395716, "ms_per_image": 0.245, "epochs": 6, "train_seconds": 113.2},
 ]
 
 
@@ -65,22 +74,31 @@ def set_seed(seed=SEED):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 # ---------------------------------------------------------------------------------------------
-# Data (from the TypeScript decoder's cache)
+# Data (the served graph's own preprocessing, run by the TypeScript side)
 
 
-def load_cache(size, data_dir):
-    base = os.path.join(common.CACHE, f"malaria-{size}")
+def load_cache(size, mode, data_dir):
+    os.makedirs(common.CACHE, exist_ok=True)
+    base = os.path.join(common.CACHE, f"malaria-{size}-{mode}")
+    pre = malaria_graph.preprocessing_model(size, mode)
+    pre_path = base + "-preprocessing.onnx"
+    onnx.save(pre, pre_path)
+    pre_sha = common.sha256_file(pre_path)
     meta_path, pix_path = base + ".json", base + ".u8"
     need = not (os.path.exists(meta_path) and os.path.exists(pix_path))
     if not need:
         with open(meta_path) as f:
             meta = json.load(f)
-        if os.path.realpath(meta.get("dataRoot", "")) != os.path.realpath(data_dir) or meta.get("size") != size:
-            print(f"cache {base} was made from {meta.get('dataRoot')}, not {data_dir}: rebuilding", file=sys.stderr)
+        if os.path.realpath(meta.get("dataRoot", "")) != os.path.realpath(data_dir) or meta.get("graphSha256") != pre_sha:
+            print(f"cache {base} is from other data or another preprocessing graph: rebuilding", file=sys.stderr)
             need = True
     if need:
-        cmd = ["npx", "tsx", "training/prepare-malaria.ts", "--size", str(size), "--data", data_dir]
+        cmd = ["npx", "tsx", "training/prepare-malaria.ts", "--graph", pre_path, "--size", str(size), "--out", base, "--data", data_dir]
         print("$ " + " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, cwd=common.ROOT, check=True)
         with open(meta_path) as f:
@@ -88,9 +106,9 @@ def load_cache(size, data_dir):
     items = meta["items"]
     n = len(items)
     pixels = np.fromfile(pix_path, dtype=np.uint8)
-    if pixels.size != n * size * size * 3:
-        raise SystemExit(f"{pix_path}: {pixels.size} bytes, expected {n}×{size}×{size}×3")
-    pixels = pixels.reshape(n, size, size, 3)
+    if pixels.size != n * 3 * size * size:
+        raise SystemExit(f"{pix_path}: {pixels.size} bytes, expected {n}×3×{size}×{size}")
+    pixels = pixels.reshape(n, 3, size, size)
     labels = np.array([LABELS.index(it["label"]) for it in items], dtype=np.int64)
     is_val = np.array([it["split"] == "validation" for it in items])
 
@@ -105,6 +123,7 @@ def load_cache(size, data_dir):
         "y_train": labels[~is_val],
         "x_val": pixels[is_val],
         "y_val": labels[is_val],
+        "val_items": [it for it in items if it["split"] == "validation"],
     }
 
 
@@ -129,30 +148,39 @@ class CellNet(nn.Module):
         self.description = (
             f"{stages} stages of {convs_per_stage}×(Conv3×3 no-bias + BatchNorm + ReLU) then MaxPool2×2, channels "
             + "/".join(str(width * 2 ** s) for s in range(stages))
-            + f"; GlobalAveragePool; Dropout {dropout}; Linear {cin}→{len(LABELS)}; Softmax"
+            + f"; GlobalAveragePool; Dropout {dropout}; Linear {cin}→{len(LABELS)}"
         )
 
     def forward(self, x):  # x: float NCHW, normalised
         return self.head(self.features(x))
 
 
-class Exported(nn.Module):
-    """ONNX wrapper: uint8 NHWC RGB in, softmax probabilities out. Normalisation is in the graph."""
+class Normalised(nn.Module):
+    """What the torch export holds: float NCHW pixel values 0..255 in, logits out. The per-channel
+    normalisation (training split's mean and std) is part of the exported graph."""
 
     def __init__(self, net, mean, std):
         super().__init__()
         self.net = net
-        self.register_buffer("scale", torch.tensor(1.0 / (255.0 * std), dtype=torch.float32).view(1, 1, 1, 3))
-        self.register_buffer("shift", torch.tensor(-mean / std, dtype=torch.float32).view(1, 1, 1, 3))
+        self.register_buffer("scale", torch.tensor(1.0 / (255.0 * std), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("shift", torch.tensor(-mean / std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.mean, self.std = mean, std
 
-    def forward(self, image):
-        x = image.to(torch.float32) * self.scale + self.shift
-        x = x.permute(0, 3, 1, 2)
-        return torch.softmax(self.net(x), dim=1)
+    def forward(self, x):
+        return self.net(x * self.scale + self.shift)
 
 
 def count_params(model):
     return sum(p.numel() for p in model.parameters())
+
+
+def dihedral(x, k):
+    """The k-th view of malaria_graph.DIHEDRAL, in torch: the same order as in the graph."""
+    transpose, flip_h, flip_w = malaria_graph.DIHEDRAL[k]
+    if transpose:
+        x = x.transpose(2, 3)
+    dims = [d for d, f in ((2, flip_h), (3, flip_w)) if f]
+    return x.flip(dims) if dims else x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,52 +188,45 @@ def count_params(model):
 
 
 def augment(xb, gen):
-    """xb: uint8 NCHW. Random horizontal flip, random 90° rotation (all label-preserving for a cell
-    crop on a square black canvas), brightness jitter. Returns float in [0, ~1.1]."""
+    """xb: uint8 NCHW. A random element of the dihedral group (flips and 90° rotations: all
+    label-preserving for a cell crop on a square black canvas), brightness jitter. Float 0..~280."""
     n = xb.shape[0]
-    flip = torch.rand(n, generator=gen) < 0.5
-    xb = torch.where(flip.view(n, 1, 1, 1), xb.flip(3), xb)
-    k = torch.randint(0, 4, (n,), generator=gen)
+    k = torch.randint(0, 8, (n,), generator=gen)
     out = xb.clone()
-    for r in (1, 2, 3):
-        idx = (k == r).nonzero(as_tuple=True)[0]
+    for v in range(1, 8):
+        idx = (k == v).nonzero(as_tuple=True)[0]
         if len(idx):
-            out[idx] = torch.rot90(xb[idx], r, (2, 3))
+            out[idx] = dihedral(xb[idx], v)
     factor = 1.0 + BRIGHTNESS * (2 * torch.rand(n, 1, 1, 1, generator=gen) - 1)
-    return out.to(torch.float32) * (factor / 255.0)
+    return out.to(torch.float32) * factor
 
 
-def normalise01(x01, mean, std):
-    """x01: float NCHW in [0,1]."""
-    return (x01 - torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)) / torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-
-
-def train(data, width, epochs, log=True):
-    set_seed()
-    x_train = torch.from_numpy(np.ascontiguousarray(data["x_train"].transpose(0, 3, 1, 2)))  # uint8 NCHW
+def train(data, width, epochs, views=1, seed=SEED, convs=1, log=True):
+    set_seed(seed)
+    x_train = torch.from_numpy(data["x_train"])  # uint8 NCHW
     y_train = torch.from_numpy(data["y_train"])
-    pix = data["x_train"].reshape(-1, 3).astype(np.float64) / 255.0
+    pix = data["x_train"].transpose(0, 2, 3, 1).reshape(-1, 3).astype(np.float64) / 255.0
     mean, std = pix.mean(0), pix.std(0)
     del pix
 
-    net = CellNet(width=width)
-    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    model = Normalised(CellNet(width=width, convs_per_stage=convs), mean, std)
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     steps_per_epoch = (len(y_train) + BATCH_SIZE - 1) // BATCH_SIZE
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=epochs * steps_per_epoch, pct_start=0.2)
     loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(SEED)
+    gen = torch.Generator().manual_seed(seed)
     started = time.time()
     history = []
     for epoch in range(epochs):
-        net.train()
+        model.train()
         t0 = time.time()
         perm = torch.randperm(len(y_train), generator=gen)
         total, correct, loss_sum = 0, 0, 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * BATCH_SIZE:(b + 1) * BATCH_SIZE]
-            xb = normalise01(augment(x_train[idx], gen), mean, std)
+            xb = augment(x_train[idx], gen)
             yb = y_train[idx]
-            logits = net(xb)
+            logits = model(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -217,104 +238,78 @@ def train(data, width, epochs, log=True):
         row = {"epoch": epoch + 1, "train_loss": round(loss_sum / total, 4), "train_accuracy": round(correct / total, 4),
                "seconds": round(time.time() - t0, 1)}
         if (epoch + 1) % 4 == 0 and epoch + 1 < epochs:  # the last epoch is evaluated by the caller
-            row["val_accuracy"] = round(evaluate(Exported(net, mean, std), data["x_val"], data["y_val"])["accuracy"], 4)
+            row["val_accuracy"] = round(accuracy(val_logits(model, data["x_val"], views), data["y_val"]), 4)
         history.append(row)
         if log:
             print(f"  epoch {epoch + 1}/{epochs}: {json.dumps(row)}", file=sys.stderr, flush=True)
-    return net, mean, std, history, time.time() - started
+    model.eval()
+    return model, history, time.time() - started
 
 
 @torch.no_grad()
-def evaluate(model, x, y, batch=500):
-    """Runs the export wrapper (uint8 NHWC in) in eval mode."""
-    model.eval()
-    probs = []
+def val_logits(model, x, views=1, batch=500):
+    """Logits as the graph computes them: uint8 pixels → float → mean over the dihedral views.
+    `model` may be a list (an ensemble): the mean of the members' logits, as in the graph."""
+    members = model if isinstance(model, list) else [model]
+    out = []
     for i in range(0, len(x), batch):
-        probs.append(model(torch.from_numpy(x[i:i + batch])))
-    p = torch.cat(probs).numpy()
-    pred = p.argmax(1)
-    conf = np.zeros((2, 2), dtype=int)
-    for t, q in zip(y, pred):
-        conf[t, q] += 1
-    return {
-        "accuracy": float((pred == y).mean()),
-        "parasitized_recall": float(conf[0, 0] / conf[0].sum()),
-        "uninfected_recall": float(conf[1, 1] / conf[1].sum()),
-        "confusion": conf,
-        "n": int(len(y)),
-    }
+        xb = torch.from_numpy(x[i:i + batch]).to(torch.float32)
+        per_view = []
+        for k in range(views):
+            v = dihedral(xb, k)
+            per_view.append(torch.stack([m.eval()(v) for m in members]).mean(0))
+        out.append(torch.stack(per_view).mean(0))
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def accuracy(logits, y):
+    return float((logits.argmax(1) == y).mean())
 
 
 # ---------------------------------------------------------------------------------------------
-# Export and measurement
+# Export and measurement in onnxruntime-node
 
 
-def export(net, mean, std, size, path):
-    model = Exported(net, mean, std).eval()
-    dummy = torch.zeros(1, size, size, 3, dtype=torch.uint8)
-    torch.onnx.export(
-        model, dummy, path, input_names=["image"], output_names=["probabilities"],
-        dynamic_axes={"image": {0: "N"}, "probabilities": {0: "N"}}, opset_version=OPSET,
-        do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL,
-    )
-    import onnx
-
-    m = onnx.load(path)
-    onnx.checker.check_model(m)
-    ops = sorted({n.op_type for n in m.graph.node})
-    return {"opset": OPSET, "ops": ops, "nodes": len(m.graph.node)}
-
-
-NODE_BENCH = r"""
-const ort = require('onnxruntime-node');
-const fs = require('fs');
-(async () => {
-  const [modelPath, size, runs, pixPath, metaPath] = process.argv.slice(1);
-  const S = Number(size);
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const out = { ms: null, accuracy: null };
-  let pixels = null, meta = null;
-  if (pixPath) { pixels = fs.readFileSync(pixPath); meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')); }
-  const one = new Uint8Array(S * S * 3);
-  if (pixels) one.set(pixels.subarray(0, S * S * 3)); else for (let i = 0; i < one.length; i++) one[i] = (i * 37) & 255;
-  const feed = { image: new ort.Tensor('uint8', one, [1, S, S, 3]) };
-  for (let i = 0; i < 50; i++) await session.run(feed);
-  const times = [];
-  for (let i = 0; i < Number(runs); i++) {
-    const t = process.hrtime.bigint();
-    await session.run(feed);
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  out.ms = times[Math.floor(times.length / 2)];
-  out.p90 = times[Math.floor(times.length * 0.9)];
-  if (pixels) {
-    const labels = ['parasitized', 'uninfected'];
-    const val = meta.items.map((it, i) => [it, i]).filter(([it]) => it.split === 'validation');
-    let correct = 0; const B = 200;
-    for (let b = 0; b < val.length; b += B) {
-      const chunk = val.slice(b, b + B);
-      const buf = new Uint8Array(chunk.length * S * S * 3);
-      chunk.forEach(([, i], j) => buf.set(pixels.subarray(i * S * S * 3, (i + 1) * S * S * 3), j * S * S * 3));
-      const r = await session.run({ image: new ort.Tensor('uint8', buf, [chunk.length, S, S, 3]) });
-      const p = r.probabilities.data;
-      chunk.forEach(([it], j) => { if ((p[2 * j] >= p[2 * j + 1] ? 0 : 1) === labels.indexOf(it.label)) correct++; });
-    }
-    out.accuracy = correct / val.length; out.n = val.length;
-  }
-  console.log(JSON.stringify(out));
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
+def export(models, size, mode, views, temperature, cap, path):
+    """models: the ensemble's members (one or more). Each is exported by torch, then all are
+    composed into one graph with the preprocessing (malaria_graph.compose)."""
+    cnns = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, model in enumerate(models):
+            cnn_path = os.path.join(tmp, f"cnn{i}.onnx")
+            torch.onnx.export(
+                model.eval(), torch.zeros(1, 3, size, size), cnn_path, input_names=["x"], output_names=["logits"],
+                dynamic_axes={"x": {0: "M"}, "logits": {0: "M"}}, opset_version=TORCH_OPSET,
+                do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL,
+            )
+            cnn = onnx.load(cnn_path)
+            onnx.checker.check_model(cnn)
+            cnns.append(cnn)
+    return malaria_graph.save(malaria_graph.compose(cnns, size, mode, temperature, views, cap), path)
 
 
-def onnx_bench(path, size, runs=500, with_validation=False):
-    """Median single-image latency in onnxruntime-node (1 intra-op thread); optionally also the ONNX
-    model's accuracy on the validation split, read from the same cache."""
-    args = ["node", "-e", NODE_BENCH, path, str(size), str(runs)]
-    if with_validation:
-        base = os.path.join(common.CACHE, f"malaria-{size}")
-        args += [base + ".u8", base + ".json"]
-    out = subprocess.run(args, cwd=common.ROOT, check=True, capture_output=True, text=True)
+def onnx_scores(path, data_dir):
+    """The final graph's probabilities for every validation image: decoded by src/images.ts, fed
+    as the predictor feeds it, run by onnxruntime-node (training/prepare-malaria.ts --score)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = os.path.join(tmp, "scores")
+        subprocess.run(["npx", "tsx", "training/prepare-malaria.ts", "--score", path, "--out", base, "--data", data_dir],
+                       cwd=common.ROOT, check=True)
+        with open(base + ".json") as f:
+            meta = json.load(f)
+        probs = np.fromfile(base + ".f32", dtype=np.float32).reshape(-1, 2).astype(np.float64)
+    return meta, probs
+
+
+def typical_image(data):
+    """The validation image of median area: what the per-image time is measured on."""
+    items = sorted(data["val_items"], key=lambda it: (it["width"] * it["height"], it["id"]))
+    return items[len(items) // 2]
+
+
+def onnx_bench(path, image_file, runs=500):
+    out = subprocess.run(["npx", "tsx", "training/bench-malaria.ts", path, image_file, "--runs", str(runs)],
+                         cwd=common.ROOT, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -325,25 +320,47 @@ def load_average():
         return None
 
 
+def confusion(pred, y):
+    conf = np.zeros((2, 2), dtype=int)
+    for t, q in zip(y, pred):
+        conf[t, q] += 1
+    return conf
+
+
 # ---------------------------------------------------------------------------------------------
 
 
-def select(data_dir, sizes, widths, epochs):
+VIEW_CHOICES = (1, 4, 8)
+
+
+def select(data_dir, configs, epochs):
+    """Short-schedule comparison; prints the rows to paste into SELECTION. Each configuration is
+    trained once ({size, width, mode, convs, members, epochs}) and evaluated with 1, 4 and 8
+    test-time views, each exported and timed as a whole graph."""
     rows = []
-    for size in sizes:
-        data = load_cache(size, data_dir)
-        for width in widths:
-            print(f"select: size {size}, width {width}, {epochs} epochs", file=sys.stderr, flush=True)
-            net, mean, std, history, secs = train(data, width, epochs)
-            val = evaluate(Exported(net, mean, std), data["x_val"], data["y_val"])
+    for cfg in configs:
+        size, width, mode = cfg["size"], cfg["width"], cfg["mode"]
+        convs, members, n_epochs = cfg.get("convs", 1), cfg.get("members", 1), cfg.get("epochs", epochs)
+        data = load_cache(size, mode, data_dir)
+        print(f"select: {json.dumps(cfg)}, {n_epochs} epochs", file=sys.stderr, flush=True)
+        t0 = time.time()
+        models = [train(data, width, n_epochs, 1, SEED + i, convs)[0] for i in range(members)]
+        secs = time.time() - t0
+        for views in cfg.get("views", VIEW_CHOICES):
+            logits = val_logits(models, data["x_val"], views)
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "model.onnx")
-                export(net, mean, std, size, path)
+                export(models, size, mode, views, 1.0, None, path)
                 nbytes = os.path.getsize(path)
-                bench = onnx_bench(path, size)
-            row = {"size": size, "architecture": f"CellNet width {width} ({width}/{2 * width}/{4 * width}/{8 * width}), "
-                   f"{count_params(net)} params", "val_accuracy": round(val["accuracy"], 4), "bytes": nbytes,
-                   "ms_per_image": round(bench["ms"], 3), "epochs": epochs, "train_seconds": round(secs, 1)}
+                bench = onnx_bench(path, typical_image(data)["file"])
+            pred = logits.argmax(1)
+            y = data["y_val"]
+            row = {"size": size, "width": width, "convs": convs, "members": members, "mode": mode, "views": views,
+                   "parameters": sum(count_params(m) for m in models),
+                   "val_accuracy": round(accuracy(logits, y), 4),
+                   "parasitized_recall": round(float((pred[y == 0] == 0).mean()), 4),
+                   "bytes": nbytes, "ms_per_image": round(bench["ms"], 3), "epochs": n_epochs,
+                   "train_seconds": round(secs, 1)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     print(json.dumps(rows, indent=2))
@@ -355,87 +372,139 @@ def main():
     ap.add_argument("--size", type=int, default=DEFAULT_SIZE)
     ap.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     ap.add_argument("--width", type=int, default=DEFAULT_WIDTH)
-    ap.add_argument("--select", action="store_true", help="compare sizes/widths with a short schedule; writes no model")
-    ap.add_argument("--select-sizes", default="32,48,64")
-    ap.add_argument("--select-widths", default="16,32")
+    ap.add_argument("--mode", default=DEFAULT_MODE, choices=sorted(malaria_graph.RESIZE_MODES))
+    ap.add_argument("--views", type=int, default=DEFAULT_VIEWS, choices=[1, 2, 4, 8])
+    ap.add_argument("--convs", type=int, default=DEFAULT_CONVS, help="convolutions per stage")
+    ap.add_argument("--members", type=int, default=DEFAULT_MEMBERS, help="ensemble members (seeds 42, 43, ...), logits averaged in the graph")
+    ap.add_argument("--select", action="store_true", help="compare configurations with a short schedule; writes no model")
+    ap.add_argument("--select-configs", default='[{"size":32,"width":16,"mode":"linear"},{"size":32,"width":16,"mode":"cubic"}]')
     ap.add_argument("--select-epochs", type=int, default=6)
     args = ap.parse_args()
     data_dir = os.path.abspath(args.data)
-    torch.set_num_threads(2)
+    # One thread: on the shared 2-core machine two OpenMP threads spin-wait on each other whenever
+    # another job holds a core (measured under load: 2.7 s per training step with 2 threads, 0.19 s
+    # with 1); on an idle machine 1 thread costs ~1.5× per epoch.
+    torch.set_num_threads(1)
 
     if args.select:
-        select(data_dir, [int(s) for s in args.select_sizes.split(",")], [int(w) for w in args.select_widths.split(",")], args.select_epochs)
+        select(data_dir, json.loads(args.select_configs), args.select_epochs)
         return
 
     started_at = time.time()
-    command = "npm run train -- malaria" + "".join(
-        f" --{k} {v}" for k, v, d in (("data", args.data, common.DEFAULT_DATA), ("size", args.size, DEFAULT_SIZE),
-                                      ("epochs", args.epochs, DEFAULT_EPOCHS), ("width", args.width, DEFAULT_WIDTH)) if v != d)
-    size = args.size
-    data = load_cache(size, data_dir)
-    print(f"training CellNet width {args.width} at {size}px for {args.epochs} epochs on {len(data['y_train'])} images", file=sys.stderr)
+    defaults = {"data": common.DEFAULT_DATA, "size": DEFAULT_SIZE, "epochs": DEFAULT_EPOCHS, "width": DEFAULT_WIDTH,
+                "mode": DEFAULT_MODE, "views": DEFAULT_VIEWS, "convs": DEFAULT_CONVS, "members": DEFAULT_MEMBERS}
+    command = "npm run train -- malaria" + "".join(f" --{k} {getattr(args, k)}" for k, d in defaults.items() if getattr(args, k) != d)
+    size, mode, views = args.size, args.mode, args.views
+    data = load_cache(size, mode, data_dir)
+    print(f"training {args.members} × CellNet width {args.width} ({args.convs} conv/stage) at {size}px ({mode}) for "
+          f"{args.epochs} epochs on {len(data['y_train'])} images", file=sys.stderr)
     load_before = load_average()
-    net, mean, std, history, train_seconds = train(data, args.width, args.epochs)
+    t0 = time.time()
+    models, history = [], []
+    for i in range(args.members):
+        member, member_history, _ = train(data, args.width, args.epochs, views, SEED + i, args.convs)
+        models.append(member)
+        history += [{"member": i + 1, **row} for row in member_history] if args.members > 1 else member_history
+    train_seconds = time.time() - t0
     load_after = load_average()
+    model = models[0]
 
-    model = Exported(net, mean, std).eval()
-    val = evaluate(model, data["x_val"], data["y_val"])
-    path = common.model_path("malaria")
-    graph = export(net, mean, std, size, path)
-    bench = onnx_bench(path, size, runs=500, with_validation=True)
-    conf = val["confusion"]
+    y = data["y_val"]
+    ids = [it["id"] for it in data["val_items"]]
+    logits = val_logits(models, data["x_val"], views)
+    cal = calibration.calibrate(logits, y, ids)
+    path = common.model_path("malaria", VERSION)
+    graph = export(models, size, mode, views, cal["temperature"], cal["cap"], path)
+
+    # Every number below is from the served graph: images decoded by src/images.ts, onnxruntime-node.
+    meta, probs = onnx_scores(path, data_dir)
+    if [it["id"] for it in meta["items"]] != ids:
+        raise SystemExit("scored validation items are not the cache's")
+    torch_probs = calibration.apply(logits, cal)
+    max_diff = float(np.abs(probs - torch_probs).max())
+    if max_diff > 1e-4:
+        raise SystemExit(f"onnxruntime-node and PyTorch disagree by {max_diff} on a validation probability")
+    pred = probs.argmax(1)
+    conf = confusion(pred, y)
+    acc = float((pred == y).mean())
+    wrong = [i for i in range(len(y)) if pred[i] != y[i]]
+    wrong.sort(key=lambda i: (-probs[i].max(), ids[i]))
+    typical = typical_image(data)
+    bench = onnx_bench(path, typical["file"])
+    bench_load = load_average()
 
     card = {
         "task": "binary image classification",
         "description": "Small convolutional network that tells parasitized from uninfected red blood cells in "
                        "thin-blood-smear cell crops (NIH malaria cell images).",
         "labels": LABELS,
-        "inputs": [{"name": "image", "dtype": "uint8", "shape": [-1, size, size, 3],
-                    "description": f"RGB pixels, NHWC, {size}×{size}, as returned by src/images.ts decodeToRgb(bytes, {size})"}],
-        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2], "description": "softmax, in label order"}],
+        "inputs": [{"name": "image", "dtype": "uint8", "shape": [-1, -1, -1, 3],
+                    "description": "RGB pixels, NHWC, at the image's own size (a batch holds images of one size), "
+                                   "as returned by src/images.ts decodeToRgb(bytes, limits)"}],
+        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2],
+                     "description": "calibrated softmax, in label order"}],
         "preprocessing": (
-            f"Decode with src/images.ts decodeToRgb(bytes, {size}): EXIF orientation applied, first GIF frame, transparency "
-            f"flattened on black, converted to sRGB, resized to fit {size}×{size} keeping the aspect ratio with black padding "
-            f"(Lanczos3), uint8 RGB NHWC. Scaling to [0,1] and per-channel normalisation (mean "
-            f"{[round(float(v), 4) for v in mean]}, std {[round(float(v), 4) for v in std]}, from the training split) "
-            "happen inside the graph. Training read the same decoder's output (training/prepare-malaria.ts cache)."
+            "Decode with src/images.ts decodeToRgb(bytes, limits): EXIF orientation applied, first GIF frame, transparency "
+            "flattened on black, converted to sRGB, 8-bit RGB at the image's own size, fed as uint8 [1, H, W, 3]. "
+            f"Inside the graph: Resize (mode {mode}, antialias 1, uint8) to fit {size}×{size} keeping the aspect ratio "
+            f"(longer side {size}, shorter round(side × {size} / longer), at least 1), black padding centred to "
+            f"{size}×{size}, float, per-channel normalisation (mean {[round(float(v), 4) for v in model.mean]}, std "
+            f"{[round(float(v), 4) for v in model.std]} of [0, 1] values, from the training split)"
+            + (f", the {views} flips/rotations of the square averaged (logits)" if views > 1 else "")
+            + f", the CNN, logits / {cal['temperature']:.4f} (temperature), softmax"
+            + (f", probabilities clipped to [{1 - cal['cap']:g}, {cal['cap']:g}]" if cal["cap"] is not None else "")
+            + ". Training read the output of the same preprocessing nodes (training/prepare-malaria.ts runs them "
+              "in onnxruntime-node on src/images.ts's decode)."
         ),
         "image_size": size,
         "data": {
             "source": "NIH/NLM malaria cell images (Rajaraman et al. 2018), class-balanced 20,000-image sample",
             "path": os.path.relpath(data_dir, common.ROOT) if data_dir.startswith(os.path.dirname(common.ROOT)) else data_dir,
             "n_train": int(len(data["y_train"])),
-            "n_validation": int(len(data["y_val"])),
+            "n_validation": int(len(y)),
             "split": "stratified by class: within each class ordered by sha1('42:'+id), first 20% held out",
             "validation_ids_sha256": data["meta"]["validationDigest"],
         },
         "metrics": {
             "validation": {
-                "accuracy": round(val["accuracy"], 4),
-                "parasitized_recall": round(val["parasitized_recall"], 4),
-                "uninfected_recall": round(val["uninfected_recall"], 4),
+                "accuracy": round(acc, 4),
+                "parasitized_recall": round(float(conf[0, 0] / conf[0].sum()), 4),
+                "uninfected_recall": round(float(conf[1, 1] / conf[1].sum()), 4),
                 "confusion": {
                     "rows": "true label", "columns": "predicted label", "labels": LABELS,
                     "matrix": conf.tolist(),
                     "true_parasitized_predicted_uninfected": int(conf[0, 1]),
                     "true_uninfected_predicted_parasitized": int(conf[1, 0]),
                 },
-                "n": val["n"],
-                "measured_with": "PyTorch model in eval mode (the export wrapper, uint8 input)",
-                "onnxruntime_node_accuracy": round(bench["accuracy"], 4),
+                "n": int(len(y)),
+                "measured_with": "the committed graph in onnxruntime-node on every validation image decoded by src/images.ts "
+                                 "(training/prepare-malaria.ts --score)",
+                "pytorch_accuracy": round(accuracy(logits, y), 4),
+                "max_abs_probability_difference_onnx_vs_pytorch": max_diff,
             },
         },
+        "calibration": calibration.card_section(cal, probs, y, "images"),
+        "most_confident_errors": {
+            "what": "validation images the served model gets wrong, most confident first (about 1-2% of the NIH labels "
+                    "are known to be wrong: a person should judge these); contact sheet: npm run malaria:errors",
+            "n_errors": len(wrong),
+            "images": [{"id": ids[i], "label": LABELS[y[i]], "predicted": LABELS[pred[i]],
+                        "confidence": round(float(probs[i].max()), 4)} for i in wrong[:24]],
+        },
         "architecture": {
-            "layers": net.description,
-            "parameters": count_params(net),
+            "layers": (f"ensemble of {len(models)} (seeds {SEED}..{SEED + len(models) - 1}), logits averaged; each: " if len(models) > 1 else "")
+                      + model.net.description + (f"; {views} dihedral views, logits averaged" if views > 1 else "")
+                      + "; /temperature; Softmax",
+            "parameters": sum(count_params(m) for m in models),
             "onnx": graph,
         },
         "performance": {
             "onnx_ms_per_image_median": round(bench["ms"], 3),
             "onnx_ms_per_image_p90": round(bench["p90"], 3),
-            "how": "onnxruntime-node, session created once with intraOpNumThreads 1, 50 warm-up runs, then median of "
-                   f"500 runs of one [1,{size},{size},3] uint8 image; {os.cpu_count()}-core CPU, load average "
-                   f"{load_average():.2f} at measurement (other jobs may have been running)",
+            "how": f"training/bench-malaria.ts: the whole graph (in-graph resize included) on the validation image of "
+                   f"median area ({typical['id']}, {bench['width']}×{bench['height']}), decoded by src/images.ts, through "
+                   "the app's onnxruntime-node backend (one intra-op thread); 50 warm-up runs, median of 500; "
+                   f"{os.cpu_count()}-core CPU shared with other jobs, load average {bench_load:.2f} at measurement",
         },
         "selection": SELECTION,
         "training": {
@@ -443,20 +512,28 @@ def main():
             "epochs": args.epochs,
             "batch_size": BATCH_SIZE,
             "optimizer": f"AdamW (weight decay {WEIGHT_DECAY}), one-cycle LR schedule, max lr {LR}, 20% warm-up, cross-entropy",
-            "augmentation": "random horizontal flip, random 90° rotation (0/90/180/270), brightness ×U(0.9, 1.1) per image",
+            "augmentation": "a random element of the dihedral group (8 flips/rotations), brightness ×U(0.9, 1.1) per image",
             "width": args.width,
+            "convs_per_stage": args.convs,
+            "members": args.members,
+            "resize_mode": mode,
+            "views": views,
             "train_seconds": round(train_seconds, 1),
             "load_average": {"before": load_before, "after": load_after},
             "history": history,
         },
     }
-    common.write_card("malaria", card, started_at, command)
+    common.write_card("malaria", card, started_at, command, VERSION)
 
-    print(f"malaria: {size}px CellNet width {args.width}, {count_params(net)} params, {args.epochs} epochs in {train_seconds:.0f} s")
-    print(f"  validation accuracy {val['accuracy']:.4f} (parasitized recall {val['parasitized_recall']:.4f}, "
-          f"uninfected recall {val['uninfected_recall']:.4f}), n={val['n']}; onnxruntime-node accuracy {bench['accuracy']:.4f}")
+    print(f"malaria: {size}px ({mode}) {args.members} × CellNet width {args.width}, {views} view(s), "
+          f"{sum(count_params(m) for m in models)} params, "
+          f"{args.epochs} epochs in {train_seconds:.0f} s")
+    print(f"  validation accuracy {acc:.4f} (parasitized recall {conf[0, 0] / conf[0].sum():.4f}), n={len(y)}, "
+          f"onnxruntime-node; PyTorch {accuracy(logits, y):.4f}; max |Δp| {max_diff:.2e}")
+    print(f"  T {cal['temperature']:.3f}, ECE cross-fitted {cal['ece']:.4f} (uncalibrated {cal['ece_uncalibrated']:.4f}), "
+          f"cap {cal['cap']}")
     print(f"  confusion (rows true, cols predicted; {LABELS}): {conf.tolist()}")
-    print(f"  {path}: {os.path.getsize(path)} bytes, {bench['ms']:.3f} ms/image median (onnxruntime-node, 1 thread)")
+    print(f"  {path}: {os.path.getsize(path)} bytes, {bench['ms']:.3f} ms/image median on {bench['width']}×{bench['height']}")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,22 @@
 /**
  * Malaria cell classifier.
- * ONNX: input  "image"         uint8   [N, S, S, 3]  RGB pixels, NHWC (S = card.image_size);
- *                                                    scaling/normalisation happens inside the graph
- *       output "probabilities" float32 [N, 2]        softmax over card.labels
+ * ONNX: input  "image"         uint8   [N, H, W, 3]  RGB pixels, NHWC, at the image's own size
+ *                                                    (N images of equal size); the graph resizes
+ *                                                    (antialiased, fit into card.image_size squared,
+ *                                                    black padding), scales and normalises
+ *       output "probabilities" float32 [N, 2]        calibrated softmax over card.labels
  *                                                    (parasitized, uninfected)
  */
-import { decodeToRgb, type ImageLimits } from '../images';
+import { decodeToRgb, type ImageLimits, type RgbImage } from '../images';
 import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
 import { classificationPrediction } from './classification';
 import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 
 export const MODEL_NAME = 'malaria';
 
-export function preprocess(pixels: Uint8Array, size: number): NamedTensors {
-  return { image: tensor('uint8', pixels, [1, size, size, 3]) };
+/** One decoded image as a batch of one: the graph takes any height and width. */
+export function preprocess(image: RgbImage): NamedTensors {
+  return { image: tensor('uint8', image.pixels, [1, image.height, image.width, 3]) };
 }
 
 export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): ClassificationPrediction {
@@ -22,27 +25,26 @@ export function postprocess(outputs: NamedTensors, labels: readonly string[], ve
 
 export class MalariaPredictor implements Predictor<Uint8Array> {
   readonly name = 'malaria' as const;
-  readonly imageSize: number;
 
   constructor(
     readonly card: ModelCard,
     private readonly backend: InferenceBackend,
     private readonly limits: ImageLimits,
   ) {
-    const shape = card.inputs[0]?.shape;
-    this.imageSize = card.image_size ?? shape?.[1] ?? 0;
-    if (!(this.imageSize > 0)) throw new Error('malaria card has no image size');
+    const input = card.inputs[0];
+    if (input?.dtype !== 'uint8' || input.shape.length !== 4 || input.shape[3] !== 3) {
+      throw new Error('malaria card: expected one uint8 [N, H, W, 3] input');
+    }
   }
 
-  /** Decode (header checks first), resize exactly as training did, infer. */
+  /** Decode (header checks first), infer: the resize is inside the graph, as in training. */
   async predict(fileBytes: Uint8Array): Promise<ClassificationPrediction> {
-    const { pixels } = await decodeToRgb(fileBytes, this.imageSize, this.limits);
-    return this.predictPixels(pixels);
+    return this.predictPixels(await decodeToRgb(fileBytes, this.limits));
   }
 
-  /** For callers that already hold decoded S×S RGB pixels (the parity check). */
-  async predictPixels(pixels: Uint8Array): Promise<ClassificationPrediction> {
-    const outputs = await this.backend.infer(MODEL_NAME, preprocess(pixels, this.imageSize));
+  /** For callers that already hold decoded RGB pixels (the parity check, batch tools). */
+  async predictPixels(image: RgbImage): Promise<ClassificationPrediction> {
+    const outputs = await this.backend.infer(MODEL_NAME, preprocess(image));
     return postprocess(outputs, this.card.labels, this.card.version);
   }
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
+import sharp from 'sharp';
 import { buildApp, cellImage, MODELS_DIR, realBackend } from '../helpers/app';
 import { MODEL_NAMES, readCard } from '../../src/predictors/registry';
 
@@ -18,7 +19,8 @@ afterAll(async () => ctx.registry.close());
 describe('model artifacts', () => {
   it.each(MODEL_NAMES)('%s: the card describes the committed model (sha256, size, Triton config)', (name) => {
     const card = readCard(MODELS_DIR, name);
-    const onnx = fs.readFileSync(path.join(MODELS_DIR, name, '1', 'model.onnx'));
+    const onnx = fs.readFileSync(path.join(MODELS_DIR, name, card.version, 'model.onnx'));
+    expect(card.artifact.file).toBe(`models/${name}/${card.version}/model.onnx`);
     expect(card.artifact.sha256).toBe(createHash('sha256').update(onnx).digest('hex'));
     expect(card.artifact.bytes).toBe(onnx.length);
     const pbtxt = fs.readFileSync(path.join(MODELS_DIR, name, 'config.pbtxt'), 'utf8');
@@ -32,7 +34,7 @@ describe('model artifacts', () => {
     const malaria = readCard(MODELS_DIR, 'malaria');
     const sentiment = readCard(MODELS_DIR, 'sentiment');
     expect(malaria.metrics.validation.accuracy).toBeGreaterThanOrEqual(0.96);
-    expect(malaria.artifact.bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(malaria.artifact.bytes).toBeLessThanOrEqual(1024 * 1024);
     expect(sentiment.metrics.validation.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(sentiment.artifact.bytes).toBeLessThanOrEqual(25 * 1024 * 1024);
   });
@@ -70,6 +72,33 @@ describe('known answers', () => {
     const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a dull and boring film' });
     const tagged = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a dull and boring film<br /><br />' });
     expect(tagged.body.scores.negative).toBe(plain.body.scores.negative);
+  });
+
+  it('malaria: the graph takes any height and width (the resize is inside it)', async () => {
+    const shapes = [
+      [1, 1],
+      [600, 7],
+      [7, 600],
+      [45, 300],
+      [2000, 1500],
+    ];
+    for (const [width, height] of shapes) {
+      const png = await sharp({ create: { width: width as number, height: height as number, channels: 3, background: '#d9a3b0' } }).png().toBuffer();
+      const res = await request(ctx.app).post('/api/predict/malaria').attach('image', png, 'odd.png');
+      expect(res.status).toBe(200);
+      expect(res.body.scores.parasitized + res.body.scores.uninfected).toBeCloseTo(1, 6);
+    }
+  });
+
+  it('malaria: the same cell at 64, 128 and 512 pixels gets the same answer', async () => {
+    for (const parasite of [false, true]) {
+      const labels = new Set<string>();
+      for (const size of [64, 128, 512]) {
+        const res = await request(ctx.app).post('/api/predict/malaria').attach('image', await cellImage('png', { size, parasite }), 'c.png');
+        labels.add(res.body.label);
+      }
+      expect([...labels]).toEqual([parasite ? 'parasitized' : 'uninfected']);
+    }
   });
 
   it('malaria: a synthetic cell with a dark-stained parasite ring is parasitized, a clean one uninfected', async () => {

@@ -1,9 +1,9 @@
 import { postprocess, preprocess } from '../../src/predictors/malaria';
 
 describe('preprocess', () => {
-  it('wraps S×S RGB pixels as a uint8 NHWC tensor named image', () => {
-    const pixels = new Uint8Array(4 * 4 * 3).fill(9);
-    expect(preprocess(pixels, 4)).toEqual({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: pixels } });
+  it('wraps the decoded RGB pixels at their own size as a uint8 NHWC batch of one named image', () => {
+    const pixels = new Uint8Array(5 * 3 * 3).fill(9);
+    expect(preprocess({ pixels, width: 5, height: 3 })).toEqual({ image: { type: 'uint8', dims: [1, 3, 5, 3], data: pixels } });
   });
 });
 

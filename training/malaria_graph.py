@@ -1,0 +1,165 @@
+"""The malaria ONNX graph, composed with onnx.helper around the torch-exported CNN.
+
+    image uint8 [N, H, W, 3], any H and W (RGB, NHWC; a batch holds images of one size)
+      -> Transpose to NCHW
+      -> Resize (antialias=1) to fit S x S, keeping the aspect ratio: the longer side becomes S,
+         the shorter round(side * S / longer), at least 1 pixel; uint8 in and out
+      -> Pad with black to S x S, centred                         = `pixels` uint8 [N, 3, S, S]
+      -> Cast to float -> [test-time views: the 8 flips/rotations, concatenated on the batch axis]
+      -> the CNN (torch export: per-channel normalisation, convolutions, linear) -> logits
+      -> [mean of the views' logits] -> / temperature -> Softmax -> [clip to the supported cap]
+      -> probabilities float32 [N, 2]
+
+Resize comes before the padding, not after: padding a 25-megapixel strip (say 25,000 x 1,000) to a
+square first would allocate 1.9 GB. For a square cell crop both orders are the same image.
+
+The preprocessing part (everything up to `pixels`) is also written alone as a small model:
+training/prepare-malaria.ts runs it in onnxruntime-node on every image decoded by src/images.ts,
+and PyTorch trains on its output. There is no other resize implementation anywhere.
+
+Opset 18 (Resize's antialias attribute). onnx 1.12's checker only knows opset 17, so these graphs
+are not passed through onnx.checker; onnxruntime (1.14+) loads and checks them.
+"""
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 18
+IR_VERSION = 8
+# Chosen by measurement (see the card's selection): 'linear' with antialias is a triangle filter
+# as wide as the downscaling factor; 'cubic' (a = -0.5, exclude_outside) a 4-tap cubic one.
+RESIZE_MODES = {
+    "linear": {"mode": "linear"},
+    "cubic": {"mode": "cubic", "cubic_coeff_a": -0.5, "exclude_outside": 1},
+}
+# The dihedral group of the square: (transpose H and W?, flip H?, flip W?).
+DIHEDRAL = [(t, fh, fw) for t in (False, True) for fh in (False, True) for fw in (False, True)]
+INT64_MIN = np.iinfo(np.int64).min
+
+
+class _Builder:
+    def __init__(self, prefix=""):
+        self.prefix = prefix
+        self.nodes = []
+        self.initializers = []
+
+    def const(self, name, value, dtype=np.int64):
+        full = self.prefix + name
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), full))
+        return full
+
+    def op(self, op_type, inputs, name, **attrs):
+        out = self.prefix + name
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+
+def _preprocess(b, size, mode):
+    """Adds the nodes image -> pixels (uint8 NCHW S x S) to builder b; returns the output name."""
+    one, two, zero = b.const("one", [1]), b.const("two", [2]), b.const("zero", [0])
+    shape = b.op("Shape", ["image"], "shape")
+    batch = b.op("Slice", [shape, zero, one], "batch")
+    hw = b.op("Slice", [shape, one, b.const("three", [3])], "hw")
+    longer = b.op("ReduceMax", [hw], "longer", keepdims=1)
+    # fitted = max(1, round_half_up(hw * S / longer)) in integers: (2·hw·S + longer) // (2·longer)
+    num = b.op("Add", [b.op("Mul", [hw, b.const("two_s", [2 * size])], "hw2s"), longer], "fit_num")
+    fitted = b.op("Max", [b.op("Div", [num, b.op("Mul", [longer, two], "fit_den")], "fit_raw"), one], "fitted")
+    nchw = b.op("Transpose", ["image"], "nchw", perm=[0, 3, 1, 2])
+    sizes = b.op("Concat", [batch, b.const("channels", [3]), fitted], "sizes", axis=0)
+    resized = b.op("Resize", [nchw, "", "", sizes], "resized", antialias=1, **RESIZE_MODES[mode])
+    gap = b.op("Sub", [b.const("s", [size]), fitted], "gap")
+    before = b.op("Div", [gap, two], "pad_before")
+    after = b.op("Sub", [gap, before], "pad_after")
+    pads = b.op("Concat", [zero, zero, before, zero, zero, after], "pads", axis=0)
+    return b.op("Pad", [resized, pads], "pixels", mode="constant")
+
+
+def _model(b, graph_name, output, output_type, output_shape, doc):
+    graph = helper.make_graph(
+        b.nodes, graph_name,
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])],
+        [helper.make_tensor_value_info(output, output_type, output_shape)],
+        b.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ml-forms training/malaria_graph.py")
+    model.ir_version = IR_VERSION
+    model.doc_string = doc
+    return model
+
+
+def preprocessing_model(size, mode):
+    """image uint8 [N, H, W, 3] -> pixels uint8 [N, 3, S, S]: the final graph's first nodes, alone."""
+    b = _Builder()
+    _preprocess(b, size, mode)
+    return _model(b, "malaria_preprocessing", "pixels", TensorProto.UINT8, ["N", 3, size, size],
+                  f"malaria preprocessing: fit into {size}x{size} (Resize {mode}, antialias), black padding")
+
+
+def _views(b, x, views):
+    """x float [N,3,S,S] -> [views·N,3,S,S]: the first `views` elements of the dihedral group."""
+    if views == 1:
+        return x
+    outs = []
+    for i, (transpose, flip_h, flip_w) in enumerate(DIHEDRAL[:views]):
+        y = x
+        if transpose:
+            y = b.op("Transpose", [y], f"view{i}_t", perm=[0, 1, 3, 2])
+        axes = [a for a, f in ((2, flip_h), (3, flip_w)) if f]
+        if axes:
+            n = len(axes)
+            y = b.op("Slice", [y, b.const(f"view{i}_starts", [-1] * n), b.const(f"view{i}_ends", [INT64_MIN] * n),
+                               b.const(f"view{i}_axes", axes), b.const(f"view{i}_steps", [-1] * n)], f"view{i}")
+        outs.append(y)
+    return b.op("Concat", outs, "views", axis=0)
+
+
+def _append_cnn(b, cnn, x, prefix):
+    """Copies a torch-exported CNN (one float input, one output) into b, every name prefixed so
+    nothing collides; its input becomes x. Returns the name of its output."""
+    g = cnn.graph
+    inits = {t.name for t in g.initializer}
+    (cnn_in,), (cnn_out,) = [i.name for i in g.input if i.name not in inits], [o.name for o in g.output]
+    ren = lambda n: x if n == cnn_in else (prefix + n if n else n)  # noqa: E731
+    for init in g.initializer:
+        t = onnx.TensorProto()
+        t.CopyFrom(init)
+        t.name = ren(init.name)
+        b.initializers.append(t)
+    for node in g.node:
+        n = onnx.NodeProto()
+        n.CopyFrom(node)
+        n.name = prefix + node.name
+        n.input[:] = [ren(i) for i in node.input]
+        n.output[:] = [ren(o) for o in node.output]
+        b.nodes.append(n)
+    return ren(cnn_out)
+
+
+def compose(cnns, size, mode, temperature=1.0, views=1, cap=None):
+    """The served model. `cnns`: torch-exported ModelProtos, each with one float input (NCHW, values
+    0..255) and one output (logits [M, 2]); several are an ensemble (logits averaged).
+    temperature: logits are divided by it before the softmax. views: how many dihedral views are
+    averaged (logits). cap: if set, probabilities are clipped to [1 - cap, cap] (two classes, so
+    they still sum to 1)."""
+    b = _Builder()
+    pixels = _preprocess(b, size, mode)
+    x = _views(b, b.op("Cast", [pixels], "pixels_float", to=TensorProto.FLOAT), views)
+    outs = [_append_cnn(b, cnn, x, f"cnn{i}/") for i, cnn in enumerate(cnns)]
+    logits = outs[0] if len(outs) == 1 else b.op("Mean", outs, "ensemble_logits")
+    if views > 1:
+        per_view = b.op("Reshape", [logits, b.const("views_shape", [views, -1, 2])], "view_logits")
+        logits = b.op("ReduceMean", [per_view, b.const("view_axis", [0])], "mean_logits", keepdims=0)
+    scaled = b.op("Div", [logits, b.const("temperature", [temperature], np.float32)], "scaled_logits")
+    probs = b.op("Softmax", [scaled], "softmax" if cap is not None else "probabilities", axis=1)
+    if cap is not None:
+        probs = b.op("Clip", [probs, b.const("cap_low", 1.0 - cap, np.float32), b.const("cap_high", cap, np.float32)], "probabilities")
+    doc = (f"malaria: fit into {size}x{size} (Resize {mode}, antialias), black padding; {len(cnns)} CNN(s); {views} "
+           f"dihedral view(s) averaged; temperature {temperature:.4f}"
+           + (f"; probabilities clipped to [{1 - cap:g}, {cap:g}]" if cap is not None else ""))
+    return _model(b, "malaria", "probabilities", TensorProto.FLOAT, ["N", 2], doc)
+
+
+def save(model, path):
+    onnx.save(model, path)
+    return {"opset": OPSET, "ops": sorted({n.op_type for n in model.graph.node}), "nodes": len(model.graph.node)}
