@@ -83,7 +83,7 @@ def write_triton_config(name, inputs, outputs, max_batch_size=MAX_BATCH_SIZE):
     Triton's dims leave the batch dimension out; a tensor that has nothing but the batch dimension
     (the sentiment model's [N] reviews) is declared dims [ 1 ] with reshape { shape: [ ] }, as
     Triton's model configuration guide says. The version policy is Triton's default: the latest
-    version folder is served. tests/triton-config.test.ts checks the result against the ONNX graph."""
+    version folder is served. tests/oip/triton-config.test.ts checks the result against the ONNX graph."""
     def block(kind, specs):
         parts = []
         for s in specs:
