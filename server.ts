@@ -9,8 +9,8 @@
  *    use all cores without a second copy of any model.
  * With WEB_CONCURRENCY=1 one process does everything.
  *
- * ROLE=models makes this process the model tier instead: the Open Inference Protocol v2 over
- * MODELS_DIR (src/oip/role.ts).
+ * Two other roles: with INFERENCE_URL the models run on a model tier (src/inference/remote.ts),
+ * and ROLE=models makes this process that model tier (src/oip/role.ts).
  *
  * Every HTTP process: listen on PORT → models ready (/readyz 200) → on SIGTERM: /readyz 503, drain
  * in-flight requests, close, exit 0 within Heroku's 30 s. The host waits for them, then releases
@@ -48,6 +48,18 @@ process.on('unhandledRejection', (reason) => {
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
+/** The models on a model tier (INFERENCE_URL): this process holds none, not even onnxruntime. */
+async function remoteBackend(config: Config, url: string): Promise<InferenceBackend> {
+  const { RemoteBackend } = await import('./src/inference/remote');
+  return new RemoteBackend({
+    url,
+    token: config.inferenceToken,
+    timeoutMs: config.inferenceTimeoutMs,
+    retries: config.inferenceRetries,
+    log,
+  });
+}
+
 /** An HTTP process: the app, alone (WEB_CONCURRENCY=1) or as one of the cluster's workers. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
   const lifecycle = new Lifecycle();
@@ -58,7 +70,9 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
   const metrics = new Metrics();
   let backend: InferenceBackend;
   let metricsSource: (() => Promise<MetricsText>) | undefined;
-  if (cluster.isWorker) {
+  if (config.inferenceUrl !== undefined) {
+    backend = await remoteBackend(config, config.inferenceUrl);
+  } else if (cluster.isWorker) {
     // Models in INFERENCE_INLINE run here; the rest on the model host.
     const local =
       config.inferenceInline.length > 0 ? { models: config.inferenceInline, backend: await inProcessBackend(config) } : undefined;
@@ -156,8 +170,16 @@ async function main(): Promise<void> {
   if (config.role === 'models') {
     const { serveModels } = await import('./src/oip/role');
     await serveModels(config, log, started);
-  } else if (cluster.isPrimary && config.httpProcesses > 1) await hostModels(config, started);
-  else await serveHttp(config, started);
+  } else if (cluster.isPrimary && config.httpProcesses > 1 && config.inferenceUrl === undefined) {
+    await hostModels(config, started);
+  } else {
+    // With a model tier there are no models here to share: one HTTP process (scale the web tier
+    // with more processes or dynos behind the router instead).
+    if (config.inferenceUrl !== undefined && config.httpProcesses > 1) {
+      log.warn({ webConcurrency: config.httpProcesses }, 'INFERENCE_URL is set: serving from one HTTP process; WEB_CONCURRENCY is not used');
+    }
+    await serveHttp(config, started);
+  }
 }
 
 main().catch((err: unknown) => {

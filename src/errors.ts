@@ -61,6 +61,12 @@ export const ERRORS = {
   overloaded: { status: 503, when: 'Too many predictions are waiting (QUEUE_LIMIT); retry after Retry-After seconds.', steps: ['inference'] },
   shutting_down: { status: 503, when: 'The server is shutting down; retry (another process will answer).', steps: ['inference'] },
   unavailable: { status: 503, when: 'The model process is restarting; retry after Retry-After seconds.', steps: ['inference'] },
+  // With a model tier (INFERENCE_URL): how its failures reach people (src/inference/remote.ts).
+  model_server_unavailable: { status: 503, when: 'The model tier (INFERENCE_URL) is not answering; retry after Retry-After seconds.', steps: ['inference'] },
+  model_server_timeout: { status: 503, when: 'The model tier did not answer within INFERENCE_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['inference'] },
+  model_server_error: { status: 503, when: 'The model tier failed or refused this prediction; retry after Retry-After seconds.', steps: ['inference'] },
+  model_server_changed: { status: 503, when: 'The model tier now runs a model version this app cannot feed (other inputs or outputs).', steps: ['inference'] },
+  too_large_for_model_server: { status: 413, when: "The input is larger than the model tier's request limit (its MODEL_MAX_BODY_MB).", steps: ['inference'] },
   // Any request.
   timeout: { status: 503, when: 'No answer within REQUEST_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['any'] },
   internal_error: { status: 500, when: 'A fault on the server; the details are logged, not sent.', steps: ['any'] },

@@ -58,7 +58,7 @@ const HealthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Hea
 
 const ReadinessSchema = z
   .strictObject({
-    status: z.enum(['ready', 'loading', 'shutting_down']),
+    status: z.enum(['ready', 'loading', 'shutting_down', 'model_server_unavailable']),
     models: z.array(z.strictObject({ name: z.string(), version: z.string() })).meta({ description: 'The loaded models; empty while loading.' }),
   })
   .meta({ id: 'Readiness' });
@@ -142,16 +142,24 @@ export function healthEndpoints(deps: RouteDeps): Endpoint[] {
       path: '/readyz',
       operationId: 'readiness',
       tag: 'Operations',
-      summary: 'Readiness: every model loaded and not shutting down',
+      summary: 'Readiness: every model loaded, not shutting down, and (with INFERENCE_URL) the model tier ready',
       response: { description: 'Ready: every model is loaded.', schema: ReadinessSchema },
-      statusOf: { status: 503, description: 'Not ready: the models are loading, or the server is shutting down.', when: (r) => r.status !== 'ready' },
+      statusOf: {
+        status: 503,
+        description: 'Not ready: the models are loading, the server is shutting down, or the model tier (INFERENCE_URL) is not ready.',
+        when: (r) => r.status !== 'ready',
+      },
       errors: [],
-      answer: () => {
-        const ready = deps.registry.ready && !deps.lifecycle.shuttingDown;
-        return {
-          status: ready ? ('ready' as const) : deps.lifecycle.shuttingDown ? ('shutting_down' as const) : ('loading' as const),
-          models: deps.registry.cards().map((c) => ({ name: c.name, version: c.version })),
-        };
+      answer: async () => {
+        const { registry, lifecycle } = deps;
+        const status = lifecycle.shuttingDown
+          ? ('shutting_down' as const)
+          : !registry.ready
+            ? ('loading' as const)
+            : (await registry.backendReady())
+              ? ('ready' as const)
+              : ('model_server_unavailable' as const);
+        return { status, models: registry.cards().map((c) => ({ name: c.name, version: c.version })) };
       },
       examples: () => ({ ready: undefined }),
     }),

@@ -258,7 +258,8 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
       page.render(`partials/${name}`, name === 'regression' ? { ...locals, chart: chartFor(cards.regression, results.regression, inputs.x) } : locals);
     if (!registry.ready) return render();
     if (name === 'api') return page.cached(`api ${String(locals.baseUrl)}`, render);
-    return idle(name, state) ? page.cached(`card ${name}`, render) : render();
+    // Keyed by version too: a model tier may start serving another version, with another card.
+    return idle(name, state) ? page.cached(`card ${name} ${cards[name]?.version ?? ''}`, render) : render();
   };
   const html = page.render('index', { pageError: locals.pageError, ready: locals.ready, section });
   res.status(status).type('html').send(html);

@@ -27,7 +27,8 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
   readonly name = 'malaria' as const;
 
   constructor(
-    readonly card: ModelCard,
+    /** Replaced when a remote model tier starts serving another version (Registry). */
+    public card: ModelCard,
     private readonly backend: InferenceBackend,
     private readonly limits: ImageLimits,
   ) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type FormName, serviceUnavailable } from '../errors';
 import type { ImageLimits } from '../images';
-import type { InferenceBackend, ModelSpec } from '../inference/backend';
+import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';
 import { SentimentPredictor } from './sentiment';
@@ -31,12 +31,20 @@ export function readCard(modelsDir: string, name: string): ModelCard {
 }
 
 export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {
-  return { name: card.name, version: card.version, path: path.join(modelsDir, card.name, card.version, 'model.onnx') };
+  return {
+    name: card.name,
+    version: card.version,
+    path: path.join(modelsDir, card.name, card.version, 'model.onnx'),
+    inputs: card.inputs,
+    outputs: card.outputs,
+  };
 }
 
 export class Registry {
   private predictors: Partial<Predictors> | null = null;
   private readonly models: readonly FormName[];
+  /** What a remote model tier said it serves, by model (see `serve`). */
+  private readonly servedModels = new Map<string, ServedModel>();
 
   /** `options.models`: the models to load (default all; the batch command loads the one it runs). */
   constructor(
@@ -46,6 +54,10 @@ export class Registry {
     options: { models?: readonly FormName[] } = {},
   ) {
     this.models = MODEL_NAMES.filter((m) => options.models === undefined || options.models.includes(m));
+    backend.onServed?.((name, served) => {
+      this.servedModels.set(name, served);
+      this.serve(name);
+    });
   }
 
   get ready(): boolean {
@@ -67,6 +79,30 @@ export class Registry {
       else predictors.sentiment = new SentimentPredictor(card, this.backend);
     }
     this.predictors = predictors;
+    for (const name of this.servedModels.keys()) this.serve(name);
+  }
+
+  /** Whether the models can be used now: loaded, and (for a remote model tier) that tier ready. */
+  async backendReady(): Promise<boolean> {
+    return this.ready && ((await this.backend.ready?.()) ?? true);
+  }
+
+  /**
+   * A remote model tier decides which version of a model runs. The predictor then describes that
+   * version: with the card the model tier serves for it, if it serves one for this very model and
+   * version with the inputs and outputs of this app's card (the predictors are written for those);
+   * otherwise with this app's card, its version changed to the one that runs.
+   */
+  private serve(name: string): void {
+    const served = this.servedModels.get(name);
+    const predictor = this.predictors?.[name as FormName];
+    if (served === undefined || predictor === undefined) return;
+    const local = readCard(this.modelsDir, name);
+    const remote = served.card;
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    const usable =
+      remote !== undefined && remote.name === name && remote.version === served.version && same(remote.inputs, local.inputs) && same(remote.outputs, local.outputs);
+    predictor.card = usable ? remote : { ...local, version: served.version };
   }
 
   get<K extends FormName>(name: K): Predictors[K] {

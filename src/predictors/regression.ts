@@ -83,7 +83,8 @@ export function postprocess(outputs: NamedTensors, x: number, version: string): 
 export class RegressionPredictor implements Predictor<number> {
   readonly name = 'regression' as const;
   constructor(
-    readonly card: ModelCard,
+    /** Replaced when a remote model tier starts serving another version (Registry). */
+    public card: ModelCard,
     private readonly backend: InferenceBackend,
   ) {}
 

@@ -64,7 +64,8 @@ export function postprocess(outputs: NamedTensors, labels: readonly string[], ve
 export class SentimentPredictor implements Predictor<string> {
   readonly name = 'sentiment' as const;
   constructor(
-    readonly card: ModelCard,
+    /** Replaced when a remote model tier starts serving another version (Registry). */
+    public card: ModelCard,
     private readonly backend: InferenceBackend,
   ) {}
 

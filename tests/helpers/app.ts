@@ -6,6 +6,7 @@ import { OnnxBackend } from '../../src/inference/onnx';
 import { Lifecycle } from '../../src/lifecycle';
 import { Registry } from '../../src/predictors/registry';
 import { FakeBackend } from './fake-backend';
+import { SPLIT, behindModelTier } from './oip';
 
 export const MODELS_DIR = path.join(__dirname, '..', '..', 'models');
 
@@ -15,7 +16,9 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
 ) {
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
   const backend = (options.backend ?? new FakeBackend()) as B;
-  const registry = new Registry(backend, MODELS_DIR, { maxPixels: config.maxImagePixels });
+  // In split mode (jest project "split") the same backend answers behind a real model tier.
+  const served = SPLIT ? await behindModelTier(backend) : backend;
+  const registry = new Registry(served, MODELS_DIR, { maxPixels: config.maxImagePixels });
   if (options.load !== false) await registry.load();
   const lifecycle = new Lifecycle();
   const errors: unknown[] = [];

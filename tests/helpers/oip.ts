@@ -1,13 +1,16 @@
 /** Builders for the model tier in tests: the OIP app around a store, and a real listener for clients. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Lifecycle } from '../../src/lifecycle';
 import { createModelServer } from '../../src/oip/server';
 import { ModelStore } from '../../src/oip/store';
-import { MODELS_DIR } from './app';
+import { RemoteBackend } from '../../src/inference/remote';
+
+const MODELS_DIR = path.join(__dirname, '..', '..', 'models');
 
 export interface ModelServerOptions {
   /** A fresh backend for each (re)load; default onnxruntime in this thread. */
@@ -50,4 +53,27 @@ export async function listen(app: http.RequestListener): Promise<Listening> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Split mode (the jest project "split", ML_FORMS_SPLIT=1): the HTTP tests run with the web app's
+ * models behind a real model tier on a loopback port. `backend` (the fake or the real models)
+ * answers inside that tier; the app talks to it through RemoteBackend, the OIP v2 client.
+ */
+export const SPLIT = process.env.ML_FORMS_SPLIT === '1';
+
+const tiers: { close(): Promise<unknown> }[] = [];
+
+/** A model tier around `backend`, and a client backend pointing at it. */
+export async function behindModelTier(backend: InferenceBackend): Promise<RemoteBackend> {
+  const tier = await buildModelServer({ createBackend: async () => backend });
+  const listening = await listen(tier.app);
+  const client = new RemoteBackend({ url: listening.url, timeoutMs: 10_000, retries: 2 });
+  tiers.push({ close: () => client.close() }, listening, { close: () => tier.store.close() });
+  return client;
+}
+
+/** Closes every model tier this test file started (setupFilesAfterEnv registers it in split mode). */
+export async function closeModelTiers(): Promise<void> {
+  for (const t of tiers.splice(0)) await t.close();
 }
