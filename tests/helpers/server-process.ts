@@ -11,7 +11,8 @@ export interface ServerProcess {
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
+/** Starts server.ts with `env`; ready once `readyPath` answers 200 (the model tier: /v2/health/ready). */
+export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000, readyPath = '/readyz'): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
@@ -43,7 +44,7 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await fetch(`${url}/readyz`).catch(() => null);
+    const res = await fetch(`${url}${readyPath}`).catch(() => null);
     if (res?.status === 200) return { child, url, logs, exited };
     await new Promise((r) => setTimeout(r, 50));
   }
