@@ -5,13 +5,21 @@
  * which measured it on the same graph. They must match exactly (to the card's 4 decimals); it
  * fails (exit 1) otherwise, or when the split is not the one the card was measured on.
  *
- * Usage: npm run parity [-- --data ../shared/data] [--only malaria|sentiment|regression]
+ * Split mode (`--split`): the models also run on a model tier (a ROLE=models process this script
+ * starts, or `--inference-url URL`, e.g. Triton, with INFERENCE_TOKEN from the environment). Every
+ * held-out item is then predicted twice, in process and through the web tier's OIP v2 client, and
+ * the two predictions must be identical as the API returns them (label, confidence and scores to
+ * the 4 decimals shown, statement, value): any difference fails the check.
+ *
+ * Usage: npm run parity [-- --data ../shared/data] [--only malaria|sentiment|regression] [--split | --inference-url URL]
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { loadConfig } from '../src/config';
 import { OnnxBackend } from '../src/inference/onnx';
+import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
 import { findCellImages } from './malaria-data';
@@ -23,6 +31,52 @@ const TOLERANCE_POINTS = 0.005;
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * --split: every prediction made in process and through the model tier; they must be identical.
+ * Counts per model, and keeps the first few differences to show.
+ */
+class SplitCheck {
+  readonly compared = new Map<string, number>();
+  readonly differing = new Map<string, { id: string; inProcess: Prediction; split: Prediction }[]>();
+
+  constructor(readonly remote: Registry) {}
+
+  async both(model: string, id: string, inProcess: () => Promise<Prediction>, split: (r: Registry) => Promise<Prediction>): Promise<Prediction> {
+    const [a, b] = await Promise.all([inProcess(), split(this.remote)]);
+    this.compared.set(model, (this.compared.get(model) ?? 0) + 1);
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      const list = this.differing.get(model) ?? [];
+      list.push({ id, inProcess: a, split: b });
+      this.differing.set(model, list);
+    }
+    return b;
+  }
+}
+
+/** One prediction: in process, or (with --split) both ways, compared. */
+function predictWith(split: SplitCheck | undefined, model: string, id: string, inProcess: () => Promise<Prediction>, remote: (r: Registry) => Promise<Prediction>): Promise<Prediction> {
+  return split === undefined ? inProcess() : split.both(model, id, inProcess, remote);
+}
+
+/** A model tier (ROLE=models) from this checkout on a free port, ready. */
+async function startModelTier(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'server.ts')], {
+    env: { ...process.env, ROLE: 'models', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const m = /"port":(\d+)/.exec(buffered);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`the model tier exited (${code}) during start-up`)));
+  });
+  child.stdout?.resume();
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 interface Outcome {
@@ -88,13 +142,16 @@ async function heldOutAccuracy<T extends Labelled>(
   };
 }
 
-async function malaria(registry: Registry, dataRoot: string): Promise<Outcome> {
+async function malaria(registry: Registry, dataRoot: string, split?: SplitCheck): Promise<Outcome> {
   const predictor = registry.get('malaria');
   return heldOutAccuracy(
     predictor.card,
     findCellImages(dataRoot),
     4,
-    (f) => predictor.predict(fs.readFileSync(f.file)),
+    (f) => {
+      const bytes = fs.readFileSync(f.file);
+      return predictWith(split, 'malaria', f.id, () => predictor.predict(bytes), (r) => r.get('malaria').predict(bytes));
+    },
     'file bytes → POST path (decode, in-graph resize, ONNX)',
   );
 }
@@ -136,19 +193,19 @@ function readReviews(dataRoot: string): Review[] {
   return reviews;
 }
 
-async function sentiment(registry: Registry, dataRoot: string): Promise<Outcome> {
+async function sentiment(registry: Registry, dataRoot: string, split?: SplitCheck): Promise<Outcome> {
   const predictor = registry.get('sentiment');
   return heldOutAccuracy(
     predictor.card,
     readReviews(dataRoot),
     2,
-    (r) => predictor.predict(r.text),
+    (r) => predictWith(split, 'sentiment', r.id, () => predictor.predict(r.text), (remote) => remote.get('sentiment').predict(r.text)),
     'raw review text → ONNX graph',
   );
 }
 
 /** The regression data is generated in Python; check the served line against the card's fit. */
-async function regression(registry: Registry): Promise<Outcome> {
+async function regression(registry: Registry, split?: SplitCheck): Promise<Outcome> {
   const predictor = registry.get('regression');
   const fitted = predictor.card.fitted as { slope: number; intercept: number };
   const xs = [-1000, -3.5, 0, 0.25, 1, 5, 7.75, 10, 12345];
@@ -156,7 +213,7 @@ async function regression(registry: Registry): Promise<Outcome> {
   const allowed = (expected: number): number => 0.5e-4 + 1e-6 * Math.abs(expected);
   let worst = 0;
   for (const x of xs) {
-    const { value } = await predictor.predict(x);
+    const { value } = await predictWith(split, 'regression', String(x), () => predictor.predict(x), (r) => r.get('regression').predict(x));
     const expected = fitted.slope * x + fitted.intercept;
     worst = Math.max(worst, Math.abs((value as number) - expected) / allowed(expected));
   }
@@ -176,12 +233,30 @@ async function main(): Promise<void> {
   const only = arg('only');
   const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
+  let tier: { url: string; child: ChildProcess } | undefined;
+  let split: SplitCheck | undefined;
+  const url = arg('inference-url');
+  if (url !== undefined || process.argv.includes('--split')) {
+    if (url === undefined) tier = await startModelTier();
+    const remote = new Registry(
+      new RemoteBackend({ url: url ?? (tier?.url as string), token: process.env.INFERENCE_TOKEN, timeoutMs: 30_000, retries: 2 }),
+      config.modelsDir,
+      { maxPixels: config.maxImagePixels },
+    );
+    await remote.load();
+    split = new SplitCheck(remote);
+  }
   const outcomes: Outcome[] = [];
   const started = Date.now();
-  if (only === undefined || only === 'regression') outcomes.push(await regression(registry));
-  if (only === undefined || only === 'sentiment') outcomes.push(await sentiment(registry, dataRoot));
-  if (only === undefined || only === 'malaria') outcomes.push(await malaria(registry, dataRoot));
-  await registry.close();
+  try {
+    if (only === undefined || only === 'regression') outcomes.push(await regression(registry, split));
+    if (only === undefined || only === 'sentiment') outcomes.push(await sentiment(registry, dataRoot, split));
+    if (only === undefined || only === 'malaria') outcomes.push(await malaria(registry, dataRoot, split));
+  } finally {
+    await registry.close();
+    await split?.remote.close();
+    tier?.child.kill('SIGTERM');
+  }
 
   console.log(`\nParity: held-out split through the TypeScript serving path (tolerance ${TOLERANCE_POINTS} points)\n`);
   console.log('| model | n | card accuracy | served accuracy | difference | ok | path |');
@@ -196,8 +271,20 @@ async function main(): Promise<void> {
       );
     }
   }
+  let splitOk = true;
+  if (split !== undefined) {
+    console.log(`\nSplit: the same predictions in process and through the model tier (${url ?? 'ROLE=models, started here'})\n`);
+    console.log('| model | predictions compared | identical | ok |');
+    console.log('|---|---:|---:|---|');
+    for (const [model, n] of split.compared) {
+      const differing = split.differing.get(model) ?? [];
+      splitOk &&= differing.length === 0;
+      console.log(`| ${model} | ${n} | ${n - differing.length} | ${differing.length === 0 ? 'yes' : 'NO'} |`);
+      for (const d of differing.slice(0, 5)) console.log(`  ${d.id}: in process ${JSON.stringify(d.inProcess)}\n  ${' '.repeat(d.id.length)}  split      ${JSON.stringify(d.split)}`);
+    }
+  }
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  if (!outcomes.every((o) => o.ok)) {
+  if (!outcomes.every((o) => o.ok) || !splitOk) {
     console.error('parity check FAILED');
     process.exit(1);
   }
