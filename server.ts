@@ -17,8 +17,6 @@
  * the models.
  */
 import cluster, { type Worker } from 'node:cluster';
-import sharp from 'sharp';
-import { createApp } from './app';
 import { HostLink } from './src/cluster/link';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
@@ -27,7 +25,6 @@ import { serve } from './src/http/serve';
 import { Lifecycle } from './src/lifecycle';
 import { createLogger } from './src/log';
 import { Metrics, type MetricsText } from './src/metrics';
-import { MODEL_NAMES, Registry, modelSpec, readCard } from './src/predictors/registry';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({
   role: process.env.ROLE?.trim() === 'models' ? 'models' : cluster.isWorker ? 'http' : 'main',
@@ -63,6 +60,9 @@ async function remoteBackend(config: Config, url: string): Promise<InferenceBack
 /** An HTTP process: the app, alone (WEB_CONCURRENCY=1) or as one of the cluster's workers. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
   const lifecycle = new Lifecycle();
+  // The page, the predictors and sharp are loaded here, not at the top: the model tier
+  // (ROLE=models) renders no page and decodes no image (libvips alone is ≈ 12 MB).
+  const [{ default: sharp }, { createApp }, { Registry }] = await Promise.all([import('sharp'), import('./app'), import('./src/predictors/registry')]);
   // libvips: few threads (uploads are small and requests already run in parallel), and no
   // operation cache (it holds decoded images for reuse that never comes: every upload differs).
   sharp.concurrency(config.sharpConcurrency);
@@ -153,6 +153,7 @@ async function hostModels(config: Config, started: bigint): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   try {
+    const { MODEL_NAMES, modelSpec, readCard } = await import('./src/predictors/registry');
     const models = MODEL_NAMES.filter((m) => !config.inferenceInline.includes(m));
     await backend.load(models.map((name) => modelSpec(config.modelsDir, readCard(config.modelsDir, name))));
   } catch (err) {

@@ -11,7 +11,12 @@
  *     (bench/floor.ts), the same form post and load: what a request costs before any of our code;
  *  5. the serving designs side by side (models on the main thread, inference threads, the cluster
  *     of a model host and 2 HTTP processes, ...).
+ *  6. the split (issue 11): a web tier (INFERENCE_URL) and a model tier (ROLE=models) as two
+ *     processes on loopback against the one-process app: latency added per prediction (p50, p99
+ *     at one connection) and image throughput (32 connections), memory of both tiers.
  * Prints markdown tables and writes them to bench/results.md.
+ *
+ * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +29,7 @@ import { processTree, treeMemory } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const SECONDS = QUICK ? 2 : 6;
 const LEVELS = QUICK ? [8] : [1, 8, 32];
 const HOST = '127.0.0.1';
@@ -171,6 +177,14 @@ async function startApp(name: string, env: Record<string, string> = {}): Promise
   return startProcess(name, process.execPath, start.args, { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
 }
 
+/** The model tier as `ROLE=models npm start` runs it, ready once /v2/health/ready answers 200. */
+async function startModelTier(name: string, env: Record<string, string> = {}): Promise<Proc> {
+  const start = startScript();
+  const port = await freePort();
+  const tierEnv = { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ROLE: 'models', ...env };
+  return startProcess(name, process.execPath, start.args, tierEnv, port, '/v2/health/ready');
+}
+
 /** A floor server (bench/floor.ts) with the start script's environment and node flags. */
 async function startFloor(mode: string, pageBytes: number): Promise<Proc> {
   const start = startScript();
@@ -240,7 +254,9 @@ interface Target {
  * reports the server's CPU time per request (all its processes and threads, from /proc) when given
  * the server's pid: unlike requests/s, that barely moves when something else shares the machine.
  */
-async function wrk(url: string, target: Target, connections: number, seconds: number, serverPid?: number): Promise<Row> {
+async function wrk(url: string, target: Target, connections: number, seconds: number, serverPid?: number | number[]): Promise<Row> {
+  const pids = serverPid === undefined ? [] : Array.isArray(serverPid) ? serverPid : [serverPid];
+  const cpuNow = (): number => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
   const script = path.join(dir, 'load.lua');
   const bodyFile = path.join(dir, 'body');
@@ -263,13 +279,13 @@ async function wrk(url: string, target: Target, connections: number, seconds: nu
       'end',
     ].join('\n'),
   );
-  const cpu0 = serverPid === undefined ? 0 : treeCpuMs(serverPid);
+  const cpu0 = cpuNow();
   const out = await new Promise<string>((resolve, reject) => {
     execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url + target.path], (err, stdout) =>
       err ? reject(err) : resolve(stdout),
     );
   });
-  const cpuMs = serverPid === undefined ? NaN : treeCpuMs(serverPid) - cpu0;
+  const cpuMs = pids.length === 0 ? NaN : cpuNow() - cpu0;
   fs.rmSync(dir, { recursive: true, force: true });
   const line = /WRKJSON (.*)/.exec(out)?.[1];
   if (line === undefined) throw new Error(`unexpected wrk output: ${out}`);
@@ -282,7 +298,7 @@ async function wrk(url: string, target: Target, connections: number, seconds: nu
     p99: r.p99,
     errors: r.errors,
     non2xx: r.non2xx,
-    cpuMs: serverPid === undefined || r.requests === 0 ? undefined : cpuMs / r.requests,
+    cpuMs: pids.length === 0 || r.requests === 0 ? undefined : cpuMs / r.requests,
   };
 }
 
@@ -363,6 +379,72 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/**
+ * The split (issue 11): the app as one process against a web tier + model tier on loopback, both
+ * running at once so that each measurement of one is followed at once by the same measurement of
+ * the other (the machine's load drifts). Latency added: wrk at one connection, p50 and p99, per
+ * model. Throughput: images at 32 connections. CPU per request counts both tiers' processes.
+ */
+async function splitSection(targets: Record<'regressionApi' | 'sentimentApi' | 'malariaApi', Target>, say: (s?: string) => void): Promise<{ ratio: number; imageRps: [number, number] }> {
+  const token = 'bench-token';
+  const one = await startApp('one process');
+  const tier = await startModelTier('model tier', { INFERENCE_TOKEN: token });
+  const web = await startApp('web tier', { INFERENCE_URL: tier.base, INFERENCE_TOKEN: token });
+  const all = [targets.regressionApi, targets.sentimentApi, targets.malariaApi];
+  await warm(one.base, all);
+  await warm(web.base, all);
+  const latency: string[] = [];
+  for (const [what, target] of [
+    ['regression (JSON)', targets.regressionApi],
+    ['sentiment (JSON)', targets.sentimentApi],
+    ['malaria (upload)', targets.malariaApi],
+  ] as const) {
+    const a = await wrk(one.base, target, 1, SECONDS, one.pid);
+    const b = await wrk(web.base, target, 1, SECONDS, [web.pid, tier.pid]);
+    latency.push(
+      `| ${what} | ${fmt(a.p50, 2)} / ${fmt(a.p99, 2)} | ${fmt(b.p50, 2)} / ${fmt(b.p99, 2)} | **+${fmt(b.p50 - a.p50, 2)} / +${fmt(b.p99 - a.p99, 2)}** | ${fmt(a.cpuMs ?? NaN, 2)} → ${fmt(b.cpuMs ?? NaN, 2)} | ${a.errors + a.non2xx + b.errors + b.non2xx} |`,
+    );
+  }
+  const images: Row[] = [];
+  for (let round = 0; round < (QUICK ? 1 : 2); round++) {
+    images.push({ ...(await wrk(one.base, targets.malariaApi, 32, SECONDS, one.pid)), scenario: 'images, one process' });
+    images.push({ ...(await wrk(web.base, targets.malariaApi, 32, SECONDS, [web.pid, tier.pid])), scenario: 'images, web tier → model tier' });
+  }
+  const best = (scenario: string): number => Math.max(...images.filter((r) => r.scenario === scenario).map((r) => r.rps));
+  const inProcess = best('images, one process');
+  const split = best('images, web tier → model tier');
+  await Promise.all([one.stop(), web.stop(), tier.stop()]);
+
+  say('## The split: web tier → model tier on loopback, against one process (issue 11)');
+  say();
+  say(`Both set-ups running at once, measured alternately. Start-up to ready: one process ${fmt(one.startupMs)} ms; model tier ${fmt(tier.startupMs)} ms, then the web tier ${fmt(web.startupMs)} ms ` +
+    '(it waits for the model tier and checks its metadata against the cards).');
+  say();
+  say('Latency per prediction, one connection (wrk), ms:');
+  say();
+  say('| prediction | one process p50 / p99 | split p50 / p99 | added by the split p50 / p99 | server CPU ms/req (all processes) | errors + non-2xx |');
+  say('|---|---:|---:|---:|---:|---:|');
+  for (const l of latency) say(l);
+  say();
+  say('Image predictions at 32 connections (best of the rounds, each round one process then split):');
+  say();
+  say(table(images));
+  say();
+  say(`| memory | idle RSS MB | peak RSS MB | peak PSS MB |`);
+  say(`|---|---:|---:|---:|`);
+  say(`| one process | ${mb(one.idleRss)} | ${mb(one.peakRss)} | ${mb(one.peakPss)} |`);
+  say(`| web tier (no models, no onnxruntime) | ${mb(web.idleRss)} | ${mb(web.peakRss)} | ${mb(web.peakPss)} |`);
+  say(`| model tier (2 inference threads) | ${mb(tier.idleRss)} | ${mb(tier.peakRss)} | ${mb(tier.peakPss)} |`);
+  say(`| split, both tiers (sum of peaks) | ${mb(web.idleRss + tier.idleRss)} | ${mb(web.peakRss + tier.peakRss)} | ${mb(web.peakPss + tier.peakPss)} |`);
+  say();
+  const ratio = split / inProcess;
+  say(`| target | measured | |`);
+  say(`|---|---|---|`);
+  say(`| split image throughput ≥ 0.8× one process | ${fmt(split)} vs ${fmt(inProcess)} /s = ${fmt(ratio, 2)}× | ${ratio >= 0.8 ? 'holds' : '**does not hold**'} |`);
+  say();
+  return { ratio, imageRps: [inProcess, split] };
+}
+
 async function main(): Promise<void> {
   const out: string[] = [];
   const say = (s = ''): void => {
@@ -378,7 +460,7 @@ async function main(): Promise<void> {
   say(`# Benchmark: ${new Date().toISOString()}`);
   say();
   say(`Machine: ${os.availableParallelism()} × ${cpu}, ${mb(os.totalmem())} MB RAM, Linux ${os.release()}, Node ${process.version}; ` +
-    `load generator (wrk, one thread) on the same machine. Command: \`npm run bench${QUICK ? ' -- --quick' : ''}\`, ${SECONDS} s per cell. ` +
+    `load generator (wrk, one thread) on the same machine. Command: \`npm run bench${QUICK || ONLY !== undefined ? ' --' : ''}${ONLY !== undefined ? ` --only ${ONLY}` : ''}${QUICK ? ' --quick' : ''}\`, ${SECONDS} s per cell. ` +
     `Load average before the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (anything above ~0.2 means other work shared the 2 cores).`);
   say();
 
@@ -386,6 +468,7 @@ async function main(): Promise<void> {
   const upload = multipart(png);
   const targets = {
     regressionForm: { method: 'POST', path: '/predict/regression', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=5' } as Target,
+    regressionApi: { method: 'POST', path: '/api/predict/regression', headers: { 'content-type': 'application/json' }, body: '{"x": 5}' } as Target,
     sentimentApi: { method: 'POST', path: '/api/predict/sentiment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ review: REVIEW }) } as Target,
     malariaApi: { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } as Target,
     healthz: { method: 'GET', path: '/healthz' } as Target,
@@ -404,6 +487,14 @@ async function main(): Promise<void> {
     ]);
     return { images, health };
   };
+
+  if (ONLY === 'split') {
+    await splitSection(targets, say);
+    say(`Load average after the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`);
+    if (!QUICK) fs.writeFileSync(path.join(ROOT, 'bench', 'results-split.md'), out.join('\n') + '\n');
+    return;
+  }
+  if (ONLY !== undefined) throw new Error(`--only ${ONLY}: the only part that runs alone is "split"`);
 
   // 1. The in-process limit, before any server runs.
   const limit1 = await inProcessLimit(MODELS_DIR, [png], 1, QUICK ? 2 : 5);
@@ -495,6 +586,10 @@ async function main(): Promise<void> {
     );
   }
 
+  // 5. The split: measured now, reported after the designs.
+  const splitOut: string[] = [];
+  const splitResult = await splitSection(targets, (line = '') => splitOut.push(line));
+
   // Report.
   const ours = (c: number): number => rows.find((r) => r.connections === c && r.scenario.startsWith('form'))?.rps ?? NaN;
   const theirs = (c: number): number => flaskRows.find((r) => r.connections === c && r.note?.includes('walkthrough'))?.rps ?? NaN;
@@ -535,6 +630,7 @@ async function main(): Promise<void> {
   say();
   say(designLines.join('\n'));
   say();
+  for (const line of splitOut) say(line);
   say('## Targets (issue 4)');
   say();
   say(`| target | measured | |`);
@@ -546,6 +642,7 @@ async function main(): Promise<void> {
   say(`| peak RSS of app processes ≤ 300 MB | ${mb(app.peakRss)} MB | ${check(app.peakRss <= 300 * 1048576)} |`);
   say(`| /healthz p99 ≤ 100 ms under image saturation | ${fmt(healthP99, 1)} ms | ${check(healthP99 <= 100)} |`);
   say(`| 400-upload burst: only 200 / 503+Retry-After, no hang, alive after | ${b.ok} + ${b.shed} + ${b.other} other, alive: ${b.aliveAfter} | ${check(b.other === 0 && b.aliveAfter)} |`);
+  say(`| split image throughput ≥ 0.8× one process (issue 11) | ${fmt(splitResult.imageRps[1])} vs ${fmt(splitResult.imageRps[0])} /s = ${fmt(splitResult.ratio, 2)}× | ${check(splitResult.ratio >= 0.8)} |`);
   say();
   const queueLines = metricsText.split('\n').filter((l) => /^(inference_duration_seconds_(sum|count)|nodejs_eventloop_lag_p99_seconds|process_resident_memory_bytes)/.test(l));
   say('<details><summary>/metrics excerpt after the run</summary>\n\n```\n' + queueLines.join('\n') + '\n```\n</details>');
