@@ -336,7 +336,11 @@ export class RemoteBackend implements InferenceBackend {
       const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...payload?.headers };
       if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
       if (payload !== undefined) headers['content-length'] = payload.body.length;
+      // A server may answer before it has read the whole body (413 from Content-Length) and close
+      // the connection: the write then fails, but the answer stands.
+      let answered = false;
       const req = this.transport.request(new URL(path, this.base), { method, headers, agent: this.agent }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -354,6 +358,7 @@ export class RemoteBackend implements InferenceBackend {
       });
       const timer = setTimeout(() => req.destroy(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req.on('error', (err) => {
+        if (answered && !(err instanceof TimedOut)) return; // the response's own events settle it
         clearTimeout(timer);
         reject(err instanceof TimedOut ? err : new ConnectionFailed(err.message));
       });

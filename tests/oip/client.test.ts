@@ -182,6 +182,26 @@ describe('against recorded Triton answers', () => {
   });
 });
 
+describe('an input larger than the model tier takes', () => {
+  it("is 413 too_large_for_model_server, when the tier refuses it from its Content-Length without reading it", async () => {
+    const tier = await buildModelServer({ env: { MODEL_MAX_BODY_MB: '0.5' } });
+    const listening = await listen(tier.app);
+    const { backend, registry } = await remoteRegistry(listening.url);
+    try {
+      await registry.load();
+      // A large image: its decoded pixels (3 bytes each) are far more than 0.5 MB.
+      const big = await cellImage('png', { size: 1200 });
+      const err = await httpError(registry.get('malaria').predict(big));
+      expect(err).toMatchObject({ status: 413, code: 'too_large_for_model_server' });
+      expect((await registry.get('regression').predict(1)).model).toBe('regression');
+    } finally {
+      await backend.close();
+      await listening.close();
+      await tier.store.close();
+    }
+  });
+});
+
 describe('when the model tier dies and comes back', () => {
   it('fails at once with 503 + Retry-After, opens the circuit, reports not ready, and recovers by itself', async () => {
     const triton = await startFakeTriton();
