@@ -19,6 +19,15 @@ export interface Config {
   modelsDir: string;
   /** Upload limit in bytes (MAX_UPLOAD_MB, default 5). */
   maxUploadBytes: number;
+  /** Images in one multi-image post (MAX_BATCH_FILES, default 100); each is still under maxUploadBytes. */
+  maxBatchFiles: number;
+  /** Body size of one multi-image post in bytes (MAX_BATCH_MB, default 50). */
+  maxBatchBytes: number;
+  /**
+   * Images of one multi-image post decoded and classified at once (BATCH_CONCURRENCY, default 4:
+   * the libuv threads sharp decodes on). More does not go faster; fewer leaves cores idle.
+   */
+  batchConcurrency: number;
   /** Largest image accepted, width × height, read from the header (MAX_IMAGE_MEGAPIXELS, default 25). */
   maxImagePixels: number;
   /** Longest review in characters (MAX_REVIEW_CHARS, default 20000). */
@@ -163,6 +172,9 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST ?? '0.0.0.0',
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(projectRoot(), 'models')),
     maxUploadBytes: Math.round(num(env, 'MAX_UPLOAD_MB', 5, 0.001, 100) * 1024 * 1024),
+    maxBatchFiles: int(env, 'MAX_BATCH_FILES', 100, 1, 10_000),
+    maxBatchBytes: Math.round(num(env, 'MAX_BATCH_MB', 50, 0.001, 1024) * 1024 * 1024),
+    batchConcurrency: int(env, 'BATCH_CONCURRENCY', 4, 1, 64),
     maxImagePixels: Math.round(num(env, 'MAX_IMAGE_MEGAPIXELS', 25, 0.01, 268) * 1e6),
     maxReviewChars: int(env, 'MAX_REVIEW_CHARS', 20_000, 1, 1_000_000),
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,

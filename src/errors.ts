@@ -42,6 +42,9 @@ export const ERRORS = {
   too_many_parts: { status: 413, when: 'The multipart body has too many parts or fields.', steps: ['upload'] },
   field_too_large: { status: 413, when: 'A multipart text field or field name is too long.', steps: ['upload'] },
   file_too_large: { status: 413, when: 'The file is larger than the upload limit (MAX_UPLOAD_MB).', steps: ['upload'] },
+  // A post of several images (POST /api/predict/malaria/batch, the image form), as a whole.
+  too_many_images: { status: 413, when: 'A post of several images has more than the limit (MAX_BATCH_FILES).', steps: [] },
+  upload_too_large: { status: 413, when: 'A post of several images is larger than its limit (MAX_BATCH_MB).', steps: [] },
   // The image itself, judged by its bytes.
   empty_file: { status: 400, when: 'The file is empty.', steps: ['image'] },
   unsupported_image_type: { status: 415, when: 'The bytes are not a PNG, JPEG, WebP or GIF image, whatever the name or declared type.', steps: ['image'] },
@@ -139,6 +142,10 @@ export const serviceUnavailable = (code: CodeWithStatus<503>, message: string, r
 
 /** A file over the upload limit (MAX_UPLOAD_MB): an upload to the server, or an image file in a batch. */
 export function fileTooLarge(maxBytes: number): HttpError {
-  const mb = (maxBytes / (1024 * 1024)).toFixed(maxBytes % (1024 * 1024) === 0 ? 0 : 1);
-  return payloadTooLarge('file_too_large', `The file is larger than ${mb} MB. Choose a smaller image.`);
+  return payloadTooLarge('file_too_large', `The file is larger than ${megabytes(maxBytes)} MB. Choose a smaller image.`);
+}
+
+/** "5" or "0.5": a byte limit in MB as messages and the page show it. */
+export function megabytes(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1);
 }

@@ -38,7 +38,9 @@ const INFERENCE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 export function routeLabel(req: Request): { route: string; model: string } {
   const p = fullPath(req);
   const predict = predictRoute(req);
-  if (predict !== null) return { route: predict.api ? '/api/predict/:model' : '/predict/:model', model: predict.model };
+  if (predict !== null) {
+    return { route: `${predict.api ? '/api' : ''}/predict/:model${predict.batch ? '/batch' : ''}`, model: predict.model };
+  }
   if (p === '/' || p === '/healthz' || p === '/readyz' || p === '/metrics' || p === '/api/models') return { route: p, model: '' };
   if (/^\/[\w.-]+\.(css|js|svg|png|ico|woff2?)$/.test(p)) return { route: 'static', model: '' };
   return { route: 'other', model: '' };

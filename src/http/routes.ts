@@ -7,17 +7,20 @@
 import express, { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Lifecycle } from '../lifecycle';
+import type { Logger } from '../log';
 import { parseFields } from '../fields';
 import { REGRESSION_FIELDS } from '../predictors/regression';
 import { sentimentFields } from '../predictors/sentiment';
 import { ClassificationPredictionSchema, ModelCardSchema, RegressionPredictionSchema } from '../predictors/types';
 import { cellImage } from '../sample-image';
+import { batchEndpoint, classifyPost } from './batch';
 import { type Endpoint, fieldsBody, jsonEndpoint } from './endpoint';
-import { imageBody, imageUpload, uploadedBytes } from './upload';
-import { keptInputs, type PageDeps, renderPage } from './view';
+import { imageBody } from './upload';
+import { batchTable, keptInputs, type PageDeps, renderPage } from './view';
 
 export interface RouteDeps extends PageDeps {
   lifecycle: Lifecycle;
+  log?: Logger;
 }
 
 export function pageRoutes(deps: RouteDeps): Router {
@@ -35,10 +38,22 @@ export function pageRoutes(deps: RouteDeps): Router {
     renderPage(req, res, deps, { results: { regression: prediction }, inputs: keptInputs(req), active: 'regression' });
   });
 
-  /** Predict from the image form. @route POST /predict/malaria */
-  router.post('/predict/malaria', imageUpload(config, { allowRawBody: false }), async (req, res) => {
-    const prediction = await registry.get('malaria').predict(uploadedBytes(req));
-    renderPage(req, res, deps, { results: { malaria: prediction }, inputs: keptInputs(req), active: 'malaria' });
+  /**
+   * Predict from the image form: one image answers as the single-image form always has (its
+   * error, if any, is the page's status); several give the results table. @route POST /predict/malaria
+   */
+  router.post('/predict/malaria', async (req, res) => {
+    const images = await classifyPost(req, res, deps, { thumbnails: true });
+    if (images === null) return;
+    const [only] = images;
+    if (images.length === 1 && only !== undefined) {
+      res.locals.imageName = only.row.file;
+      if ('error' in only.row) throw only.failure;
+      const { file: _file, ...prediction } = only.row;
+      renderPage(req, res, deps, { results: { malaria: prediction }, inputs: keptInputs(req), active: 'malaria' });
+      return;
+    }
+    renderPage(req, res, deps, { batch: batchTable(images, registry.get('malaria').card.labels), active: 'malaria' });
   });
 
   /** Predict from the review form. @route POST /predict/sentiment */
@@ -94,6 +109,7 @@ export function apiEndpoints(deps: RouteDeps): Endpoint[] {
       answer: (bytes) => registry.get('malaria').predict(bytes),
       examples: async () => ({ 'a synthetic cell image (PNG)': await cellImage('png'), 'a text file': Buffer.from('not an image') }),
     }),
+    batchEndpoint(deps),
     jsonEndpoint({
       method: 'post',
       path: '/api/predict/sentiment',

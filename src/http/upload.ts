@@ -14,6 +14,35 @@ import type { RequestReader } from './endpoint';
 
 export const IMAGE_FIELD = 'image';
 
+/** Text fields an image form may carry besides its files (none are read): few and short. */
+export const FORM_FIELD_LIMITS = { fields: 8, fieldSize: 64 * 1024, fieldNameSize: 100 } as const;
+
+/**
+ * The upload errors, one constructor each: the single-image upload (multer) and the multi-image
+ * one (src/http/batch-upload.ts) answer the same codes and words.
+ */
+export const uploadErrors = {
+  unexpectedField: (field: string | undefined): HttpError =>
+    badRequest('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${field ?? ''}".`),
+  tooManyParts: (): HttpError => payloadTooLarge('too_many_parts', 'The form has too many fields. Send only the image.'),
+  fieldTooLarge: (): HttpError => payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.'),
+  missingImage: (): HttpError =>
+    badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".'),
+  unsupportedContentType: (allowRawBody: boolean): HttpError =>
+    unsupportedMediaType(
+      'unsupported_content_type',
+      allowRawBody
+        ? 'Send the image as multipart/form-data in the field "image", or as the raw body with Content-Type image/png, image/jpeg, image/webp or image/gif.'
+        : 'Send the image as multipart/form-data in the field "image".',
+    ),
+  invalidMultipart: (): HttpError =>
+    badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".'),
+};
+
+/** busboy's parse errors ("Unexpected end of form", "Multipart: Boundary not found", ...). */
+export const isMultipartParseError = (err: unknown): boolean =>
+  err instanceof Error && /multipart|boundary|unexpected end of form|malformed part header/i.test(err.message);
+
 /** multer and busboy errors → the app's errors, with words a person can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): HttpError | null {
   if (err instanceof multer.MulterError) {
@@ -23,29 +52,25 @@ export function uploadError(err: unknown, maxUploadBytes: number): HttpError | n
       case 'LIMIT_FILE_COUNT':
         return badRequest('too_many_files', 'Send exactly one image, in the field "image".');
       case 'LIMIT_UNEXPECTED_FILE':
-        return badRequest('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${err.field ?? ''}".`);
+        return uploadErrors.unexpectedField(err.field);
       case 'LIMIT_PART_COUNT':
       case 'LIMIT_FIELD_COUNT':
-        return payloadTooLarge('too_many_parts', 'The form has too many fields. Send only the image.');
+        return uploadErrors.tooManyParts();
       case 'LIMIT_FIELD_KEY':
       case 'LIMIT_FIELD_VALUE':
-        return payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.');
+        return uploadErrors.fieldTooLarge();
       default:
         return badRequest('invalid_multipart', 'The upload could not be read. Send the image as multipart/form-data.');
     }
   }
-  // busboy's parse errors ("Unexpected end of form", "Multipart: Boundary not found", ...)
-  if (err instanceof Error && /multipart|boundary|unexpected end of form|malformed part header/i.test(err.message)) {
-    return badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".');
-  }
-  return null;
+  return isMultipartParseError(err) ? uploadErrors.invalidMultipart() : null;
 }
 
 /** Middleware putting the uploaded bytes at req.file.buffer (multipart) or req.body (raw). */
 export function imageUpload(config: Config, options: { allowRawBody: boolean }): RequestHandler {
   const multipart = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024, fieldNameSize: 100 },
+    limits: { fileSize: config.maxUploadBytes, files: 1, parts: 10, ...FORM_FIELD_LIMITS },
   }).single(IMAGE_FIELD);
   const raw = express.raw({ type: () => true, limit: config.maxUploadBytes });
 
@@ -59,14 +84,7 @@ export function imageUpload(config: Config, options: { allowRawBody: boolean }):
       raw(req, res, next);
       return;
     }
-    next(
-      unsupportedMediaType(
-        'unsupported_content_type',
-        options.allowRawBody
-          ? 'Send the image as multipart/form-data in the field "image", or as the raw body with Content-Type image/png, image/jpeg, image/webp or image/gif.'
-          : 'Send the image as multipart/form-data in the field "image".',
-      ),
-    );
+    next(uploadErrors.unsupportedContentType(options.allowRawBody));
   };
 }
 
@@ -74,7 +92,7 @@ export function imageUpload(config: Config, options: { allowRawBody: boolean }):
 export function uploadedBytes(req: Request): Uint8Array {
   if (req.file !== undefined) return req.file.buffer;
   if (Buffer.isBuffer(req.body) && req.body.length > 0) return req.body;
-  throw badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".');
+  throw uploadErrors.missingImage();
 }
 
 /** The media types a raw image body may declare: the accepted formats, or "just bytes". */

@@ -9,6 +9,9 @@ import type { Registry } from '../predictors/registry';
 import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
 import { formatNumber } from '../predictors/regression';
+import { formatPercent } from '../predictors/classification';
+import { type BatchSummary, REVIEW_BELOW, leastSureFirst, needsReview, resultsCsv, reviewText, summarize, summaryText } from '../batch/table';
+import type { ClassifiedImage } from './batch';
 import type { PageRenderer } from './page';
 
 export interface PageState {
@@ -20,6 +23,34 @@ export interface PageState {
   active?: FormName;
   /** An error that belongs to no form (404, models still loading), shown at the top. */
   pageError?: { code: string; message: string };
+  /** The results table of a post with several images. */
+  batch?: BatchTable;
+}
+
+/** What views/partials/batch.ejs draws: the rows least sure first, and the summary. */
+export interface BatchTable {
+  rows: Array<ClassifiedImage & { review: boolean }>;
+  summary: BatchSummary;
+  summaryText: string;
+  reviewText: string;
+  /** The "Download CSV" link: the rows as the batch command line writes them, as a data: URL. */
+  csvHref: string;
+}
+
+export function batchTable(images: readonly ClassifiedImage[], labels: readonly string[]): BatchTable {
+  const rows = images.map((image) => image.row);
+  const summary = summarize(rows, labels);
+  return {
+    rows: leastSureFirst(rows).map((i) => {
+      const image = images[i] as ClassifiedImage;
+      return { ...image, review: needsReview(image.row) };
+    }),
+    summary,
+    summaryText: summaryText(summary),
+    reviewText: reviewText(summary),
+    // A data: URL, so the download works without JavaScript and without keeping anything on the server.
+    csvHref: `data:text/csv;charset=utf-8,${encodeURIComponent(resultsCsv(rows, labels))}`,
+  };
 }
 
 export interface PageDeps {
@@ -37,7 +68,8 @@ export function keptInputs(req: Request): NonNullable<PageState['inputs']> {
     if (typeof v === 'number') return String(v);
     return typeof v === 'string' ? v.slice(0, max) : undefined;
   };
-  const imageName = req.file?.originalname;
+  // multer's req.file on the API; the image form's own upload names its file in res.locals.
+  const imageName = req.file?.originalname ?? (req.res?.locals.imageName as string | undefined);
   return {
     x: pick('x', 200),
     review: pick('review', 1_000_000),
@@ -221,7 +253,13 @@ export const EXAMPLES = {
 /** Whether a card shows anything from this request; if not, its HTML is the same for everyone. */
 function idle(name: FormName, state: PageState): boolean {
   const input = { regression: state.inputs?.x, malaria: state.inputs?.imageName, sentiment: state.inputs?.review }[name];
-  return state.results?.[name] === undefined && state.errors?.[name] === undefined && state.active !== name && input === undefined;
+  return (
+    state.results?.[name] === undefined &&
+    state.errors?.[name] === undefined &&
+    state.active !== name &&
+    input === undefined &&
+    (name !== 'malaria' || state.batch === undefined)
+  );
 }
 
 /**
@@ -247,8 +285,14 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
       uploadMb: Math.round((config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
       megapixels: Math.round(config.maxImagePixels / 1e6),
       reviewChars: config.maxReviewChars,
+      batchFiles: config.maxBatchFiles,
+      batchMb: Math.round((config.maxBatchBytes / (1024 * 1024)) * 10) / 10,
     },
+    batch: state.batch ?? null,
+    percent: formatPercent,
+    reviewBelow: REVIEW_BELOW,
     maxUploadBytes: config.maxUploadBytes,
+    maxBatchBytes: config.maxBatchBytes,
     baseUrl: baseUrl(req),
     examples: EXAMPLES,
     metricText,

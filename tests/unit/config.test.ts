@@ -11,6 +11,15 @@ describe('loadConfig', () => {
     expect(c.modelsDir).toMatch(/models$/);
   });
 
+  it('limits a multi-image post to 100 images and 50 MB, 4 classified at once, unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ maxBatchFiles: 100, maxBatchBytes: 50 * 1024 * 1024, batchConcurrency: 4 });
+    expect(loadConfig({ MAX_BATCH_FILES: '20', MAX_BATCH_MB: '10.5', BATCH_CONCURRENCY: '2' })).toMatchObject({
+      maxBatchFiles: 20,
+      maxBatchBytes: 10.5 * 1024 * 1024,
+      batchConcurrency: 2,
+    });
+  });
+
   it('reads PORT and limits from the environment', () => {
     const c = loadConfig({ PORT: '8080', MAX_UPLOAD_MB: '2', MAX_REVIEW_CHARS: '100' });
     expect(c).toMatchObject({ port: 8080, maxUploadBytes: 2 * 1024 * 1024, maxReviewChars: 100 });
@@ -40,6 +49,10 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, /PORT/],
     [{ MAX_UPLOAD_MB: '-1' }, /MAX_UPLOAD_MB/],
     [{ NODE_ENV: 'staging' }, /NODE_ENV/],
+    [{ MAX_BATCH_FILES: '0' }, /MAX_BATCH_FILES/],
+    [{ MAX_BATCH_FILES: '2.5' }, /MAX_BATCH_FILES/],
+    [{ MAX_BATCH_MB: 'lots' }, /MAX_BATCH_MB/],
+    [{ BATCH_CONCURRENCY: '0' }, /BATCH_CONCURRENCY/],
   ])('fails fast naming the variable for %p', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

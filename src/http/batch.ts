@@ -1,0 +1,262 @@
+/**
+ * A post with several cell images, classified. The images are read from the request as they
+ * arrive (batch-upload.ts) and each one goes through the malaria predictor, the single-image API's
+ * own decoder, model and inference pool, as soon as its bytes are in, with at most
+ * `config.batchConcurrency` of them in progress at once (OrderedPool): the batch keeps both cores
+ * busy without filling the inference queue that other visitors' requests wait in.
+ *
+ * Each image's failure is its own row, with the code and message the single-image API would have
+ * answered for that file; only a problem with the whole post (batch-upload.ts) fails the request.
+ */
+import type { Request, Response } from 'express';
+import type { Config } from '../config';
+import { z } from 'zod';
+import { ERRORS, ERROR_CODES, type ErrorCode, HttpError } from '../errors';
+import { thumbnail } from '../images';
+import { OrderedPool } from '../batch/ordered';
+import type { ImageResult } from '../batch/table';
+import type { Logger } from '../log';
+import type { MalariaPredictor } from '../predictors/malaria';
+import type { Registry } from '../predictors/registry';
+import { ClassificationPredictionSchema } from '../predictors/types';
+import { cellImage } from '../sample-image';
+import { type UploadedImage, readImageBatch } from './batch-upload';
+import type { Endpoint } from './endpoint';
+import { IMAGE_FIELD, uploadErrors } from './upload';
+
+export interface ClassifiedImage {
+  /** Position in the post, from 0. */
+  index: number;
+  /** The file's name with its prediction or its error: one element of the batch API's answer. */
+  row: ImageResult;
+  /** What the single-image route throws for this file (status, Retry-After and all), if it failed. */
+  failure?: unknown;
+  /** A JPEG data: URL of the image, when thumbnails were asked for and the file could be read. */
+  thumbnail?: string;
+}
+
+export interface ClassifyOptions {
+  /** Make a thumbnail of each image for the page drawn on the server (not wanted by the API). */
+  thumbnails: boolean;
+  /** Called once the whole post is read and accepted, with the number of images, before any onImage. */
+  onAccepted?: (count: number) => void;
+  /** Each image's result, in post order, after onAccepted. */
+  onImage?: (image: ClassifiedImage) => void;
+}
+
+export interface BatchDeps {
+  registry: Registry;
+  config: Config;
+  log?: Logger;
+}
+
+/** Displayed at 48 CSS pixels: 64 is sharp enough on most screens and keeps a 100-row page small. */
+const THUMBNAIL_SIZE = 64;
+
+const INTERNAL = new HttpError(
+  'internal_error',
+  'Something went wrong on our side with this image. Please try it again.',
+);
+
+/**
+ * One image's row: its name with the predictor's answer, or with the error the single-image API
+ * answers for the same bytes (a fault of ours shows as internal_error; `failure` keeps the original).
+ */
+async function resultFor(
+  predictor: MalariaPredictor,
+  name: string,
+  bytes: Uint8Array,
+  refused?: HttpError,
+): Promise<{ row: ImageResult; failure?: unknown }> {
+  try {
+    if (refused !== undefined) throw refused;
+    return { row: { file: name, ...(await predictor.predict(bytes)) } };
+  } catch (err) {
+    const shown = err instanceof HttpError && err.expose ? err : INTERNAL;
+    return { row: { file: name, error: { code: shown.code, message: shown.message } }, failure: err };
+  }
+}
+
+/**
+ * Reads and classifies the images of a multipart post. Rejects with the HttpError of a whole-post
+ * problem (nothing written yet); resolves with every image's result in post order, or with null if
+ * the response was already answered (the deadline) or the client left, in which case the images not
+ * yet started were skipped.
+ */
+export async function classifyPost(
+  req: Request,
+  res: Response,
+  deps: BatchDeps,
+  options: ClassifyOptions,
+): Promise<ClassifiedImage[] | null> {
+  const { config } = deps;
+  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    throw uploadErrors.unsupportedContentType(false);
+  }
+  const predictor = deps.registry.get('malaria');
+  const limits = { maxPixels: config.maxImagePixels };
+  let count: number | null = null;
+
+  const classify = async (file: UploadedImage): Promise<ClassifiedImage> => {
+    const { row, failure } = await resultFor(predictor, file.name, file.bytes, file.error);
+    if (failure !== undefined && 'error' in row && row.error.code === 'internal_error') {
+      deps.log?.error(
+        { err: failure, reqId: res.locals.requestId as unknown, image: file.index },
+        'batch image failed',
+      );
+    }
+    const image: ClassifiedImage = { index: file.index, row, failure };
+    // A post of one image is answered as today's single result, which has no thumbnail.
+    if (options.thumbnails && failure === undefined && count !== 1) {
+      image.thumbnail = await thumbnail(file.bytes, THUMBNAIL_SIZE, limits).then(
+        (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
+        () => undefined,
+      );
+    }
+    return image;
+  };
+
+  const results: ClassifiedImage[] = [];
+  const early: ClassifiedImage[] = [];
+  let accepted = false;
+  const pool = new OrderedPool<UploadedImage, ClassifiedImage>(config.batchConcurrency, classify, (image) => {
+    results.push(image);
+    if (accepted) options.onImage?.(image);
+    else early.push(image);
+  });
+  // The client left, or the deadline answered for us: start no more images.
+  const gone = (): void => pool.cancel();
+  res.once('close', gone);
+  try {
+    count = await readImageBatch(
+      req,
+      { maxFiles: config.maxBatchFiles, maxBytes: config.maxBatchBytes, maxFileBytes: config.maxUploadBytes },
+      (file) => pool.add(file),
+    );
+    if (count === 0) throw uploadErrors.missingImage();
+    if (res.headersSent || res.writableEnded) {
+      pool.cancel();
+      return null;
+    }
+    accepted = true;
+    options.onAccepted?.(count);
+    for (const image of early.splice(0)) options.onImage?.(image);
+    await pool.close();
+  } catch (err) {
+    pool.cancel();
+    throw err;
+  } finally {
+    res.off('close', gone);
+  }
+  return results.length === count ? results : null;
+}
+
+/** What one image of a batch can fail with: what the single-image API answers for a bad file or a busy model. */
+const IMAGE_ERROR_CODES = ERROR_CODES.filter(
+  (code) =>
+    ERRORS[code].steps.some((step: string) => step === 'image' || step === 'inference') ||
+    code === 'file_too_large' ||
+    code === 'timeout' ||
+    code === 'internal_error',
+) as [ErrorCode, ...ErrorCode[]];
+
+const fileName = z
+  .string()
+  .meta({ description: 'The file name as sent (a folder path kept), without control characters.' });
+
+export const BatchPredictionsSchema = z
+  .strictObject({
+    predictions: z
+      .array(
+        z.union([
+          ClassificationPredictionSchema.extend({ file: fileName }),
+          z.strictObject({
+            file: fileName,
+            error: z.strictObject({
+              code: z.enum(IMAGE_ERROR_CODES),
+              message: z.string().meta({ description: 'For a person: what is wrong with this file.' }),
+            }),
+          }),
+        ]),
+      )
+      .meta({ description: 'One element per image, in the order sent.' }),
+  })
+  .meta({
+    id: 'BatchPredictions',
+    description:
+      "Each image's prediction (the single-image answer with its file name), or the error the single-image API gives for that file.",
+  });
+
+/** The batch API: several images in, one answer streamed out, one element per line. */
+export function batchEndpoint(deps: BatchDeps): Endpoint {
+  const { config } = deps;
+  return {
+    method: 'post',
+    path: '/api/predict/malaria/batch',
+    operationId: 'predictMalariaBatch',
+    tag: 'Predictions',
+    summary: 'Classify several blood-cell images in one post',
+    description:
+      `Send each image as a multipart field "${IMAGE_FIELD}" (\`curl -F image=@a.png -F image=@b.png\`): up to ${config.maxBatchFiles} images and ` +
+      `${config.maxBatchBytes / (1024 * 1024)} MB per post, each within the single-image limits. A file that cannot be read gets ` +
+      'the error the single-image call would have answered, and the others are still classified. The answer is streamed once ' +
+      'the whole post is in: one element per line, in the order sent, each as soon as it and those before it are done.',
+    request: {
+      description: `Several images, each in the multipart field "${IMAGE_FIELD}".`,
+      content: {
+        'multipart/form-data': {
+          schema: z.object({
+            [IMAGE_FIELD]: z
+              .array(z.file())
+              .min(1)
+              .max(config.maxBatchFiles)
+              .meta({ description: 'The images: PNG, JPEG, WebP or GIF, judged by their bytes.' }),
+          }),
+        },
+      },
+    },
+    responses: { 200: { description: 'One element per image, in the order sent.', json: BatchPredictionsSchema } },
+    errors: [
+      'unsupported_content_type',
+      'invalid_multipart',
+      'missing_image',
+      'unexpected_field',
+      'too_many_parts',
+      'field_too_large',
+      'too_many_images',
+      'upload_too_large',
+      'models_loading',
+    ],
+    handlers: [
+      async (req, res) => {
+        let sent = 0;
+        const images = await classifyPost(req, res, deps, {
+          thumbnails: false,
+          onAccepted: () => {
+            res.status(200).type('json');
+            res.write('{"predictions":[\n');
+          },
+          onImage: (image) => {
+            res.write(`${sent++ === 0 ? '' : ',\n'}${JSON.stringify(image.row)}`);
+          },
+        });
+        // Incomplete (the client left): end the connection rather than close the JSON as if it were whole.
+        if (images !== null) res.end('\n]}\n');
+        else if (!res.writableEnded) res.destroy();
+      },
+    ],
+    examples: async () => {
+      const predictor = deps.registry.get('malaria');
+      const rows = await Promise.all(
+        (
+          [
+            ['cell-1.png', await cellImage('png')],
+            ['cell-2.png', await cellImage('png', { parasite: true })],
+            ['notes.png', Buffer.from('not an image')],
+          ] as const
+        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes)).row),
+      );
+      return [{ name: 'two cells and a text file', status: 200, body: { predictions: rows } }];
+    },
+  };
+}
