@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '.training-cache/', 'reports/', 'tests/e2e/screenshots/'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', '.training-cache/', 'reports/', 'tests/e2e/screenshots/', 'public/batch.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
