@@ -9,6 +9,8 @@
  * statuses and their descriptions from here, so the published list is the thrown list.
  */
 
+import { megabytes } from './units';
+
 /** The three models, which are also the three forms of the page. */
 export type FormName = 'regression' | 'malaria' | 'sentiment';
 
@@ -143,9 +145,4 @@ export const serviceUnavailable = (code: CodeWithStatus<503>, message: string, r
 /** A file over the upload limit (MAX_UPLOAD_MB): an upload to the server, or an image file in a batch. */
 export function fileTooLarge(maxBytes: number): HttpError {
   return payloadTooLarge('file_too_large', `The file is larger than ${megabytes(maxBytes)} MB. Choose a smaller image.`);
-}
-
-/** "5" or "0.5": a byte limit in MB as messages and the page show it. */
-export function megabytes(bytes: number): string {
-  return (bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1);
 }

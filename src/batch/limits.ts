@@ -3,7 +3,7 @@
  * (src/http/batch-upload.ts) and the page says the same before sending (src/browser/batch.ts).
  * No Node-only APIs here.
  */
-import { megabytes } from '../errors';
+import { megabytes } from '../units';
 
 export interface LimitError<C extends string> {
   code: C;
