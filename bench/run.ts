@@ -60,7 +60,7 @@ function freePort(): Promise<number> {
 }
 
 /** CPU time (user + system, all threads) used so far by a process tree, in ms. */
-function treeCpuMs(pid: number): number {
+export function treeCpuMs(pid: number): number {
   let ticks = 0;
   for (const p of processTree(pid)) {
     try {
@@ -81,7 +81,7 @@ const CLK_TCK = (() => {
   }
 })();
 
-interface Proc {
+export interface Proc {
   name: string;
   proc: ChildProcess;
   base: string;
@@ -171,7 +171,7 @@ function startScript(): { env: Record<string, string>; args: string[] } {
 }
 
 /** The app exactly as `npm start` runs it (the node flags of the start script included). */
-async function startApp(name: string, env: Record<string, string> = {}): Promise<Proc> {
+export async function startApp(name: string, env: Record<string, string> = {}): Promise<Proc> {
   const start = startScript();
   const port = await freePort();
   return startProcess(name, process.execPath, start.args, { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
@@ -207,7 +207,7 @@ function responseBytes(base: string, target: Target): Promise<number> {
   });
 }
 
-function buildIfStale(): void {
+export function buildIfStale(): void {
   const newest = (dir: string): number => {
     let t = 0;
     for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -316,7 +316,7 @@ async function warm(base: string, targets: Target[]): Promise<void> {
   for (const t of targets) await wrk(base, t, 4, QUICK ? 1 : 3);
 }
 
-function multipart(file: Buffer, field = 'image'): { headers: Record<string, string>; body: Buffer } {
+export function multipart(file: Buffer, field = 'image'): { headers: Record<string, string>; body: Buffer } {
   const boundary = '----mlformsbench7MA4YWxkTrZu0gW';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="cell.png"\r\nContent-Type: image/png\r\n\r\n`;
   return {
@@ -651,7 +651,10 @@ async function main(): Promise<void> {
   if (!QUICK) fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// bench/multi.ts borrows the helpers above; only `npm run bench` runs the whole benchmark.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
