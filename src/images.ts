@@ -107,9 +107,9 @@ export async function decodeToRgb(bytes: Uint8Array, limits: ImageLimits): Promi
 
 /**
  * A small JPEG preview of an accepted image, for the page's results table when it is drawn on the
- * server (without JavaScript the browser cannot show the files it sent): oriented, flattened on
- * black and fitted in `size`×`size` like decodeToRgb, so it shows what the model was given. Call it
- * only for a file that decodeToRgb accepted.
+ * server (without JavaScript the browser cannot show the files it sent): oriented and flattened on
+ * black like decodeToRgb, and padded to a centred square on black as the model's graph pads it, in
+ * `size`×`size`. Call it only for a file that decodeToRgb accepted.
  */
 export async function thumbnail(bytes: Uint8Array, size: number, limits: ImageLimits): Promise<Buffer> {
   return sharp(bytes, { pages: 1, limitInputPixels: limits.maxPixels })

@@ -28,12 +28,13 @@ export const uploadErrors = {
   fieldTooLarge: (): HttpError => payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.'),
   missingImage: (): HttpError =>
     badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".'),
+  /** The single-image API also takes the raw image as the body; the form and a post of several images do not. */
   unsupportedContentType: (allowRawBody: boolean): HttpError =>
     unsupportedMediaType(
       'unsupported_content_type',
       allowRawBody
         ? 'Send the image as multipart/form-data in the field "image", or as the raw body with Content-Type image/png, image/jpeg, image/webp or image/gif.'
-        : 'Send the image as multipart/form-data in the field "image".',
+        : 'Send the images as multipart/form-data, each in the field "image".',
     ),
   invalidMultipart: (): HttpError =>
     badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".'),
@@ -66,8 +67,11 @@ export function uploadError(err: unknown, maxUploadBytes: number): HttpError | n
   return isMultipartParseError(err) ? uploadErrors.invalidMultipart() : null;
 }
 
-/** Middleware putting the uploaded bytes at req.file.buffer (multipart) or req.body (raw). */
-export function imageUpload(config: Config, options: { allowRawBody: boolean }): RequestHandler {
+/**
+ * The single-image API's upload: middleware putting the bytes at req.file.buffer (multipart) or
+ * req.body (the raw image). The image form reads its post as several images (./batch-upload.ts).
+ */
+export function imageUpload(config: Config): RequestHandler {
   const multipart = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: config.maxUploadBytes, files: 1, parts: 10, ...FORM_FIELD_LIMITS },
@@ -80,11 +84,11 @@ export function imageUpload(config: Config, options: { allowRawBody: boolean }):
       multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : (uploadError(err, config.maxUploadBytes) ?? err)));
       return;
     }
-    if (options.allowRawBody && /^(image\/[\w.+-]+|application\/octet-stream)\s*(;|$)/i.test(type)) {
+    if (/^(image\/[\w.+-]+|application\/octet-stream)\s*(;|$)/i.test(type)) {
       raw(req, res, next);
       return;
     }
-    next(uploadErrors.unsupportedContentType(options.allowRawBody));
+    next(uploadErrors.unsupportedContentType(true));
   };
 }
 
@@ -108,7 +112,7 @@ export function imageBody(config: Config): RequestReader<Uint8Array> {
     description: `The image file: ${ACCEPTED_FORMATS_TEXT}, at most ${mb} MB; the format is read from the bytes, not the name or declared type.`,
   });
   return {
-    middleware: [imageUpload(config, { allowRawBody: true })],
+    middleware: [imageUpload(config)],
     read: uploadedBytes,
     parse: (raw) => raw as Uint8Array,
     description: `One image, as the multipart field "${IMAGE_FIELD}" or as the raw body.`,
