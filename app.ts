@@ -12,6 +12,7 @@ import { mount } from './src/http/endpoint';
 import { type ApiReference, apiReference } from './src/http/reference';
 import { apiEndpoints, healthEndpoints, metricsEndpoint, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
+import { modelFiles, StaticAssets } from './src/http/static';
 import { Lifecycle } from './src/lifecycle';
 import { type Logger, requestLogger } from './src/log';
 import { Metrics, type MetricsText } from './src/metrics';
@@ -27,6 +28,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** What /metrics answers, when not this process's metrics alone (a cluster's, merged). */
   metricsSource?: () => Promise<MetricsText>;
+  /** The browser build's files (dist/public/assets.json); read from the project when absent. */
+  assets?: StaticAssets;
 }
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
@@ -36,7 +39,8 @@ export function createApp(deps: AppDeps): Express {
   // Templates are compiled once and unchanging parts of the page reused, except in development,
   // where edits to views/ show on the next request.
   const page = new PageRenderer(path.join(root, 'views'), { cache: deps.config.env !== 'development' });
-  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle() };
+  const assets = deps.assets ?? StaticAssets.load(root);
+  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript };
   const app = express();
   app.disable('x-powered-by');
   // Every dynamic answer is a prediction for a POST or a small JSON document: hashing each body
@@ -66,7 +70,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(mount(Router(), health));
   app.use(requestLogger(log));
   app.use(securityHeaders());
+  app.use(assets.middleware());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
+  app.use(modelFiles({ registry: deps.registry, modelsDir: deps.config.modelsDir, assets }));
   app.use(pageRoutes(routeDeps));
   app.use(mount(Router(), [...api, ...reference.endpoints]));
   app.use(notFoundHandler());

@@ -168,8 +168,11 @@
     return e;
   }
 
-  function showResult(name, p) {
+  var COMPUTED = { server: 'Computed on the server.', browser: 'Computed in this browser; nothing was sent.' };
+
+  function showResult(name, p, engine) {
     var box = $(name + '-result');
+    box.dataset.engine = engine;
     var parts = [el('p', 'prediction', p.statement)];
     if (p.scores) {
       var list = el('ul', 'scores');
@@ -190,6 +193,7 @@
       });
       parts.push(list);
     }
+    parts.push(el('p', 'computed', COMPUTED[engine]));
     box.replaceChildren.apply(box, parts);
   }
 
@@ -254,25 +258,41 @@
     return init;
   }
 
+  /** The same answer from the browser engine (src/browser/engine.ts), when the page chose it. */
+  function predictHere(name) {
+    var input = name === 'regression' ? $('x').value : name === 'sentiment' ? $('review').value : $('image').files[0];
+    return window.mlForms.predict(name, input, { engine: 'browser' }).then(
+      function (data) {
+        return { ok: true, data: data };
+      },
+      function (err) {
+        return { ok: false, data: { error: { code: err.code, message: err.message } } };
+      },
+    );
+  }
+
   function enhanceForm(form) {
     var name = form.dataset.model;
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       if (form.getAttribute('aria-busy') === 'true') return;
       var sentX = name === 'regression' ? $('x').value : null;
-      var init = requestFor(form);
+      var engine = window.mlForms ? window.mlForms.engine : 'server';
       setBusy(form, true);
-      fetch('/api/predict/' + name, init)
-        .then(function (res) {
-          return res.json().then(
-            function (data) {
-              return { ok: res.ok, data: data };
-            },
-            function () {
-              return { ok: false, data: null, status: res.status };
-            },
-          );
-        })
+      var asked =
+        engine === 'browser'
+          ? predictHere(name)
+          : fetch('/api/predict/' + name, requestFor(form)).then(function (res) {
+              return res.json().then(
+                function (data) {
+                  return { ok: res.ok, data: data };
+                },
+                function () {
+                  return { ok: false, data: null, status: res.status };
+                },
+              );
+            });
+      asked
         .then(function (answer) {
           var data = answer.data;
           if (!answer.ok || !data || typeof data.statement !== 'string') {
@@ -284,7 +304,7 @@
             return;
           }
           clearError(form);
-          showResult(name, data);
+          showResult(name, data, engine);
           if (name === 'regression') drawChart(Number(sentX.trim()), data.value);
           markActive(form.closest('.card'));
         })

@@ -146,3 +146,8 @@ export const serviceUnavailable = (code: CodeWithStatus<503>, message: string, r
 export function fileTooLarge(maxBytes: number): HttpError {
   return payloadTooLarge('file_too_large', `The file is larger than ${megabytes(maxBytes)} MB. Choose a smaller image.`);
 }
+
+/** No image at all: an upload without one, or mlForms.predict('malaria', …) in the browser without a Blob. */
+export function missingImage(): HttpError {
+  return badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".');
+}

@@ -5,7 +5,7 @@
  * decode (src/images.ts); the in-browser engine bundles it for the same checks before it decodes,
  * so it uses no Node-only API: plain Uint8Array and DataView.
  */
-import { badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
+import { badRequest, type HttpError, payloadTooLarge, unsupportedMediaType } from './errors';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
@@ -15,6 +15,18 @@ export const ACCEPTED_FORMATS_TEXT = 'PNG, JPEG, WebP or GIF';
 export interface ImageLimits {
   /** Largest width × height accepted, checked from the header before any pixel is decoded. */
   maxPixels: number;
+}
+
+/** Decoded pixels, as both decoders give them (sharp on the server, a canvas in the browser engine): 8-bit sRGB, interleaved RGB, row-major (NHWC without the N). */
+export interface RgbImage {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** A file whose header is readable but whose pixels are not: the answer of both decoders. */
+export function undecodableImage(format: ImageFormat): HttpError {
+  return badRequest('invalid_image', `The ${format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`);
 }
 
 export interface ImageHeader {

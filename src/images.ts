@@ -9,6 +9,7 @@
  */
 import sharp, { type Metadata } from 'sharp';
 import { badRequest, payloadTooLarge, unsupportedMediaType } from './errors';
+import { type RgbImage, undecodableImage } from './image-header';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
@@ -20,11 +21,7 @@ export interface ImageLimits {
   maxPixels: number;
 }
 
-export interface RgbImage {
-  pixels: Uint8Array;
-  width: number;
-  height: number;
-}
+export type { RgbImage } from './image-header';
 
 /**
  * The format by the file's first bytes (magic numbers), never by its name or declared type.
@@ -98,10 +95,7 @@ export async function decodeToRgb(bytes: Uint8Array, limits: ImageLimits): Promi
     }
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch {
-    throw badRequest(
-      'invalid_image',
-      `The ${header.format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`,
-    );
+    throw undecodableImage(header.format);
   }
 }
 

@@ -8,7 +8,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { HttpError, badRequest, fileTooLarge, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { HttpError, badRequest, fileTooLarge, missingImage, payloadTooLarge, unsupportedMediaType } from '../errors';
 import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../images';
 import type { RequestReader } from './endpoint';
 
@@ -26,8 +26,7 @@ export const uploadErrors = {
     badRequest('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${field ?? ''}".`),
   tooManyParts: (): HttpError => payloadTooLarge('too_many_parts', 'The form has too many fields. Send only the image.'),
   fieldTooLarge: (): HttpError => payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.'),
-  missingImage: (): HttpError =>
-    badRequest('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".'),
+  missingImage, // shared with the browser engine (src/errors.ts)
   /** The single-image API also takes the raw image as the body; the form and a post of several images do not. */
   unsupportedContentType: (allowRawBody: boolean): HttpError =>
     unsupportedMediaType(

@@ -57,6 +57,8 @@ export interface PageDeps {
   registry: Registry;
   config: Config;
   page: PageRenderer;
+  /** URL of the browser engine's module (src/browser/engine.ts, built), or null when not built. */
+  engineScript?: string | null;
 }
 
 /** Keeps only string inputs, bounded, so a hostile body can't blow up the page. */
@@ -305,6 +307,10 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
     // Keyed by version too: a model tier may start serving another version, with another card.
     return idle(name, state) ? page.cached(`card ${name} ${cards[name]?.version ?? ''}`, render) : render();
   };
-  const html = page.render('index', { pageError: locals.pageError, ready: locals.ready, section });
+  // The engine applies the server's limits in the browser; it reads them from its <script> element.
+  const engine = deps.engineScript
+    ? { script: deps.engineScript, maxUploadBytes: config.maxUploadBytes, maxPixels: config.maxImagePixels, maxReviewChars: config.maxReviewChars }
+    : null;
+  const html = page.render('index', { pageError: locals.pageError, ready: locals.ready, section, engine });
   res.status(status).type('html').send(html);
 }

@@ -25,7 +25,7 @@ export interface Tensor<T extends TensorType = TensorType> {
 
 export type NamedTensors = Record<string, Tensor>;
 
-/** Where one model's files are: models/<name>/<version>/model.onnx. */
+/** Where one model's files are: models/<name>/<version>/model.onnx (a URL in the browser engine). */
 export interface ModelSpec {
   name: string;
   version: string;
@@ -33,6 +33,8 @@ export interface ModelSpec {
   /** The tensors the card promises (a remote backend checks the model server against them). */
   inputs?: TensorSpec[];
   outputs?: TensorSpec[];
+  /** The card's sha256 of model.onnx: the browser engine refuses a file that does not match. */
+  sha256?: string;
 }
 
 /** The version a model tier runs, and its card when the model tier serves one. */
@@ -73,4 +75,27 @@ export function output<T extends TensorType>(outputs: NamedTensors, name: string
     throw new Error(`model output "${name}" missing or not ${type}`);
   }
   return t as Tensor<T>;
+}
+
+/**
+ * An onnxruntime output tensor as plain data. Both onnxruntime-node and onnxruntime-web implement
+ * onnxruntime-common's Tensor, so the server's backend (onnx.ts) and the browser engine's
+ * (src/browser/runtime.ts) read outputs through this one function.
+ */
+export function fromOrt(value: { type: string; dims: readonly number[]; data: unknown }): Tensor {
+  const dims = [...value.dims];
+  switch (value.type) {
+    case 'float32':
+      return { type: 'float32', dims, data: value.data as Float32Array };
+    case 'uint8':
+      return { type: 'uint8', dims, data: value.data as Uint8Array };
+    case 'int64':
+      return { type: 'int64', dims, data: value.data as BigInt64Array };
+    case 'bool':
+      return { type: 'bool', dims, data: value.data as Uint8Array };
+    case 'string':
+      return { type: 'string', dims, data: value.data as string[] };
+    default:
+      throw new Error(`unsupported output type ${value.type}`);
+  }
 }

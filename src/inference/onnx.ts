@@ -4,7 +4,7 @@
  * blocks this thread; the worker-pool backend runs this same class inside worker threads.
  */
 import * as ort from 'onnxruntime-node';
-import type { InferenceBackend, ModelSpec, NamedTensors, Tensor } from './backend';
+import { fromOrt, type InferenceBackend, type ModelSpec, type NamedTensors } from './backend';
 
 export interface OnnxOptions {
   /** Threads per session for one operator. 1 is fastest per request under concurrent load. */
@@ -40,7 +40,7 @@ export class OnnxBackend implements InferenceBackend {
     for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
     const results = await session.run(feeds);
     const out: NamedTensors = {};
-    for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value);
+    for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value as ort.Tensor);
     return out;
   }
 
@@ -48,24 +48,5 @@ export class OnnxBackend implements InferenceBackend {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(sessions.map((s) => s.release()));
-  }
-}
-
-function fromOrt(value: ort.OnnxValue): Tensor {
-  const t = value as ort.Tensor;
-  const dims = [...t.dims];
-  switch (t.type) {
-    case 'float32':
-      return { type: 'float32', dims, data: t.data as Float32Array };
-    case 'uint8':
-      return { type: 'uint8', dims, data: t.data as Uint8Array };
-    case 'int64':
-      return { type: 'int64', dims, data: t.data as BigInt64Array };
-    case 'bool':
-      return { type: 'bool', dims, data: t.data as Uint8Array };
-    case 'string':
-      return { type: 'string', dims, data: t.data as string[] };
-    default:
-      throw new Error(`unsupported output type ${t.type}`);
   }
 }

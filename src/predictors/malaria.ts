@@ -7,12 +7,20 @@
  *       output "probabilities" float32 [N, 2]        calibrated softmax over card.labels
  *                                                    (parasitized, uninfected)
  */
-import { decodeToRgb, type ImageLimits, type RgbImage } from '../images';
+import type { RgbImage } from '../image-header';
 import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
 import { classificationPrediction } from './classification';
 import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 
 export const MODEL_NAME = 'malaria';
+
+/**
+ * File bytes → RGB pixels at the image's own size, every check of src/image-header.ts included:
+ * sharp on the server (src/images.ts decodeToRgb), a canvas in the browser engine
+ * (src/browser/decode.ts). Injected so this module stays free of Node APIs and the browser runs
+ * this same predictor.
+ */
+export type ImageDecoder = (bytes: Uint8Array) => Promise<RgbImage>;
 
 /** One decoded image as a batch of one: the graph takes any height and width. */
 export function preprocess(image: RgbImage): NamedTensors {
@@ -30,7 +38,7 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
     /** Replaced when a remote model tier starts serving another version (Registry). */
     public card: ModelCard,
     private readonly backend: InferenceBackend,
-    private readonly limits: ImageLimits,
+    private readonly decode: ImageDecoder,
   ) {
     const input = card.inputs[0];
     if (input?.dtype !== 'uint8' || input.shape.length !== 4 || input.shape[3] !== 3) {
@@ -40,7 +48,7 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
 
   /** Decode (header checks first), infer: the resize is inside the graph, as in training. */
   async predict(fileBytes: Uint8Array): Promise<ClassificationPrediction> {
-    return this.predictPixels(await decodeToRgb(fileBytes, this.limits));
+    return this.predictPixels(await this.decode(fileBytes));
   }
 
   /** For callers that already hold decoded RGB pixels (the parity check, batch tools). */

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type FormName, serviceUnavailable } from '../errors';
-import type { ImageLimits } from '../images';
+import { decodeToRgb, type ImageLimits } from '../images';
 import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';
@@ -75,7 +75,7 @@ export class Registry {
     const predictors: Partial<Predictors> = {};
     for (const card of cards) {
       if (card.name === 'regression') predictors.regression = new RegressionPredictor(card, this.backend);
-      else if (card.name === 'malaria') predictors.malaria = new MalariaPredictor(card, this.backend, this.limits);
+      else if (card.name === 'malaria') predictors.malaria = new MalariaPredictor(card, this.backend, (bytes) => decodeToRgb(bytes, this.limits));
       else predictors.sentiment = new SentimentPredictor(card, this.backend);
     }
     this.predictors = predictors;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
+import { StaticAssets } from '../../src/http/static';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Lifecycle } from '../../src/lifecycle';
@@ -12,7 +13,7 @@ export const MODELS_DIR = path.join(__dirname, '..', '..', 'models');
 
 /** An app around the given backend, with the real model cards; models loaded unless `load: false`. */
 export async function buildApp<B extends InferenceBackend = FakeBackend>(
-  options: { backend?: B; load?: boolean; env?: Record<string, string> } = {},
+  options: { backend?: B; load?: boolean; env?: Record<string, string>; assets?: StaticAssets } = {},
 ) {
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
   const backend = (options.backend ?? new FakeBackend()) as B;
@@ -29,7 +30,9 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
     fatal: () => undefined,
     error: (obj: unknown) => void errors.push(obj),
   };
-  const app = createApp({ config, registry, lifecycle, log });
+  // Without the browser build, whether or not `npm run build` has run here (tests/http/static.test.ts passes one).
+  const assets = options.assets ?? new StaticAssets(path.join(__dirname, '..', '..'), null);
+  const app = createApp({ config, registry, lifecycle, log, assets });
   return { app, config, registry, lifecycle, backend, errors, infos };
 }
 

@@ -1,0 +1,275 @@
+/**
+ * The engine choice: where the models run, on the server (the default, as without JavaScript) or in
+ * this browser (/?engine=browser). Bundled by src/build/browser.ts to /engine/engine-<hash>.js and
+ * loaded by views/index.ejs as a module; without JavaScript none of this exists and the page is the
+ * plain form page.
+ *
+ * It adds the choice to the page header and `window.mlForms` for scripts, tests and public/app.js:
+ *   mlForms.predict(model, input, { engine }) → the API's JSON answer, or rejects with the API's
+ *     error (`code`, `message`, `status`) for bad input; `input` is a number or string (regression),
+ *     an image Blob/File (malaria) or a string (sentiment).
+ *   mlForms.engine          'server' | 'browser', the page's current choice
+ *   mlForms.setEngine(e)    change it (the URL follows, so a reload keeps it)
+ *   mlForms.ready()         resolves once the browser engine has every model and, where the
+ *                           browser allows, the service worker keeps them for offline use
+ * In browser mode nothing is sent anywhere: the runtime and the models are downloaded once (and
+ * checked against the sha256 in their cards), then every prediction is computed on this device.
+ */
+import { type FormName, HttpError, notFound } from '../errors';
+import type { Prediction } from '../predictors/types';
+import type { BrowserModels } from './runtime';
+import { type EngineSettings, readSettings } from './settings';
+
+export type Engine = 'server' | 'browser';
+
+export interface MlForms {
+  readonly engine: Engine;
+  setEngine(engine: Engine): void;
+  predict(model: FormName, input: unknown, options?: { engine?: Engine }): Promise<Prediction>;
+  ready(): Promise<void>;
+}
+
+declare global {
+  interface Window {
+    mlForms?: MlForms;
+  }
+}
+
+/**
+ * How mlForms.predict rejects when the answer is not the shared code's HttpError: the server's
+ * error as it was sent (status, code, message), or the page's own when no answer came
+ * (`network_error`) or the browser cannot run the models (`engine_unavailable`). Both have the
+ * same three fields.
+ */
+export class PredictError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PredictError';
+  }
+}
+
+const MODELS: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
+const NETWORK_ERROR = 'Could not reach the server. Check your connection and try again.';
+const STATUS = {
+  server: 'Your inputs are sent to the server, which runs the models and answers.',
+  loading: 'Downloading the runtime and the models (once; about 3 MB)…',
+  ready: 'The models run in this browser: nothing you enter leaves this device.',
+  offline: 'The models run in this browser: nothing you enter leaves this device, and this page works offline.',
+  unsupported: 'This browser cannot run the models itself: that needs WebAssembly and a secure (https://) page.',
+  failed: 'The models could not be loaded in this browser',
+} as const;
+
+/** Turns a fetch answer into the prediction or the API's error. */
+async function serverAnswer(res: Response): Promise<Prediction> {
+  let data: unknown = null;
+  try {
+    data = await res.json();
+  } catch {
+    // not JSON: a proxy's error page, or a cut connection
+  }
+  const body = data as { error?: { code?: unknown; message?: unknown }; statement?: unknown } | null;
+  if (res.ok && typeof body?.statement === 'string') return data as Prediction;
+  const code = typeof body?.error?.code === 'string' ? body.error.code : 'server_error';
+  const message =
+    typeof body?.error?.message === 'string'
+      ? body.error.message
+      : `The server could not answer (status ${res.status}). Try again in a moment.`;
+  throw new PredictError(res.ok ? 502 : res.status, code, message);
+}
+
+/** The JSON API, as any program would call it. */
+async function predictOnServer(model: FormName, input: unknown): Promise<Prediction> {
+  let init: RequestInit;
+  if (model === 'malaria') {
+    const body = new FormData();
+    if (input instanceof Blob) body.append('image', input, input instanceof File ? input.name : 'image');
+    init = { method: 'POST', body };
+  } else {
+    const field = model === 'regression' ? { x: input } : { review: input };
+    init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(field) };
+  }
+  let res: Response;
+  try {
+    res = await fetch(`/api/predict/${model}`, { ...init, headers: { ...init.headers, Accept: 'application/json' } });
+  } catch {
+    throw new PredictError(503, 'network_error', NETWORK_ERROR);
+  }
+  return serverAnswer(res);
+}
+
+function browserSupported(): boolean {
+  return typeof WebAssembly === 'object' && window.isSecureContext && crypto.subtle !== undefined;
+}
+
+/**
+ * Registers the service worker (it keeps page, runtime and models for offline use) and resolves,
+ * true, once it controls this page, so that everything fetched afterwards passes through it.
+ */
+async function offlineReady(): Promise<boolean> {
+  if (!('serviceWorker' in navigator)) return false;
+  const sw = navigator.serviceWorker;
+  let registration: ServiceWorkerRegistration;
+  try {
+    await sw.register('/sw.js', { scope: '/' });
+    registration = await sw.ready;
+  } catch {
+    return false; // blocked or failed: everything works, except offline
+  }
+  if (sw.controller !== null) return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(sw.controller !== null), 10_000);
+    sw.addEventListener(
+      'controllerchange',
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      { once: true },
+    );
+    // A new worker claims open pages as it activates; one that was already active (this page was
+    // force-reloaded, say) is asked to.
+    registration.active?.postMessage('claim');
+  });
+}
+
+class Page implements MlForms {
+  private current: Engine;
+  private models: Promise<BrowserModels> | null = null;
+  private loaded: Promise<string> | null = null;
+  private offline = false;
+  private readonly status: HTMLElement;
+  private readonly radios: Record<Engine, HTMLInputElement>;
+
+  constructor(private readonly settings: EngineSettings) {
+    const asked = new URLSearchParams(location.search).get('engine') === 'browser';
+    this.current = asked && browserSupported() ? 'browser' : 'server';
+    const choice = this.drawChoice();
+    this.status = choice.status;
+    this.radios = choice.radios;
+    if (!browserSupported()) {
+      this.radios.browser.disabled = true;
+      this.say(STATUS.unsupported);
+    } else if (this.current === 'browser') {
+      void this.ready().catch(() => undefined);
+    } else {
+      this.say(STATUS.server);
+    }
+  }
+
+  get engine(): Engine {
+    return this.current;
+  }
+
+  setEngine(engine: Engine): void {
+    if (engine === 'browser' && !browserSupported()) throw new Error(STATUS.unsupported);
+    this.current = engine;
+    this.radios[engine].checked = true;
+    const url = new URL(location.href);
+    if (engine === 'browser') url.searchParams.set('engine', 'browser');
+    else url.searchParams.delete('engine');
+    history.replaceState(history.state, '', url);
+    if (engine === 'browser') void this.ready().catch(() => undefined);
+    else this.say(STATUS.server);
+  }
+
+  async predict(model: FormName, input: unknown, options: { engine?: Engine } = {}): Promise<Prediction> {
+    if (!MODELS.includes(model)) throw notFound(`No model "${String(model)}".`);
+    const engine = options.engine ?? this.current;
+    if (engine === 'server') return predictOnServer(model, input);
+    try {
+      return await (await this.browserModels()).predict(model, input);
+    } catch (err) {
+      if (err instanceof HttpError || err instanceof PredictError) throw err;
+      throw new PredictError(
+        503,
+        'engine_unavailable',
+        `${STATUS.failed}: ${err instanceof Error ? err.message : String(err)}.`,
+      );
+    }
+  }
+
+  /** Fetches the runtime and every model once (through the service worker, which keeps them). */
+  ready(): Promise<void> {
+    if (this.loaded === null) {
+      this.say(STATUS.loading);
+      const loading = this.browserModels().then(async (models) => {
+        await models.loadAll();
+        return this.offline ? STATUS.offline : STATUS.ready;
+      });
+      loading.catch(() => {
+        if (this.loaded === loading) this.loaded = null; // the next call tries again
+      });
+      this.loaded = loading;
+    }
+    return this.loaded.then(
+      (text) => {
+        if (this.current === 'browser') this.say(text);
+      },
+      (err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        if (this.current === 'browser')
+          this.say(`${STATUS.failed}: ${why}. Choose “On the server”, or reload to try again.`);
+        throw err;
+      },
+    );
+  }
+
+  /** The runtime chunk, imported once the service worker controls the page (so it keeps what follows). */
+  private browserModels(): Promise<BrowserModels> {
+    if (!browserSupported()) return Promise.reject(new PredictError(503, 'engine_unavailable', STATUS.unsupported));
+    if (this.models === null) {
+      const models = offlineReady().then(async (offline) => {
+        this.offline = offline;
+        const { BrowserModels: Models } = await import('./runtime');
+        return new Models(this.settings);
+      });
+      models.catch(() => {
+        if (this.models === models) this.models = null;
+      });
+      this.models = models;
+    }
+    return this.models;
+  }
+
+  private say(text: string): void {
+    this.status.textContent = text;
+  }
+
+  private drawChoice(): { status: HTMLElement; radios: Record<Engine, HTMLInputElement> } {
+    const fieldset = document.createElement('fieldset');
+    fieldset.className = 'engine-choice';
+    const legend = document.createElement('legend');
+    legend.textContent = 'Where the models run';
+    const options = document.createElement('div');
+    options.className = 'engine-options';
+    const radio = (value: Engine, text: string): HTMLInputElement => {
+      const label = document.createElement('label');
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'engine';
+      input.value = value;
+      input.checked = value === this.current;
+      input.addEventListener('change', () => {
+        if (input.checked) this.setEngine(value);
+      });
+      label.append(input, ` ${text}`);
+      options.append(label);
+      return input;
+    };
+    const radios = { server: radio('server', 'On the server'), browser: radio('browser', 'In this browser') };
+    const status = document.createElement('p');
+    status.className = 'engine-status';
+    status.id = 'engine-status';
+    status.setAttribute('role', 'status');
+    fieldset.append(legend, options, status);
+    const header = document.querySelector('.site-header') ?? document.body;
+    header.append(fieldset);
+    return { status, radios };
+  }
+}
+
+window.mlForms = new Page(readSettings(document));

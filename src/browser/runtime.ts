@@ -1,0 +1,162 @@
+/**
+ * The in-browser models: onnxruntime-web (its WebAssembly build, served by this app from its own
+ * dependency, never a CDN) behind the same InferenceBackend interface the server uses, and the
+ * server's own predictors on top of it: the same parsing, limits, postprocessing, rounding and
+ * statements, from the same modules in src/predictors/. Loaded lazily (a separate chunk) the first
+ * time the browser engine is chosen, so the server mode never downloads it.
+ *
+ * Each model is fetched from /models/<name>/<version>/model.onnx and used only if its sha256 is the
+ * one in its card (/api/models); a stale copy (an old cache) is fetched again, bypassing caches.
+ */
+import * as ort from 'onnxruntime-web/wasm';
+import { fileTooLarge, type FormName, missingImage } from '../errors';
+import { fromOrt, type InferenceBackend, type ModelSpec, type NamedTensors } from '../inference/backend';
+import { MalariaPredictor } from '../predictors/malaria';
+import { parseX, RegressionPredictor } from '../predictors/regression';
+import { parseReview, SentimentPredictor } from '../predictors/sentiment';
+import type { ModelCard, Prediction } from '../predictors/types';
+import { browserDecoder } from './decode';
+import type { EngineSettings } from './settings';
+
+/** The content-hashed URL of ort-wasm-simd-threaded.wasm, set by src/build/browser.ts. */
+declare const __ORT_WASM_URL__: string;
+
+const MODEL_NAMES: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
+
+/** One thread: cross-origin isolation would be needed for more, and bench/browser.ts measured no gain on these models. */
+ort.env.wasm.numThreads = 1;
+ort.env.wasm.proxy = false;
+ort.env.wasm.wasmPaths = { wasm: __ORT_WASM_URL__ };
+ort.env.logLevel = 'error';
+
+export function modelUrl(card: Pick<ModelCard, 'name' | 'version'>): string {
+  return `/models/${card.name}/${card.version}/model.onnx`;
+}
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The model file, checked against its card's sha256; `reload` bypasses every cache (a stale copy). */
+async function fetchModel(spec: ModelSpec): Promise<Uint8Array> {
+  for (const cache of ['default', 'reload'] as const) {
+    const res = await fetch(spec.path, { cache });
+    if (!res.ok) throw new Error(`${spec.path}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (spec.sha256 === undefined || (await sha256Hex(bytes)) === spec.sha256) return bytes;
+  }
+  throw new Error(`${spec.path} does not match the sha256 in its model card`);
+}
+
+/** onnxruntime-web sessions behind the server's backend interface. */
+class WebBackend implements InferenceBackend {
+  readonly description = 'onnxruntime-web (WebAssembly, this browser)';
+  private readonly sessions = new Map<string, ort.InferenceSession>();
+
+  async load(models: ModelSpec[]): Promise<void> {
+    for (const model of models) {
+      const session = await ort.InferenceSession.create(await fetchModel(model), {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
+      this.sessions.set(model.name, session);
+    }
+  }
+
+  async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+    const session = this.sessions.get(model);
+    if (session === undefined) throw new Error(`model "${model}" is not loaded`);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    const results = await session.run(feeds);
+    const out: NamedTensors = {};
+    for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value as ort.Tensor);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+interface Predictors {
+  regression: RegressionPredictor;
+  malaria: MalariaPredictor;
+  sentiment: SentimentPredictor;
+}
+
+export class BrowserModels {
+  private readonly backend = new WebBackend();
+  private cards: Promise<Map<FormName, ModelCard>> | null = null;
+  private readonly loading = new Map<FormName, Promise<Predictors[FormName]>>();
+
+  constructor(private readonly settings: EngineSettings) {}
+
+  private cardsByName(): Promise<Map<FormName, ModelCard>> {
+    this.cards ??= fetch('/api/models', { headers: { Accept: 'application/json' } })
+      .then(async (res) => {
+        if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
+        const { models } = (await res.json()) as { models: ModelCard[] };
+        return new Map(models.map((card) => [card.name, card]));
+      })
+      .catch((err: unknown) => {
+        this.cards = null; // try again on the next call
+        throw err;
+      });
+    return this.cards;
+  }
+
+  /** The predictor for `name`, loading its model once (concurrent callers share the load). */
+  predictor<K extends FormName>(name: K): Promise<Predictors[K]> {
+    let hit = this.loading.get(name);
+    if (hit === undefined) {
+      hit = this.load(name);
+      hit.catch(() => this.loading.delete(name));
+      this.loading.set(name, hit);
+    }
+    return hit as Promise<Predictors[K]>;
+  }
+
+  private async load(name: FormName): Promise<Predictors[FormName]> {
+    const card = (await this.cardsByName()).get(name);
+    if (card === undefined) throw new Error(`the server lists no "${name}" model`);
+    await this.backend.load([{ name, version: card.version, path: modelUrl(card), sha256: card.artifact.sha256 }]);
+    switch (name) {
+      case 'regression':
+        return new RegressionPredictor(card, this.backend);
+      case 'sentiment':
+        return new SentimentPredictor(card, this.backend);
+      case 'malaria':
+        return new MalariaPredictor(card, this.backend, browserDecoder({ maxPixels: this.settings.maxPixels }));
+    }
+  }
+
+  /** Every model, `first` first: what the page needs to keep working offline. */
+  async loadAll(first?: FormName): Promise<void> {
+    const order = first === undefined ? MODEL_NAMES : [first, ...MODEL_NAMES.filter((n) => n !== first)];
+    for (const name of order) await this.predictor(name);
+  }
+
+  /** The API's answer for `input`, computed here; rejects with the API's error for bad input. */
+  async predict(model: FormName, input: unknown): Promise<Prediction> {
+    switch (model) {
+      case 'regression': {
+        const x = parseX(input);
+        return (await this.predictor('regression')).predict(x);
+      }
+      case 'sentiment': {
+        const review = parseReview(input, this.settings.maxReviewChars);
+        return (await this.predictor('sentiment')).predict(review);
+      }
+      case 'malaria': {
+        if (!(input instanceof Blob)) throw missingImage();
+        if (input.size > this.settings.maxUploadBytes) throw fileTooLarge(this.settings.maxUploadBytes);
+        const bytes = new Uint8Array(await input.arrayBuffer());
+        return (await this.predictor('malaria')).predict(bytes);
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The browser side of `npm run build`, after tsc:
+ *  - bundles the engine (src/browser/engine.ts, and the runtime chunk with onnxruntime-web that it
+ *    imports lazily) with esbuild, content-hashed names, into dist/public/engine/;
+ *  - serves onnxruntime-web's WebAssembly (ort-wasm-simd-threaded.wasm, the one variant used)
+ *    straight from node_modules under a content-hashed URL;
+ *  - bundles the service worker (src/browser/sw.ts) to dist/public/sw.js with the list of files
+ *    it keeps;
+ *  - precompresses (brotli quality 11, gzip 9) each served file where that saves at least 5 %:
+ *    those above, public/*, and the models' model.onnx files. Compressed copies are named by the
+ *    content's hash (dist/public/z/), so a rebuild compresses only what changed (the 14 MB
+ *    WebAssembly takes about a minute on a loaded 2-core machine);
+ *  - writes dist/public/assets.json, which src/http/static.ts serves from.
+ *
+ * Usage: node dist/src/build/browser.js   (or tsx src/build/browser.ts)
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import * as esbuild from 'esbuild';
+import { projectRoot } from '../config';
+import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
+import { MANIFEST_FILE } from '../http/static';
+
+const brotli = promisify(zlib.brotliCompress);
+const gzip = promisify(zlib.gzip);
+
+/** The onnxruntime-web file the engine uses; everything else in its dist/ is never served. */
+export const ORT_WASM = path.join('node_modules', 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.wasm');
+/** Compressing must save at least this share to be worth a second file. */
+const MIN_SAVING = 0.05;
+/** Browsers that run the engine: WebAssembly SIMD, OffscreenCanvas, module workers. */
+const TARGET = ['chrome109', 'edge109', 'firefox115', 'safari16.4'];
+
+const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
+const rel = (root: string, file: string): string => path.relative(root, file).split(path.sep).join('/');
+
+async function compressed(root: string, zdir: string, bytes: Buffer, hash: string): Promise<AssetEntry['encodings']> {
+  const out: AssetEntry['encodings'] = {};
+  const codecs: Array<[Encoding, () => Promise<Buffer>]> = [
+    [
+      'br',
+      () =>
+        brotli(bytes, {
+          params: {
+            [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+            [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+            [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+          },
+        }),
+    ],
+    ['gzip', () => gzip(bytes, { level: 9 })],
+  ];
+  for (const [encoding, compress] of codecs) {
+    const file = path.join(zdir, `${hash.slice(0, 32)}.${encoding === 'br' ? 'br' : 'gz'}`);
+    const skipped = `${file}.none`; // remembers that compressing this content did not pay
+    if (fs.existsSync(skipped)) continue;
+    if (!fs.existsSync(file)) {
+      const data = await compress();
+      if (data.length > bytes.length * (1 - MIN_SAVING)) {
+        fs.writeFileSync(skipped, '');
+        continue;
+      }
+      fs.writeFileSync(file, data);
+    }
+    out[encoding] = rel(root, file);
+  }
+  return out;
+}
+
+function walk(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+    .sort();
+}
+
+/** models/<name>/<version>/model.onnx of each card in `modelsDir`. */
+function modelFiles(modelsDir: string): Array<{ url: string; file: string }> {
+  return fs
+    .readdirSync(modelsDir)
+    .filter((name) => fs.existsSync(path.join(modelsDir, name, 'card.json')))
+    .map((name) => {
+      const card = JSON.parse(fs.readFileSync(path.join(modelsDir, name, 'card.json'), 'utf8')) as { version: string };
+      return {
+        url: `/models/${name}/${card.version}/model.onnx`,
+        file: path.join(modelsDir, name, card.version, 'model.onnx'),
+      };
+    })
+    .filter((m) => fs.existsSync(m.file));
+}
+
+export async function buildBrowser(
+  root = projectRoot(),
+  log: (line: string) => void = console.log,
+): Promise<AssetManifest> {
+  const started = Date.now();
+  const out = path.join(root, 'dist', 'public');
+  const engineDir = path.join(out, 'engine');
+  const zdir = path.join(out, 'z');
+  fs.rmSync(engineDir, { recursive: true, force: true });
+  fs.mkdirSync(zdir, { recursive: true });
+
+  const files: Record<string, { file: string; immutable: boolean }> = {};
+  const wasm = path.join(root, ORT_WASM);
+  const wasmUrl = `/engine/ort-wasm-simd-threaded-${sha256(fs.readFileSync(wasm)).slice(0, 12)}.wasm`;
+  files[wasmUrl] = { file: wasm, immutable: true };
+
+  const engine = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { engine: 'src/browser/engine.ts' },
+    outdir: engineDir,
+    entryNames: '[name]-[hash]',
+    chunkNames: '[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    target: TARGET,
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+    define: { __ORT_WASM_URL__: JSON.stringify(wasmUrl) },
+  });
+  let entryUrl = ''; // the runtime chunk is an entry point too (a dynamic import): pick the engine's
+  for (const [output, meta] of Object.entries(engine.metafile.outputs)) {
+    const url = `/engine/${path.basename(output)}`;
+    files[url] = { file: path.join(root, output), immutable: true };
+    if (meta.entryPoint === 'src/browser/engine.ts') entryUrl = url;
+  }
+
+  const publicDir = path.join(root, 'public');
+  const shell = ['/', ...walk(publicDir).map((f) => `/${rel(publicDir, f)}`)];
+  for (const url of shell.slice(1)) files[url] = { file: path.join(publicDir, url), immutable: false };
+  const precache = [...shell, ...Object.keys(files).filter((u) => u.startsWith('/engine/'))];
+  // The worker's bytes change whenever a file it keeps does, so browsers install the new one.
+  const kept = precache
+    .filter((u) => u !== '/')
+    .map((u) => `${u} ${sha256(fs.readFileSync((files[u] as { file: string }).file))}`);
+  const build = sha256(Buffer.from(kept.join('\n'))).slice(0, 12);
+  const sw = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['src/browser/sw.ts'],
+    outfile: path.join(out, 'sw.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: TARGET,
+    minify: true,
+    write: true,
+    logLevel: 'warning',
+    define: { __PRECACHE__: JSON.stringify(precache), __BUILD__: JSON.stringify(build) },
+  });
+  if (sw.errors.length > 0) throw new Error('service worker build failed');
+  files['/sw.js'] = { file: path.join(out, 'sw.js'), immutable: false };
+
+  for (const m of modelFiles(path.join(root, 'models'))) files[m.url] = { file: m.file, immutable: false };
+
+  const manifest: AssetManifest = { engine: entryUrl, files: {} };
+  await Promise.all(
+    Object.entries(files).map(async ([url, { file, immutable }]) => {
+      const bytes = fs.readFileSync(file);
+      const hash = sha256(bytes);
+      manifest.files[url] = {
+        file: rel(root, file),
+        sha256: hash,
+        immutable,
+        encodings: await compressed(root, zdir, bytes, hash),
+      };
+    }),
+  );
+  manifest.files = Object.fromEntries(Object.entries(manifest.files).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+  // Compressed copies of content no file has any more (older builds) are removed.
+  const hashes = new Set(Object.values(manifest.files).map((e) => e.sha256.slice(0, 32)));
+  for (const f of walk(zdir)) if (!hashes.has(path.basename(f).slice(0, 32))) fs.rmSync(f);
+  fs.writeFileSync(path.join(root, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const size = (url: string, enc?: Encoding): number => {
+    const e = manifest.files[url] as AssetEntry;
+    const file = enc === undefined ? e.file : e.encodings[enc];
+    return file === undefined ? NaN : fs.statSync(path.join(root, file)).size;
+  };
+  for (const url of Object.keys(manifest.files)) {
+    log(
+      `  ${url.padEnd(52)} ${String(size(url)).padStart(9)} B   br ${String(size(url, 'br')).padStart(8)}   gzip ${String(size(url, 'gzip')).padStart(8)}`,
+    );
+  }
+  log(`browser build: ${Object.keys(manifest.files).length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return manifest;
+}
+
+if (require.main === module) {
+  buildBrowser().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * Static files the build prepared (src/build/browser.ts → dist/public/assets.json): the browser
+ * engine and its content-hashed chunks, onnxruntime-web's WebAssembly (served straight from the
+ * app's own node_modules), the service worker, the files in public/, and the model files the
+ * browser engine downloads. Each is sent precompressed (brotli, else gzip, as the request
+ * accepts) with `Vary: Accept-Encoding`; content-hashed URLs are cached for a year, immutable.
+ *
+ * A file in public/ or models/ that changed after the build is not served from a stale compressed
+ * copy: its sha256 is checked against the build's at start-up (models: against their card).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { notFound, serviceUnavailable } from '../errors';
+import type { Registry } from '../predictors/registry';
+
+export type Encoding = 'br' | 'gzip';
+
+export interface AssetEntry {
+  /** The uncompressed file, relative to the project root. */
+  file: string;
+  sha256: string;
+  /** The URL has the content's hash in it: it never changes, so caches may keep it forever. */
+  immutable: boolean;
+  /** Compressed copies, relative to the project root; absent where compressing saved too little. */
+  encodings: Partial<Record<Encoding, string>>;
+}
+
+/** dist/public/assets.json. */
+export interface AssetManifest {
+  /** URL of the engine's entry module, for the page's <script type="module">. */
+  engine: string;
+  /** URL path → file. */
+  files: Record<string, AssetEntry>;
+}
+
+export const MANIFEST_FILE = path.join('dist', 'public', 'assets.json');
+const YEAR = 'public, max-age=31536000, immutable';
+/** Revalidated on every use (an ETag makes that a 304): the service worker and unhashed files. */
+const REVALIDATE = 'no-cache';
+
+export function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/**
+ * The best encoding a request accepts among those available, br before gzip (the server's choice
+ * among acceptable codings; browsers list gzip first at equal weight). null: send it as it is.
+ */
+export function pickEncoding(acceptEncoding: string | undefined, available: readonly Encoding[]): Encoding | null {
+  const weights = new Map<string, number>();
+  for (const part of (acceptEncoding ?? '').split(',')) {
+    const [name = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    if (name === '') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    weights.set(name, Number.isFinite(weight) ? weight : 0);
+  }
+  for (const encoding of available) {
+    if ((weights.get(encoding) ?? weights.get('*') ?? 0) > 0) return encoding;
+  }
+  return null;
+}
+
+/**
+ * Sends `file` (or its best compressed copy) as the type of `file`'s extension. With `sha256`, the
+ * ETag is the content's (stable across deploys), one per encoding; otherwise send's own.
+ */
+export function sendAsset(
+  req: Request,
+  res: Response,
+  root: string,
+  entry: Pick<AssetEntry, 'file' | 'encodings'> & { sha256?: string },
+  cacheControl: string,
+): void {
+  const available = (['br', 'gzip'] as const).filter((e) => entry.encodings[e] !== undefined);
+  const encoding = pickEncoding(req.get('accept-encoding'), available);
+  if (available.length > 0) res.vary('Accept-Encoding');
+  res.type(path.extname(entry.file) === '.onnx' ? 'application/octet-stream' : path.extname(entry.file));
+  if (encoding !== null) res.set('Content-Encoding', encoding);
+  res.set('Cache-Control', cacheControl);
+  if (entry.sha256 !== undefined)
+    res.set('ETag', `"${entry.sha256.slice(0, 32)}${encoding === null ? '' : `-${encoding}`}"`);
+  const file = encoding === null ? entry.file : (entry.encodings[encoding] as string);
+  res.sendFile(path.join(root, file), { cacheControl: false, dotfiles: 'deny' });
+}
+
+export class StaticAssets {
+  private readonly files = new Map<string, AssetEntry>();
+
+  /** `manifest` null: the browser build was not run; the page then offers the server only. */
+  constructor(
+    readonly root: string,
+    private readonly manifest: AssetManifest | null,
+  ) {
+    for (const [url, entry] of Object.entries(manifest?.files ?? {})) {
+      const file = path.join(root, entry.file);
+      if (!fs.existsSync(file)) continue;
+      // Generated and hashed files are what the build wrote; public/ may have been edited since.
+      if (!entry.immutable && !url.startsWith('/models/') && sha256File(file) !== entry.sha256) continue;
+      this.files.set(url, entry);
+    }
+  }
+
+  static load(root: string): StaticAssets {
+    const file = path.join(root, MANIFEST_FILE);
+    const manifest = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as AssetManifest) : null;
+    return new StaticAssets(root, manifest);
+  }
+
+  /** The engine's entry module, or null when it was not built. */
+  get engineScript(): string | null {
+    const url = this.manifest?.engine;
+    return url !== undefined && this.files.has(url) ? url : null;
+  }
+
+  /** Serves every built file except models (see modelFiles); other requests fall through. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      const entry = req.path.startsWith('/models/') ? undefined : this.files.get(req.path);
+      if (entry === undefined) return next();
+      sendAsset(req, res, this.root, entry, entry.immutable ? YEAR : REVALIDATE);
+    };
+  }
+
+  /** Compressed copies of the model file at `url`, if the build made them from these very bytes. */
+  modelEncodings(url: string, sha256: string): AssetEntry['encodings'] {
+    const entry = this.files.get(url);
+    return entry !== undefined && entry.sha256 === sha256 ? entry.encodings : {};
+  }
+}
+
+/**
+ * GET /models/<name>/<version>/model.onnx: the loaded model's file, for the browser engine, which
+ * checks it against the sha256 in the card. Only the versions the server runs are served.
+ */
+export function modelFiles(deps: { registry: Registry; modelsDir: string; assets: StaticAssets }): Router {
+  const router = Router();
+  /** A model file. @route GET /models/:name/:version/model.onnx */
+  router.get('/models/:name/:version/model.onnx', (req, res) => {
+    if (!deps.registry.ready) {
+      throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
+    }
+    const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
+    if (card === undefined) throw notFound(`No model file at ${req.path}.`);
+    const file = path.relative(deps.assets.root, path.join(deps.modelsDir, card.name, card.version, 'model.onnx'));
+    const sha256 = card.artifact.sha256;
+    sendAsset(
+      req,
+      res,
+      deps.assets.root,
+      { file, sha256, encodings: deps.assets.modelEncodings(req.path, sha256) },
+      REVALIDATE,
+    );
+  });
+  return router;
+}
