@@ -16,12 +16,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { loadConfig } from '../src/config';
 import { OnnxBackend } from '../src/inference/onnx';
 import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
+import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
 import { idsDigest, type Labelled, validationIds } from './split';
 
@@ -154,43 +154,6 @@ async function malaria(registry: Registry, dataRoot: string, split?: SplitCheck)
     },
     'file bytes → POST path (decode, in-graph resize, ONNX)',
   );
-}
-
-interface Review {
-  id: string;
-  text: string;
-  label: string;
-}
-
-function readReviews(dataRoot: string): Review[] {
-  const jsonl = [path.join(dataRoot, 'imdb', 'train.jsonl.gz'), path.join(dataRoot, 'train.jsonl.gz')].find((p) =>
-    fs.existsSync(p),
-  );
-  if (jsonl !== undefined) {
-    return zlib
-      .gunzipSync(fs.readFileSync(jsonl))
-      .toString('utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as Review);
-  }
-  const base = [path.join(dataRoot, 'aclImdb'), dataRoot].find((p) => fs.existsSync(path.join(p, 'train', 'pos')));
-  if (base === undefined) throw new Error(`no IMDB reviews under ${dataRoot}`);
-  const reviews: Review[] = [];
-  for (const [dir, label] of [
-    ['pos', 'positive'],
-    ['neg', 'negative'],
-  ] as const) {
-    for (const name of fs.readdirSync(path.join(base, 'train', dir))) {
-      if (!name.endsWith('.txt')) continue;
-      reviews.push({
-        id: `train/${dir}/${name.slice(0, -4)}`,
-        label,
-        text: fs.readFileSync(path.join(base, 'train', dir, name), 'utf8'),
-      });
-    }
-  }
-  return reviews;
 }
 
 async function sentiment(registry: Registry, dataRoot: string, split?: SplitCheck): Promise<Outcome> {

@@ -112,13 +112,24 @@ function browserSupported(): boolean {
 async function offlineReady(): Promise<boolean> {
   if (!('serviceWorker' in navigator)) return false;
   const sw = navigator.serviceWorker;
-  let registration: ServiceWorkerRegistration;
+  let registration: ServiceWorkerRegistration | undefined;
   try {
-    await sw.register('/sw.js', { scope: '/' });
-    registration = await sw.ready;
+    registration = await sw.register('/sw.js', { scope: '/' });
   } catch {
-    return false; // blocked or failed: everything works, except offline
+    return false; // not allowed here: everything works, except offline
   }
+  if (registration === undefined) return false; // what a browser with workers switched off may answer
+  // Not `sw.ready`: it never settles when the worker fails to install (or is blocked).
+  const worker = registration.installing ?? registration.waiting ?? registration.active;
+  if (worker === null) return false;
+  await new Promise<void>((resolve) => {
+    const settled = (): boolean => worker.state === 'activated' || worker.state === 'redundant';
+    if (settled()) return resolve();
+    worker.addEventListener('statechange', () => {
+      if (settled()) resolve();
+    });
+  });
+  if (worker.state === 'redundant' && registration.active === null) return false;
   if (sw.controller !== null) return true;
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(sw.controller !== null), 10_000);

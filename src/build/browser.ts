@@ -101,7 +101,6 @@ export async function buildBrowser(
   const out = path.join(root, 'dist', 'public');
   const engineDir = path.join(out, 'engine');
   const zdir = path.join(out, 'z');
-  fs.rmSync(engineDir, { recursive: true, force: true });
   fs.mkdirSync(zdir, { recursive: true });
 
   const files: Record<string, { file: string; immutable: boolean }> = {};
@@ -131,6 +130,10 @@ export async function buildBrowser(
     files[url] = { file: path.join(root, output), immutable: true };
     if (meta.entryPoint === 'src/browser/engine.ts') entryUrl = url;
   }
+
+  // Older builds' bundles go only now, after the new ones are written: a server running from this
+  // folder (another test process) never finds its files missing while names stay the same.
+  for (const f of walk(engineDir)) if (files[`/engine/${path.basename(f)}`] === undefined) fs.rmSync(f);
 
   const publicDir = path.join(root, 'public');
   const shell = ['/', ...walk(publicDir).map((f) => `/${rel(publicDir, f)}`)];
@@ -177,7 +180,9 @@ export async function buildBrowser(
   // Compressed copies of content no file has any more (older builds) are removed.
   const hashes = new Set(Object.values(manifest.files).map((e) => e.sha256.slice(0, 32)));
   for (const f of walk(zdir)) if (!hashes.has(path.basename(f).slice(0, 32))) fs.rmSync(f);
-  fs.writeFileSync(path.join(root, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const manifestFile = path.join(root, MANIFEST_FILE);
+  fs.writeFileSync(`${manifestFile}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  fs.renameSync(`${manifestFile}.tmp`, manifestFile);
 
   const size = (url: string, enc?: Encoding): number => {
     const e = manifest.files[url] as AssetEntry;

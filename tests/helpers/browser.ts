@@ -1,0 +1,58 @@
+/**
+ * What the browser tests (tests/e2e/) share: Debian's Chromium driven by playwright-core (never a
+ * downloaded browser), and the app on a real port with the real models.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
+import { createApp } from '../../app';
+import { loadConfig } from '../../src/config';
+import { OnnxBackend } from '../../src/inference/onnx';
+import { Registry } from '../../src/predictors/registry';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export interface TestServer {
+  base: string;
+  port: number;
+  registry: Registry;
+  /** Closes the listener and every open connection, as a server that went away. */
+  stop(): Promise<void>;
+}
+
+/** The app with the real models on 127.0.0.1 (`port` 0: any free port). */
+export async function startTestServer(
+  options: { port?: number; env?: Record<string, string> } = {},
+): Promise<TestServer> {
+  const config = loadConfig({ NODE_ENV: 'test', ...options.env });
+  const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
+  await registry.load();
+  const server = http.createServer(createApp({ config, registry }));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    registry,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await registry.close();
+    },
+  };
+}
