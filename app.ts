@@ -12,7 +12,7 @@ import { mount } from './src/http/endpoint';
 import { type ApiReference, apiReference } from './src/http/reference';
 import { apiEndpoints, healthEndpoints, metricsEndpoint, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
-import { modelFiles, StaticAssets } from './src/http/static';
+import { modelFileEndpoint, StaticAssets } from './src/http/static';
 import { Lifecycle } from './src/lifecycle';
 import { type Logger, requestLogger } from './src/log';
 import { Metrics, type MetricsText } from './src/metrics';
@@ -55,7 +55,8 @@ export function createApp(deps: AppDeps): Express {
   const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken, deps.metricsSource));
   const health = healthEndpoints(routeDeps);
   const api = apiEndpoints(routeDeps);
-  const reference = apiReference([...api, ...health, scrape], routeDeps);
+  const modelFile = modelFileEndpoint({ registry: deps.registry, modelsDir: deps.config.modelsDir, assets });
+  const reference = apiReference([...api, modelFile, ...health, scrape], routeDeps);
   // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
   (app.locals as { openapi: ApiReference }).openapi = reference;
 
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders());
   app.use(assets.middleware());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
-  app.use(modelFiles({ registry: deps.registry, modelsDir: deps.config.modelsDir, assets }));
+  app.use(mount(Router(), [modelFile]));
   app.use(pageRoutes(routeDeps));
   app.use(mount(Router(), [...api, ...reference.endpoints]));
   app.use(notFoundHandler());

@@ -34,6 +34,21 @@ const MIN_SAVING = 0.05;
 /** Browsers that run the engine: WebAssembly SIMD, OffscreenCanvas, module workers. */
 const TARGET = ['chrome109', 'edge109', 'firefox115', 'safari16.4'];
 
+/**
+ * The shared input checks (src/fields.ts) use zod, whose namespace object carries translations of
+ * its own messages into 40 languages (z.locales, ~260 KB minified). The app's messages are its
+ * own and English, zod's default, is registered elsewhere, so the browser bundle leaves them out.
+ */
+const withoutZodLocales: esbuild.Plugin = {
+  name: 'without-zod-locales',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'empty' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
 const rel = (root: string, file: string): string => path.relative(root, file).split(path.sep).join('/');
 
@@ -123,6 +138,7 @@ export async function buildBrowser(
     metafile: true,
     logLevel: 'warning',
     define: { __ORT_WASM_URL__: JSON.stringify(wasmUrl) },
+    plugins: [withoutZodLocales],
   });
   let entryUrl = ''; // the runtime chunk is an entry point too (a dynamic import): pick the engine's
   for (const [output, meta] of Object.entries(engine.metafile.outputs)) {

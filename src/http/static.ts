@@ -11,9 +11,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { notFound, serviceUnavailable } from '../errors';
 import type { Registry } from '../predictors/registry';
+import type { Endpoint } from './endpoint';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -115,7 +116,7 @@ export class StaticAssets {
     return url !== undefined && this.files.has(url) ? url : null;
   }
 
-  /** Serves every built file except models (see modelFiles); other requests fall through. */
+  /** Serves every built file except models (see modelFileEndpoint); other requests fall through. */
   middleware(): RequestHandler {
     return (req, res, next) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return next();
@@ -133,27 +134,35 @@ export class StaticAssets {
 }
 
 /**
- * GET /models/<name>/<version>/model.onnx: the loaded model's file, for the browser engine, which
- * checks it against the sha256 in the card. Only the versions the server runs are served.
+ * GET /models/<name>/<version>/model.onnx: the file of a model the server runs, for the browser
+ * engine, which checks it against the sha256 in the model's card. Documented in /openapi.json.
  */
-export function modelFiles(deps: { registry: Registry; modelsDir: string; assets: StaticAssets }): Router {
-  const router = Router();
-  /** A model file. @route GET /models/:name/:version/model.onnx */
-  router.get('/models/:name/:version/model.onnx', (req, res) => {
-    if (!deps.registry.ready) {
-      throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
-    }
-    const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
-    if (card === undefined) throw notFound(`No model file at ${req.path}.`);
-    const file = path.relative(deps.assets.root, path.join(deps.modelsDir, card.name, card.version, 'model.onnx'));
-    const sha256 = card.artifact.sha256;
-    sendAsset(
-      req,
-      res,
-      deps.assets.root,
-      { file, sha256, encodings: deps.assets.modelEncodings(req.path, sha256) },
-      REVALIDATE,
-    );
-  });
-  return router;
+export function modelFileEndpoint(deps: { registry: Registry; modelsDir: string; assets: StaticAssets }): Endpoint {
+  return {
+    method: 'get',
+    path: '/models/:name/:version/model.onnx',
+    operationId: 'modelFile',
+    tag: 'Models',
+    summary: 'A model file (ONNX)',
+    description:
+      'The model.onnx of a model the server runs, in the version /api/models names (`artifact.sha256` there is its sha256): what the in-browser engine (/?engine=browser) downloads. Sent brotli- or gzip-compressed where the request accepts it; revalidate with If-None-Match.',
+    responses: {
+      200: { description: 'The ONNX file.', media: ['application/octet-stream'] },
+      304: { description: 'Not modified: the copy named by If-None-Match is current.' },
+    },
+    errors: ['not_found', 'models_loading'],
+    handlers: [
+      (req, res) => {
+        if (!deps.registry.ready) {
+          throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
+        }
+        const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
+        if (card === undefined) throw notFound(`No model file at ${req.path}.`);
+        const file = path.relative(deps.assets.root, path.join(deps.modelsDir, card.name, card.version, 'model.onnx'));
+        const sha256 = card.artifact.sha256;
+        const encodings = deps.assets.modelEncodings(req.path, sha256);
+        sendAsset(req, res, deps.assets.root, { file, sha256, encodings }, REVALIDATE);
+      },
+    ],
+  };
 }

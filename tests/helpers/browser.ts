@@ -3,7 +3,7 @@
  * downloaded browser), and the app on a real port with the real models.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
@@ -30,24 +30,43 @@ export interface TestServer {
   base: string;
   port: number;
   registry: Registry;
+  /** Bytes written to clients so far (headers and bodies, as sent: compressed where it was). */
+  bytesSent(): number;
   /** Closes the listener and every open connection, as a server that went away. */
   stop(): Promise<void>;
 }
 
 /** The app with the real models on 127.0.0.1 (`port` 0: any free port). */
 export async function startTestServer(
-  options: { port?: number; env?: Record<string, string> } = {},
+  options: {
+    port?: number;
+    env?: Record<string, string>;
+    /** Answers some requests itself (a benchmark's own page) and returns true; the app answers the rest. */
+    intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  } = {},
 ): Promise<TestServer> {
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
   const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
-  const server = http.createServer(createApp({ config, registry }));
+  const app = createApp({ config, registry });
+  const intercept = options.intercept;
+  const server = http.createServer(intercept === undefined ? app : (req, res) => intercept(req, res) || app(req, res));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const open = new Set<Socket>();
+  let closedBytes = 0;
+  server.on('connection', (socket) => {
+    open.add(socket);
+    socket.on('close', () => {
+      open.delete(socket);
+      closedBytes += socket.bytesWritten;
+    });
+  });
   return {
     base: `http://127.0.0.1:${port}`,
     port,
     registry,
+    bytesSent: () => [...open].reduce((sum, s) => sum + s.bytesWritten, closedBytes),
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -63,6 +63,7 @@ export function answerChecker(doc: OpenApiDocument): Checker {
       const response = operation.responses[String(a.status)];
       if (response === undefined) return `${where}: status ${a.status} is not documented for ${method.toUpperCase()} ${template}`;
       const content = response.content ?? {};
+      if (a.contentType === '' && Object.keys(content).length === 0) return null; // documented as no body (a 304)
       if (!(a.contentType in content)) {
         return `${where}: ${a.contentType} is not documented for status ${a.status} (documented: ${Object.keys(content).join(', ') || 'no body'})`;
       }
