@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps): Express {
   // Templates are compiled once and unchanging parts of the page reused, except in development,
   // where edits to views/ show on the next request.
   const page = new PageRenderer(path.join(root, 'views'), { cache: deps.config.env !== 'development' });
-  const assets = deps.assets ?? StaticAssets.load(root);
+  const assets = deps.assets ?? StaticAssets.load(root, { editable: deps.config.env === 'development' });
   const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript };
   const app = express();
   app.disable('x-powered-by');

@@ -116,8 +116,8 @@ if (typeof document !== 'undefined') {
     const out = { isolated: [crossOriginIsolated ? 1 : 0] };
     for (const [name, url, feed] of inputs) {
       const session = await ort.InferenceSession.create(new Uint8Array(await (await fetch(url)).arrayBuffer()));
-      const feeds = { [feed.name]: new ort.Tensor(feed.type, feed.type === 'string' ? feed.data : Uint8Array.from(feed.data), feed.dims) };
-      if (feed.type === 'float32') feeds[feed.name] = new ort.Tensor('float32', Float32Array.from(feed.data), feed.dims);
+      const data = feed.type === 'string' ? feed.data : feed.type === 'float32' ? Float32Array.from(feed.data) : Uint8Array.from(feed.data);
+      const feeds = { [feed.name]: new ort.Tensor(feed.type, data, feed.dims) };
       for (let i = 0; i < 3; i++) await session.run(feeds);
       const times = [];
       for (let i = 0; i < runs; i++) {

@@ -90,24 +90,30 @@ export function sendAsset(
 export class StaticAssets {
   private readonly files = new Map<string, AssetEntry>();
 
-  /** `manifest` null: the browser build was not run; the page then offers the server only. */
+  /**
+   * `manifest` null: the browser build was not run; the page then offers the server only.
+   * `editable`: files in public/ may change while the server runs (development), so they are left
+   * to express.static, uncompressed, rather than checked once here.
+   */
   constructor(
     readonly root: string,
     private readonly manifest: AssetManifest | null,
+    options: { editable?: boolean } = {},
   ) {
     for (const [url, entry] of Object.entries(manifest?.files ?? {})) {
       const file = path.join(root, entry.file);
       if (!fs.existsSync(file)) continue;
       // Generated and hashed files are what the build wrote; public/ may have been edited since.
-      if (!entry.immutable && !url.startsWith('/models/') && sha256File(file) !== entry.sha256) continue;
+      const source = !entry.immutable && entry.file.startsWith('public/');
+      if (source && (options.editable === true || sha256File(file) !== entry.sha256)) continue;
       this.files.set(url, entry);
     }
   }
 
-  static load(root: string): StaticAssets {
+  static load(root: string, options: { editable?: boolean } = {}): StaticAssets {
     const file = path.join(root, MANIFEST_FILE);
     const manifest = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as AssetManifest) : null;
-    return new StaticAssets(root, manifest);
+    return new StaticAssets(root, manifest, options);
   }
 
   /** The engine's entry module, or null when it was not built. */
