@@ -10,7 +10,8 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { fileTooLarge, type FormName, missingImage } from '../errors';
-import { fromOrt, type InferenceBackend, type ModelSpec, type NamedTensors } from '../inference/backend';
+import type { ModelSpec } from '../inference/backend';
+import { OrtSessions } from '../inference/ort-sessions';
 import { MalariaPredictor } from '../predictors/malaria';
 import { parseX, RegressionPredictor } from '../predictors/regression';
 import { parseReview, SentimentPredictor } from '../predictors/sentiment';
@@ -50,35 +51,18 @@ async function fetchModel(spec: ModelSpec): Promise<Uint8Array> {
 }
 
 /** onnxruntime-web sessions behind the server's backend interface. */
-class WebBackend implements InferenceBackend {
+class WebBackend extends OrtSessions {
   readonly description = 'onnxruntime-web (WebAssembly, this browser)';
-  private readonly sessions = new Map<string, ort.InferenceSession>();
 
-  async load(models: ModelSpec[]): Promise<void> {
-    for (const model of models) {
-      const session = await ort.InferenceSession.create(await fetchModel(model), {
-        executionProviders: ['wasm'],
-        graphOptimizationLevel: 'all',
-      });
-      this.sessions.set(model.name, session);
-    }
+  constructor() {
+    super((t) => new ort.Tensor(t.type, t.data, t.dims));
   }
 
-  async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
-    const session = this.sessions.get(model);
-    if (session === undefined) throw new Error(`model "${model}" is not loaded`);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-    const results = await session.run(feeds);
-    const out: NamedTensors = {};
-    for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value as ort.Tensor);
-    return out;
-  }
-
-  async close(): Promise<void> {
-    const sessions = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(sessions.map((s) => s.release()));
+  protected async createSession(model: ModelSpec): Promise<ort.InferenceSession> {
+    return ort.InferenceSession.create(await fetchModel(model), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
   }
 }
 

@@ -76,26 +76,3 @@ export function output<T extends TensorType>(outputs: NamedTensors, name: string
   }
   return t as Tensor<T>;
 }
-
-/**
- * An onnxruntime output tensor as plain data. Both onnxruntime-node and onnxruntime-web implement
- * onnxruntime-common's Tensor, so the server's backend (onnx.ts) and the browser engine's
- * (src/browser/runtime.ts) read outputs through this one function.
- */
-export function fromOrt(value: { type: string; dims: readonly number[]; data: unknown }): Tensor {
-  const dims = [...value.dims];
-  switch (value.type) {
-    case 'float32':
-      return { type: 'float32', dims, data: value.data as Float32Array };
-    case 'uint8':
-      return { type: 'uint8', dims, data: value.data as Uint8Array };
-    case 'int64':
-      return { type: 'int64', dims, data: value.data as BigInt64Array };
-    case 'bool':
-      return { type: 'bool', dims, data: value.data as Uint8Array };
-    case 'string':
-      return { type: 'string', dims, data: value.data as string[] };
-    default:
-      throw new Error(`unsupported output type ${value.type}`);
-  }
-}

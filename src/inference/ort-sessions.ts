@@ -1,0 +1,71 @@
+/**
+ * onnxruntime sessions behind the InferenceBackend interface, for both runtimes: onnxruntime-node
+ * on the server (onnx.ts) and onnxruntime-web in the browser engine (src/browser/runtime.ts).
+ * Both implement onnxruntime-common's API, so feeding a session and reading its outputs is one
+ * piece of code; each subclass only says how a session is created. No Node APIs here.
+ */
+import type { InferenceBackend, ModelSpec, NamedTensors, Tensor } from './backend';
+
+/** What these backends use of an onnxruntime tensor. */
+export interface OrtTensor {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
+
+/** What these backends use of an onnxruntime InferenceSession. */
+export interface OrtSession {
+  run(feeds: Record<string, never>): Promise<Record<string, unknown>>;
+  release(): Promise<void>;
+}
+
+/** An onnxruntime output tensor as plain data. */
+export function fromOrt(value: OrtTensor): Tensor {
+  const dims = [...value.dims];
+  switch (value.type) {
+    case 'float32':
+      return { type: 'float32', dims, data: value.data as Float32Array };
+    case 'uint8':
+      return { type: 'uint8', dims, data: value.data as Uint8Array };
+    case 'int64':
+      return { type: 'int64', dims, data: value.data as BigInt64Array };
+    case 'bool':
+      return { type: 'bool', dims, data: value.data as Uint8Array };
+    case 'string':
+      return { type: 'string', dims, data: value.data as string[] };
+    default:
+      throw new Error(`unsupported output type ${value.type}`);
+  }
+}
+
+export abstract class OrtSessions implements InferenceBackend {
+  abstract readonly description: string;
+  private readonly sessions = new Map<string, OrtSession>();
+
+  /** `toOrt` builds the runtime's own Tensor (each package has its class). */
+  constructor(private readonly toOrt: (t: Tensor) => unknown) {}
+
+  /** One session for `model`, created once at load. */
+  protected abstract createSession(model: ModelSpec): Promise<OrtSession>;
+
+  async load(models: ModelSpec[]): Promise<void> {
+    for (const model of models) this.sessions.set(model.name, await this.createSession(model));
+  }
+
+  async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+    const session = this.sessions.get(model);
+    if (session === undefined) throw new Error(`model "${model}" is not loaded`);
+    const feeds: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(inputs)) feeds[name] = this.toOrt(t);
+    const results = await session.run(feeds as Record<string, never>);
+    const out: NamedTensors = {};
+    for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value as OrtTensor);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
