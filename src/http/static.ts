@@ -163,8 +163,11 @@ export function modelFileEndpoint(deps: { registry: Registry; modelsDir: string;
           throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
         }
         const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
-        if (card === undefined) throw notFound(`No model file at ${req.path}.`);
-        const file = path.relative(deps.assets.root, path.join(deps.modelsDir, card.name, card.version, 'model.onnx'));
+        const onDisk = card === undefined ? null : path.join(deps.modelsDir, card.name, card.version, 'model.onnx');
+        // A web tier whose model tier runs a version this server's models/ lacks has no file to give.
+        if (card === undefined || onDisk === null || !fs.existsSync(onDisk))
+          throw notFound(`No model file at ${req.path}.`);
+        const file = path.relative(deps.assets.root, onDisk);
         const sha256 = card.artifact.sha256;
         const encodings = deps.assets.modelEncodings(req.path, sha256);
         sendAsset(req, res, deps.assets.root, { file, sha256, encodings }, REVALIDATE);
