@@ -56,7 +56,7 @@ const MODELS: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
 const NETWORK_ERROR = 'Could not reach the server. Check your connection and try again.';
 const STATUS = {
   server: 'Your inputs are sent to the server, which runs the models and answers.',
-  loading: 'Downloading the runtime and the models (once; about 3 MB)…',
+  loading: 'Downloading the runtime and the models, once…',
   ready: 'The models run in this browser: nothing you enter leaves this device.',
   offline: 'The models run in this browser: nothing you enter leaves this device, and this page works offline.',
   unsupported: 'This browser cannot run the models itself: that needs WebAssembly and a secure (https://) page.',
