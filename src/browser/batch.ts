@@ -24,10 +24,12 @@ import {
   summaryText,
 } from '../batch/table';
 import { formatPercent } from '../predictors/classification';
+import type { MlForms } from './engine';
 
 /** What a folder may hold that is worth sending; anything else in a dropped folder is left out. */
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif)$/i;
 const NETWORK_ERROR = 'Could not reach the server. Check your connection and try again.';
+const COMPUTED = { server: 'Computed on the server.', browser: 'Computed in this browser; nothing was sent.' } as const;
 
 interface Chosen {
   file: File;
@@ -120,6 +122,8 @@ function droppedEntries(data: DataTransfer): FileSystemEntry[] | null {
 class BatchView {
   private chosen: Chosen[] = [];
   private run: XMLHttpRequest | null = null;
+  /** Which run in this browser is current: sending again stops the one before. */
+  private localRun = 0;
   private urls: string[] = [];
   private results: Array<ImageResult | undefined> = [];
   private uploadOrder = false;
@@ -249,6 +253,16 @@ class BatchView {
       return this.showError(batchTooLarge(this.maxBytes).message);
     }
     this.run?.abort();
+    this.run = null;
+    this.localRun++;
+    // In browser mode (src/browser/engine.ts) the images are classified here, not sent.
+    const mlForms = window.mlForms;
+    const engine = mlForms?.engine ?? 'server';
+    this.el.section.dataset.engine = engine;
+    if (mlForms !== undefined && engine === 'browser') {
+      void this.classifyHere(chosen, mlForms);
+      return;
+    }
     const xhr = new XMLHttpRequest();
     this.run = xhr;
     this.clearError();
@@ -304,6 +318,26 @@ class BatchView {
     xhr.open('POST', '/api/predict/malaria/batch');
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.send(body);
+  }
+
+  /** The same rows from the browser engine, one image at a time, as the batch API would answer. */
+  private async classifyHere(chosen: Chosen[], mlForms: MlForms): Promise<void> {
+    const run = this.localRun;
+    this.clearError();
+    this.start(chosen);
+    this.el.progressText.textContent = 'Classifying in this browser…';
+    for (const [index, c] of chosen.entries()) {
+      let result: ImageResult;
+      try {
+        result = { file: c.name, ...(await mlForms.predict('malaria', c.file, { engine: 'browser' })) };
+      } catch (err) {
+        const { code, message } = err as { code: string; message: string }; // mlForms rejects with the API's error
+        result = { file: c.name, error: { code, message } };
+      }
+      if (run !== this.localRun) return; // sent again meanwhile
+      this.add(result, index, c.file);
+    }
+    this.finish();
   }
 
   private lost(done: number, total: number): void {
@@ -441,6 +475,13 @@ class BatchView {
     this.urls.push(url);
     el.csv.href = url;
     el.csv.hidden = false;
+    let computed = el.section.querySelector<HTMLElement>('.computed');
+    if (computed === null) {
+      computed = document.createElement('p');
+      computed.className = 'computed';
+      el.review.after(computed);
+    }
+    computed.textContent = COMPUTED[el.section.dataset.engine === 'browser' ? 'browser' : 'server'];
   }
 
   private fail(message: string, keepRows = false): void {

@@ -15,7 +15,7 @@
  * In browser mode nothing is sent anywhere: the runtime and the models are downloaded once (and
  * checked against the sha256 in their cards), then every prediction is computed on this device.
  */
-import { type FormName, HttpError, notFound } from '../errors';
+import type { FormName } from '../errors';
 import type { Prediction } from '../predictors/types';
 import type { BrowserModels } from './runtime';
 import { type EngineSettings, readSettings } from './settings';
@@ -36,7 +36,7 @@ declare global {
 }
 
 /**
- * How mlForms.predict rejects when the answer is not the shared code's HttpError: the server's
+ * How mlForms.predict rejects when the answer is not the shared checks' HttpError: the server's
  * error as it was sent (status, code, message), or the page's own when no answer came
  * (`network_error`) or the browser cannot run the models (`engine_unavailable`). Both have the
  * same three fields.
@@ -188,13 +188,16 @@ class Page implements MlForms {
   }
 
   async predict(model: FormName, input: unknown, options: { engine?: Engine } = {}): Promise<Prediction> {
-    if (!MODELS.includes(model)) throw notFound(`No model "${String(model)}".`);
+    if (!MODELS.includes(model)) throw new PredictError(404, 'not_found', `No model "${String(model)}".`);
     const engine = options.engine ?? this.current;
     if (engine === 'server') return predictOnServer(model, input);
     try {
       return await (await this.browserModels()).predict(model, input);
     } catch (err) {
-      if (err instanceof HttpError || err instanceof PredictError) throw err;
+      // The shared checks' HttpErrors carry the API's status, code and message already. (Not
+      // `instanceof HttpError`: that would pull the error catalogue into this module, which every
+      // page with JavaScript loads.)
+      if (err instanceof Error && 'status' in err && 'code' in err) throw err;
       throw new PredictError(
         503,
         'engine_unavailable',

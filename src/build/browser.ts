@@ -1,5 +1,6 @@
 /**
  * The browser side of `npm run build`, after tsc:
+ *  - the multi-image table's bundle, public/batch.js (src/build/batch.ts);
  *  - bundles the engine (src/browser/engine.ts, and the runtime chunk with onnxruntime-web that it
  *    imports lazily) with esbuild, content-hashed names, into dist/public/engine/;
  *  - serves onnxruntime-web's WebAssembly (ort-wasm-simd-threaded.wasm, the one variant used)
@@ -21,6 +22,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { projectRoot } from '../config';
+import { buildBatchBundle } from './batch';
 import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
 import { MANIFEST_FILE } from '../http/static';
 
@@ -113,6 +115,8 @@ export async function buildBrowser(
   log: (line: string) => void = console.log,
 ): Promise<AssetManifest> {
   const started = Date.now();
+  // public/batch.js first: the service worker keeps what public/ holds, and its list is made below.
+  await buildBatchBundle(root);
   const out = path.join(root, 'dist', 'public');
   const engineDir = path.join(out, 'engine');
   const zdir = path.join(out, 'z');
