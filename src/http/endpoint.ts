@@ -33,6 +33,12 @@ export interface RequestReader<I> {
   description?: string;
 }
 
+/** A request or answer header, for the document. */
+export interface HeaderDoc {
+  description: string;
+  schema: z.ZodType;
+}
+
 /**
  * A non-error answer of an endpoint: a JSON body of this schema, and/or bodies of other media
  * types (text, bytes, a page), or neither (an empty body).
@@ -41,6 +47,8 @@ export interface Answer {
   description: string;
   json?: z.ZodType;
   media?: string[];
+  /** Headers the answer may carry. */
+  headers?: Record<string, HeaderDoc>;
 }
 
 /** One real exchange, for the document: what was sent (when it can be shown) and what came back. */
@@ -62,7 +70,7 @@ export interface Endpoint {
   tag: string;
   summary: string;
   description?: string;
-  request?: { content: Record<string, BodyContent>; description?: string };
+  request?: { content: Record<string, BodyContent>; description?: string; headers?: Record<string, HeaderDoc> };
   /** Answers other than errors, by status. */
   responses: Partial<Record<number, Answer>>;
   /**
@@ -87,18 +95,47 @@ export interface JsonEndpoint<I, O> extends Omit<Endpoint, 'request' | 'response
   examples?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
+/** How an app writes an error: the `body` it answers with, for `err` (or null for an error that is not one of the app's). */
+export interface ErrorWriter {
+  known(err: unknown): HttpError | null;
+  body(err: HttpError): unknown;
+}
+
+/** The JSON API's errors: `{"error":{"code","message"}}` (src/http/errors.ts). */
+export const CODE_AND_MESSAGE_ERRORS: ErrorWriter = {
+  known: (err) => (err instanceof HttpError ? err : null),
+  body: (err) => ({ error: { code: err.code, message: err.message } }),
+};
+
+/**
+ * Each named input run through the endpoint's own code (`answer`): its real answer, or the error it
+ * throws as the app would answer it. An error that is not the app's is thrown: a fault, not an example.
+ */
+export async function realAnswers<I>(
+  inputs: Record<string, I>,
+  answer: (input: I) => Promise<{ status: number; body: unknown }>,
+  errors: ErrorWriter,
+): Promise<Example[]> {
+  const out: Example[] = [];
+  for (const [name, input] of Object.entries(inputs)) {
+    try {
+      out.push({ name, request: input, ...(await answer(input)) });
+    } catch (err) {
+      const known = errors.known(err);
+      if (known === null) throw err;
+      out.push({ name, request: input, status: known.status, body: errors.body(known) });
+    }
+  }
+  return out;
+}
+
 /** An endpoint that reads its request, answers JSON, and documents both. */
 export function jsonEndpoint<I, O>(spec: JsonEndpoint<I, O>): Endpoint {
   const { request, response, statusOf, answer, examples, ...rest } = spec;
   const read = (req: Request): I => (request === undefined ? (undefined as I) : request.read(req));
-  const run = async (raw: unknown): Promise<Omit<Example, 'name'>> => {
-    try {
-      const body = await answer(request === undefined ? (undefined as I) : request.parse(raw));
-      return { request: raw, status: statusOf?.when(body) ? statusOf.status : 200, body };
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      return { request: raw, status: err.status, body: { error: { code: err.code, message: err.message } } };
-    }
+  const run = async (raw: unknown): Promise<{ status: number; body: unknown }> => {
+    const body = await answer(request === undefined ? (undefined as I) : request.parse(raw));
+    return { status: statusOf?.when(body) ? statusOf.status : 200, body };
   };
   return {
     ...rest,
@@ -114,15 +151,62 @@ export function jsonEndpoint<I, O>(spec: JsonEndpoint<I, O>): Endpoint {
         res.status(statusOf?.when(body) ? statusOf.status : 200).json(body);
       },
     ],
+    examples: examples === undefined ? undefined : async () => realAnswers(await examples(), run, CODE_AND_MESSAGE_ERRORS),
+  };
+}
+
+/**
+ * What an endpoint that is not plain JSON answers: a status (200 unless said), headers, and a JSON
+ * body, or bytes of a media type, or nothing.
+ */
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  json?: unknown;
+  raw?: { type: string; body: Buffer };
+}
+
+export interface ReplyEndpoint<I> extends Omit<Endpoint, 'handlers' | 'examples'> {
+  /** The request as `answer` takes it (path parameters, the body read). */
+  read(req: Request): I | Promise<I>;
+  answer(input: I): Reply | Promise<Reply>;
+  /** How the app answers an error: for the document's examples. */
+  errorWriter: ErrorWriter;
+  /** Named inputs, good and bad: the document shows their real answers (those with a JSON body). */
+  examples?: () => Record<string, I> | Promise<Record<string, I>>;
+}
+
+/** The body the document shows for a reply: its JSON, if it has any. */
+const shownBody = (reply: Reply): unknown =>
+  reply.json ?? (reply.raw?.type === 'application/json' ? (JSON.parse(reply.raw.body.toString('utf8')) as unknown) : undefined);
+
+/** An endpoint answering a Reply (an empty 200, JSON, a binary message), and documenting it. */
+export function replyEndpoint<I>(spec: ReplyEndpoint<I>): Endpoint {
+  const { read, answer, errorWriter, examples, ...rest } = spec;
+  return {
+    ...rest,
+    handlers: [
+      async (req, res) => {
+        const reply = await answer(await read(req));
+        res.status(reply.status ?? 200);
+        if (reply.headers !== undefined) res.set(reply.headers);
+        if (reply.raw !== undefined) res.type(reply.raw.type).send(reply.raw.body);
+        else if (reply.json !== undefined) res.json(reply.json);
+        else res.end();
+      },
+    ],
     examples:
       examples === undefined
         ? undefined
-        : async () => {
-            const inputs = await examples();
-            const out: Example[] = [];
-            for (const [name, raw] of Object.entries(inputs)) out.push({ name, ...(await run(raw)) });
-            return out;
-          },
+        : async () =>
+            realAnswers(
+              await examples(),
+              async (input) => {
+                const reply = await answer(input);
+                return { status: reply.status ?? 200, body: shownBody(reply) };
+              },
+              errorWriter,
+            ),
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { ERRORS, ERROR_CODES, type ErrorCode, type ErrorStatus } from '../errors';
-import type { Endpoint, Example } from './endpoint';
+import type { Endpoint, Example, HeaderDoc } from './endpoint';
 import { API_PREFIX } from './request-path';
 
 export type JsonSchema = Record<string, unknown>;
@@ -24,6 +24,7 @@ export interface Operation {
   tags: string[];
   summary: string;
   description?: string;
+  parameters?: { name: string; in: 'header'; required: false; description: string; schema: JsonSchema }[];
   requestBody?: { required: true; description?: string; content: Record<string, { schema: JsonSchema; example?: unknown }> };
   responses: Record<string, Response>;
   security?: Record<string, string[]>[];
@@ -148,10 +149,13 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 function examplesFor(examples: readonly Example[], status: number): NamedExamples | undefined {
-  const matching = examples.filter((e) => e.status === status);
+  const matching = examples.filter((e) => e.status === status && e.body !== undefined);
   if (matching.length === 0) return undefined;
   return Object.fromEntries(matching.map((e) => [e.name.replace(/\W+/g, '_'), { summary: e.name, value: e.body }]));
 }
+
+const headerObjects = (headers: Record<string, HeaderDoc> | undefined): Record<string, { description: string; schema: JsonSchema }> =>
+  Object.fromEntries(Object.entries(headers ?? {}).map(([name, h]) => [name, { description: h.description, schema: toJsonSchema(h.schema, 'output') }]));
 
 function operation(endpoint: Endpoint, examples: readonly Example[], errorShape: ErrorShape): Operation {
   const responses: Record<string, Response> = {};
@@ -178,19 +182,24 @@ function operation(endpoint: Endpoint, examples: readonly Example[], errorShape:
     const description = [answer?.description, codes === undefined ? undefined : `${STATUS_TEXT[status] ?? 'Error'}.`]
       .filter((d) => d !== undefined)
       .join(' ');
+    const headers: Record<string, unknown> = headerObjects(answer?.headers);
+    if (status === 503 && codes !== undefined) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
+    if (status === 401 && codes !== undefined) headers['WWW-Authenticate'] = { description: 'The scheme to send the token with: Bearer.', schema: { type: 'string' } };
     responses[String(status)] = {
       description,
-      ...(status === 503 && codes !== undefined ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
+      ...(Object.keys(headers).length > 0 ? { headers } : {}),
       ...(Object.keys(content).length > 0 ? { content } : {}),
     };
   }
   const request = endpoint.request;
+  const parameters = Object.entries(headerObjects(request?.headers)).map(([name, h]) => ({ name, in: 'header' as const, required: false as const, ...h }));
   return {
     operationId: endpoint.operationId,
     tags: [endpoint.tag],
     summary: endpoint.summary,
     ...(endpoint.description === undefined ? {} : { description: endpoint.description }),
     ...(endpoint.security === undefined ? {} : { security: [{}, ...endpoint.security.map((name) => ({ [name]: [] }))] }),
+    ...(parameters.length > 0 ? { parameters } : {}),
     ...(request === undefined
       ? {}
       : {

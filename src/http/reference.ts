@@ -2,7 +2,8 @@
  * The API describes itself: GET /openapi.json (the OpenAPI 3.1 document, src/http/openapi.ts)
  * and GET /docs (the same document as a page for people, server-rendered, no script). Once the
  * models are loaded, the document carries real answers as examples: each endpoint's example
- * inputs, run through its own code (src/http/endpoint.ts), once per process.
+ * inputs, run through its own code (src/http/endpoint.ts), once per set of model versions. The
+ * model tier (src/oip/server.ts) serves its own document the same way (openApiReference).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { z } from 'zod';
 import { type Config, projectRoot } from '../config';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
-import { type DocumentInfo, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
+import { type DocumentInfo, type DocumentOptions, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
 import { docsView, inlineHtml } from './docs';
 import type { PageRenderer } from './page';
 import { baseUrl } from './view';
@@ -43,26 +44,47 @@ function info(config: Config): DocumentInfo {
   };
 }
 
-export function apiReference(documented: readonly Endpoint[], deps: { config: Config; registry: Registry; page: PageRenderer }): ApiReference {
-  const docInfo = info(deps.config);
-  let endpoints: Endpoint[] = [];
-  const describe = (): OpenApiDocument => openApiDocument(endpoints, docInfo, { securitySchemes: METRICS_TOKEN_SCHEME });
-  let examples: Promise<Map<string, Example[]>> | null = null;
-  const realAnswers = async (): Promise<Map<string, Example[]>> => {
+/** What an app's reference is made of, besides its endpoints. */
+export interface ReferenceSpec {
+  info: DocumentInfo;
+  options?: Omit<DocumentOptions, 'examples'>;
+  /**
+   * What the examples depend on (the models and versions loaded), or null while they cannot run
+   * (the models are loading): they are run once per key.
+   */
+  examplesKey(): string | null;
+  /** The errors and security of GET /openapi.json itself (the model tier's requires its token). */
+  self?: Pick<Endpoint, 'errors' | 'security'>;
+}
+
+/**
+ * The reference of an app documented by `documented`: its document, and GET /openapi.json serving
+ * it, plus what `more` draws from the document (the web app's /docs page).
+ */
+export function openApiReference(
+  documented: readonly Endpoint[],
+  spec: ReferenceSpec,
+  more: (document: () => Promise<OpenApiDocument>) => Endpoint[] = () => [],
+): ApiReference {
+  /** Every endpoint of the app, these included: what the document describes. */
+  let all: Endpoint[] = [];
+  const describe = (): OpenApiDocument => openApiDocument(all, spec.info, spec.options);
+  let examples: { key: string; found: Promise<Map<string, Example[]>> } | null = null;
+  const runExamples = async (key: string): Promise<Map<string, Example[]>> => {
     const found = new Map<string, Example[]>();
-    for (const e of endpoints) if (e.examples !== undefined) found.set(e.operationId, await e.examples());
+    for (const e of all) if (e.examples !== undefined) found.set(e.operationId, await e.examples());
     // An overloaded or restarting server answers 5xx: not examples worth keeping; try again next time.
-    if ([...found.values()].flat().some((e) => e.status >= 500)) examples = null;
+    if ([...found.values()].flat().some((e) => e.status >= 500) && examples?.key === key) examples = null;
     return found;
   };
   const document = async (): Promise<OpenApiDocument> => {
-    if (!deps.registry.ready) return describe();
-    examples ??= realAnswers();
-    return openApiDocument(endpoints, docInfo, { securitySchemes: METRICS_TOKEN_SCHEME, examples: await examples });
+    const key = spec.examplesKey();
+    if (key === null) return describe();
+    if (examples?.key !== key) examples = { key, found: runExamples(key) };
+    return openApiDocument(all, spec.info, { ...spec.options, examples: await examples.found });
   };
 
-  endpoints = [
-    ...documented,
+  const endpoints: Endpoint[] = [
     jsonEndpoint({
       method: 'get',
       path: '/openapi.json',
@@ -70,9 +92,25 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
       tag: 'Reference',
       summary: 'This OpenAPI 3.1 document',
       response: { description: 'The document, with real answers as examples once the models are loaded.', schema: OpenApiSchema },
-      errors: [],
+      errors: spec.self?.errors ?? [],
+      ...(spec.self?.security === undefined ? {} : { security: spec.self.security }),
       answer: document,
     }),
+  ];
+  endpoints.push(...more(document));
+  all = [...documented, ...endpoints];
+  return { endpoints, describe, document };
+}
+
+/** The JSON API's reference: /openapi.json and /docs, the page for people. */
+export function apiReference(documented: readonly Endpoint[], deps: { config: Config; registry: Registry; page: PageRenderer }): ApiReference {
+  const { registry, page } = deps;
+  const spec: ReferenceSpec = {
+    info: info(deps.config),
+    options: { securitySchemes: METRICS_TOKEN_SCHEME },
+    examplesKey: () => (registry.ready ? registry.cards().map((c) => `${c.name}@${c.version}`).join(' ') : null),
+  };
+  return openApiReference(documented, spec, (document) => [
     {
       method: 'get',
       path: '/docs',
@@ -84,10 +122,9 @@ export function apiReference(documented: readonly Endpoint[], deps: { config: Co
       handlers: [
         async (req, res) => {
           const view = docsView(await document(), { baseUrl: baseUrl(req) });
-          res.type('html').send(deps.page.render('docs', { docs: view, inline: inlineHtml }));
+          res.type('html').send(page.render('docs', { docs: view, inline: inlineHtml }));
         },
       ],
     },
-  ];
-  return { endpoints, describe, document };
+  ]);
 }

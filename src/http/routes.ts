@@ -4,7 +4,7 @@
  * endpoints are Endpoint objects (./endpoint.ts): each is also its own entry in /openapi.json, and
  * the page's forms are read with the same field schemas.
  */
-import express, { type RequestHandler, Router } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
@@ -180,21 +180,4 @@ export function healthEndpoints(deps: RouteDeps): Endpoint[] {
       examples: () => ({ ready: undefined }),
     }),
   ];
-}
-
-/** Prometheus metrics; `handler` answers them (src/metrics.ts), or passes to the 404 without the token. */
-export function metricsEndpoint(handler: RequestHandler): Endpoint {
-  return {
-    method: 'get',
-    path: '/metrics',
-    operationId: 'metrics',
-    tag: 'Operations',
-    summary: 'Prometheus metrics',
-    description:
-      'Requests and latency per route, model and status; inference time; queue depth; event-loop lag; memory. When the server sets METRICS_TOKEN, only a request with `Authorization: Bearer <token>` gets them; others get 404.',
-    security: ['metricsToken'],
-    responses: { 200: { description: 'The metrics in the Prometheus text format.', media: ['text/plain'] } },
-    errors: ['not_found'],
-    handlers: [handler],
-  };
 }
