@@ -32,7 +32,7 @@ export const ERRORS = {
   // Reading a JSON or urlencoded body (express.json / express.urlencoded), or a raw image body.
   invalid_json: { status: 400, when: 'The body is not valid JSON.', steps: ['body'] },
   invalid_body: { status: 400, when: 'The body could not be read completely (the client stopped sending).', steps: ['body', 'upload'] },
-  body_too_large: { status: 413, when: 'The body is larger than the limit (MAX_BODY_KB; a raw image: MAX_UPLOAD_MB).', steps: ['body', 'upload'] },
+  body_too_large: { status: 413, when: 'The body is larger than the limit (MAX_BODY_KB; a raw image: MAX_UPLOAD_MB; the model tier: MODEL_MAX_BODY_MB).', steps: ['body', 'upload'] },
   too_many_fields: { status: 413, when: 'A urlencoded form has more than 20 fields.', steps: ['body'] },
   unsupported_encoding: { status: 415, when: 'The body is compressed or not in UTF-8.', steps: ['body', 'upload'] },
   // Uploads: multipart/form-data or a raw image body.

@@ -9,27 +9,41 @@
  *   GET  /v2/models/{name}[/versions/{v}]/ready                200, 404 unknown, 503 loading
  *   GET  /v2/models/{name}[/versions/{v}]/card                 the version's model card (extension "model_card")
  *   POST /v2/models/{name}[/versions/{v}]/infer                JSON tensors, or binary (Triton's extension)
- *   POST /v2/repository/index, /v2/repository/models/{name}/load   Triton's model-repository extension
+ *   POST /v2/repository/index, /v2/repository/models/{name}/load (and /unload: 400)   Triton's model-repository extension
  *   GET  /metrics                                              Prometheus, as in the web role
+ *   GET  /openapi.json                                         this list as an OpenAPI 3.1 document
  *
  * Errors are {"error": "…"}: 400 bad request, 401 token, 404 unknown model or version, 413 body
  * too large, 503 (with Retry-After) loading, overloaded or stopping. With INFERENCE_TOKEN set,
- * everything but the two health checks requires `Authorization: Bearer <token>`.
+ * everything but the two health checks (and /metrics, which has METRICS_TOKEN) requires
+ * `Authorization: Bearer <token>`.
+ *
+ * Each route is an Endpoint (src/http/endpoint.ts): the handler and its documentation are one
+ * object, and /openapi.json is generated from them, with real answers as examples (each
+ * endpoint's example inputs run through its own code). The tests check every answer the tier
+ * gives against that document (tests/helpers/openapi-check.ts).
  */
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, Router } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, Router } from 'express';
+import { z } from 'zod';
 import { type Config, projectRoot } from '../config';
 import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
 import type { NamedTensors, Tensor } from '../inference/backend';
 import { bearerCheck } from '../http/auth';
 import { deadline } from '../http/deadline';
+import { type Endpoint, type ErrorWriter, type Reply, type ReplyEndpoint, mount, replyEndpoint } from '../http/endpoint';
 import { bodyParserError } from '../http/errors';
+import { metricsEndpoint } from '../http/metrics-endpoint';
+import { type DocumentInfo, MESSAGE_ONLY, METRICS_TOKEN_SCHEME } from '../http/openapi';
+import { type ApiReference, openApiReference } from '../http/reference';
 import { fullPath } from '../http/request-path';
 import { Lifecycle } from '../lifecycle';
 import { type Logger, requestLogger } from '../log';
 import { Metrics } from '../metrics';
+import { ModelCardSchema } from '../predictors/types';
+import { megabytes } from '../units';
 import {
   BINARY_HEADER,
   BinaryReader,
@@ -43,6 +57,7 @@ import {
   writeMessage,
 } from './protocol';
 import { type ModelConfig, RepositoryError, wireShape } from './repository';
+import { InferRequestSchema, InferResponseSchema, ModelMetadataSchema, RepositoryIndexSchema, ServerMetadataSchema } from './schemas';
 import type { ModelStore } from './store';
 
 export interface ModelServerDeps {
@@ -163,6 +178,338 @@ function reshaped(t: Tensor, shape: number[]): Tensor {
   return { ...t, dims: shape.map((d) => (d === -1 ? count / known : d)) } as Tensor;
 }
 
+/** Errors as the protocol answers them, `{"error": "…"}`; a repository that cannot be loaded is the client's 400. */
+export const OIP_ERRORS: ErrorWriter = {
+  known: (err) => (err instanceof HttpError ? err : err instanceof RepositoryError ? badRequest('load_failed', err.message) : bodyParserError(err)),
+  body: (err) => ({ error: err.message }),
+};
+
+// The codes each endpoint can answer (ERRORS, src/errors.ts), for its document.
+const MODEL_ERRORS = ['unauthorized', 'not_found', 'loading'] as const;
+const BODY_ERRORS = ['body_too_large', 'unsupported_encoding', 'invalid_body'] as const;
+const TENSOR_ERRORS = [
+  'invalid_header_length',
+  'invalid_json',
+  'invalid_request',
+  'invalid_datatype',
+  'invalid_shape',
+  'invalid_data',
+  'invalid_binary_data',
+  'shape_mismatch',
+  'unknown_input',
+  'duplicate_input',
+  'missing_input',
+  'wrong_datatype',
+  'wrong_shape',
+  'batch_too_large',
+  'unknown_output',
+] as const;
+
+const TOKEN = ['inferenceToken'];
+const SECURITY_SCHEMES = {
+  ...METRICS_TOKEN_SCHEME,
+  inferenceToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The INFERENCE_TOKEN, when the model tier sets one: every endpoint but the two health checks then requires it.',
+  },
+};
+
+const HEADER_LENGTH = {
+  'Inference-Header-Content-Length': {
+    description: "Binary tensor data (Triton's extension): the length in bytes of the JSON part at the start of the body; the tensors' bytes follow it.",
+    schema: z.int().min(0),
+  },
+};
+
+/** An example inference request: what the document shows as the request body. */
+const EXAMPLE_REQUEST = { id: 'example-1', inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1], data: [5, -1] }] };
+const EXAMPLE_REVIEW = 'A warm, funny film. I loved it.';
+
+interface ModelParams {
+  name: string;
+  version?: string;
+}
+
+/** An inference request as read: the model asked for, and the body with its Inference-Header-Content-Length. */
+interface InferInput extends ModelParams {
+  body: Buffer;
+  headerLength?: string;
+}
+
+function info(config: ModelServerDeps['config'], version: string): DocumentInfo {
+  return {
+    title: 'ml-forms model tier',
+    version,
+    description: [
+      "The Open Inference Protocol v2 (the KServe v2 protocol, Triton's HTTP/REST API) over the models of this server's repository: health, server and model metadata, inference with JSON tensors or Triton's binary tensor data, Triton's model-repository extension, and each version's model card (this server's extension).",
+      'Errors, whatever the status, are `{"error": "…"}`, as the protocol says. A 503 carries `Retry-After`. With INFERENCE_TOKEN set, every endpoint but the two health checks requires `Authorization: Bearer <token>`.',
+      `Limits: a request body of at most ${megabytes(config.modelMaxBodyBytes)} MB (MODEL_MAX_BODY_MB); a batch of 1 to the model's max_batch_size along the first dimension.`,
+    ].join('\n\n'),
+  };
+}
+
+/** What the routes work with. */
+interface RouteContext {
+  store: ModelStore;
+  lifecycle: Lifecycle;
+  log: Logger;
+  config: ModelServerDeps['config'];
+  serverMetadata: ServerMetadata;
+  ready(): boolean;
+}
+
+/** A route of the protocol as an Endpoint (src/http/endpoint.ts): what it does and what the document says of it, in one object. */
+const oip = <I>(spec: Omit<ReplyEndpoint<I>, 'errorWriter'>): Endpoint => replyEndpoint({ ...spec, errorWriter: OIP_ERRORS });
+
+const model = (req: Request): ModelParams => ({ name: req.params.name as string, version: req.params.version as string | undefined });
+const unknownModel: Record<string, ModelParams> = { 'an unknown model': { name: 'weather' } };
+
+/** Liveness and readiness: answered without the token. */
+function healthEndpoints({ lifecycle, ready }: RouteContext): Endpoint[] {
+  return [
+    oip({
+      method: 'get',
+      path: '/v2/health/live',
+      operationId: 'serverLive',
+      tag: 'Health',
+      summary: 'Liveness: the process answers',
+      responses: { 200: { description: 'Live (an empty body).' } },
+      errors: [],
+      read: () => undefined,
+      answer: () => ({}),
+    }),
+    oip({
+      method: 'get',
+      path: '/v2/health/ready',
+      operationId: 'serverReady',
+      tag: 'Health',
+      summary: 'Readiness: every model loaded, not stopping',
+      responses: { 200: { description: 'Ready (an empty body).' } },
+      errors: ['loading', 'shutting_down'],
+      read: () => undefined,
+      // Answered here rather than thrown: a health probe while loading is not an error to log.
+      answer: () =>
+        ready()
+          ? {}
+          : { status: 503, headers: { 'Retry-After': '2' }, json: { error: lifecycle.shuttingDown ? 'the server is shutting down' : 'the models are still loading' } },
+    }),
+  ];
+}
+
+/** The protocol's other endpoints and its extensions: behind the token, when there is one. */
+function protocolEndpoints({ store, lifecycle, log, config, serverMetadata }: RouteContext): Endpoint[] {
+  /** The body, read (to its end, within the limit) and not used. */
+  const drained = async (req: Request): Promise<void> => void (await readBody(req, config.modelMaxBodyBytes));
+  const served = (): string[] => store.entries().map((e) => e.name);
+  /** Each served model by name, then an unknown one: examples for the model endpoints. */
+  const eachModel = (): Record<string, ModelParams> => ({ ...Object.fromEntries(served().map((name) => [name, { name }])), ...unknownModel });
+
+  return [
+    oip({
+      method: 'get',
+      path: '/v2',
+      operationId: 'serverMetadata',
+      tag: 'Metadata',
+      summary: 'Server metadata: name, version and the protocol extensions served',
+      security: TOKEN,
+      responses: { 200: { description: 'The server metadata.', json: ServerMetadataSchema } },
+      errors: ['unauthorized'],
+      read: () => undefined,
+      answer: () => ({ json: serverMetadata }),
+      examples: () => ({ 'this server': undefined }),
+    }),
+    oip({
+      method: 'get',
+      path: '/v2/models/:name{/versions/:version}',
+      operationId: 'modelMetadata',
+      tag: 'Metadata',
+      summary: "Model metadata: its inputs and outputs, the batch dimension first, as Triton describes an ONNX model",
+      security: TOKEN,
+      responses: { 200: { description: 'The model metadata.', json: ModelMetadataSchema } },
+      errors: MODEL_ERRORS,
+      read: model,
+      answer: ({ name, version }) => ({ json: store.resolve(name, version).entry.metadata }),
+      examples: () => ({ ...eachModel(), 'a version not served': { name: served()[0] ?? 'regression', version: '999' } }),
+    }),
+    oip({
+      method: 'get',
+      path: '/v2/models/:name{/versions/:version}/ready',
+      operationId: 'modelReady',
+      tag: 'Health',
+      summary: 'Model readiness',
+      security: TOKEN,
+      responses: { 200: { description: 'Ready (an empty body).' } },
+      errors: [...MODEL_ERRORS, 'shutting_down'],
+      read: model,
+      answer: ({ name, version }) => {
+        store.resolve(name, version);
+        if (lifecycle.shuttingDown) throw new HttpError('shutting_down', 'the server is shutting down', { retryAfter: 1 });
+        return {};
+      },
+      examples: () => unknownModel,
+    }),
+    oip({
+      method: 'get',
+      path: '/v2/models/:name{/versions/:version}/card',
+      operationId: 'modelCard',
+      tag: 'Metadata',
+      summary: "The version's model card (this server's extension model_card)",
+      security: TOKEN,
+      responses: { 200: { description: 'The card: what the model is, its data, its held-out metrics.', json: ModelCardSchema } },
+      errors: MODEL_ERRORS,
+      read: model,
+      answer: ({ name, version }) => {
+        const { entry } = store.resolve(name, version);
+        if (entry.card === undefined) throw notFound(`model "${name}" version ${entry.version} has no card.json in the repository`);
+        return { json: entry.card };
+      },
+      examples: eachModel,
+    }),
+    oip({
+      method: 'post',
+      path: '/v2/models/:name{/versions/:version}/infer',
+      operationId: 'modelInfer',
+      tag: 'Inference',
+      summary: 'Inference: input tensors in, output tensors out',
+      description:
+        "Tensors as JSON (`data`, row-major), or with Triton's binary tensor data extension: the JSON header, then each tensor's bytes (`parameters.binary_data_size`), the header's length in `Inference-Header-Content-Length`. Outputs are those asked for in `outputs`, or all; as binary data when asked (`binary_data`, `binary_data_output`), the answer is then `application/octet-stream` in the same layout.",
+      security: TOKEN,
+      request: {
+        description: 'An inference request: JSON, or its JSON header followed by binary tensor data.',
+        content: {
+          'application/json': { schema: InferRequestSchema, example: EXAMPLE_REQUEST },
+          'application/octet-stream': {
+            schema: z.file().meta({ description: 'The InferenceRequest as JSON (Inference-Header-Content-Length bytes), then the binary tensor data.' }),
+          },
+        },
+        headers: HEADER_LENGTH,
+      },
+      responses: {
+        200: {
+          description: 'The outputs (JSON; or, with binary outputs, the InferenceResponse as JSON followed by their bytes).',
+          json: InferResponseSchema,
+          media: ['application/octet-stream'],
+          headers: HEADER_LENGTH,
+        },
+      },
+      errors: [...MODEL_ERRORS, ...BODY_ERRORS, ...TENSOR_ERRORS, 'overloaded', 'shutting_down'],
+      read: async (req) => {
+        const { name, version } = model(req);
+        store.resolve(name, version); // an unknown model or version: 404 before reading the body
+        return { name, version, body: await readBody(req, config.modelMaxBodyBytes), headerLength: req.get(BINARY_HEADER) };
+      },
+      answer: async ({ name, version, body, headerLength }): Promise<Reply> => {
+        const { json, binary } = readMessage(body, headerLength);
+        const request = inferRequest(json);
+        // Resolved again now that the body is in: the sessions that run it are the ones current now.
+        const resolved = store.resolve(name, version);
+        const { config: modelConfig } = resolved.entry;
+        const feeds = modelInputs(modelConfig, request.inputs, new BinaryReader(binary));
+        const wanted: NonNullable<InferRequest['outputs']> = request.outputs ?? modelConfig.outputs.map((o) => ({ name: o.name }));
+        for (const o of wanted) {
+          if (!modelConfig.outputs.some((t) => t.name === o.name)) {
+            throw badRequest('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${modelConfig.outputs.map((t) => t.name).join(', ')}`);
+          }
+        }
+        const outputs = await store.run(resolved, feeds);
+        const allBinary = request.parameters?.binary_data_output === true;
+        const chunks: Buffer[] = [];
+        const response: InferResponse = {
+          model_name: name,
+          model_version: resolved.entry.version,
+          ...(request.id === undefined ? {} : { id: request.id }),
+          outputs: wanted.map((o) => {
+            const t = outputs[o.name];
+            if (t === undefined) throw new Error(`the model returned no output "${o.name}"`);
+            const binaryOut = typeof o.parameters?.binary_data === 'boolean' ? o.parameters.binary_data : allBinary;
+            const { wire, chunk } = encodeTensor(o.name, t, binaryOut);
+            if (chunk !== undefined) chunks.push(chunk);
+            return wire;
+          }),
+        };
+        const message = writeMessage(response, chunks);
+        if (message.headerLength === undefined) return { raw: { type: 'application/json', body: message.body } };
+        return { headers: { 'Inference-Header-Content-Length': String(message.headerLength) }, raw: { type: 'application/octet-stream', body: message.body } };
+      },
+      examples: () => {
+        const request = (name: string, body: unknown): InferInput => ({ name, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
+        const inputs: Record<string, InferInput> = {};
+        const has = new Set(served());
+        if (has.has('regression')) {
+          inputs['regression: x = 5 and x = -1'] = request('regression', EXAMPLE_REQUEST);
+          inputs['a datatype other than the model\'s'] = request('regression', { inputs: [{ name: 'x', datatype: 'INT64', shape: [1, 1], data: [5] }] });
+          inputs['shape and data that disagree'] = request('regression', { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1], data: [5] }] });
+          inputs['broken JSON'] = request('regression', '{"inputs": [');
+        }
+        if (has.has('sentiment')) {
+          inputs['sentiment: a review (BYTES)'] = request('sentiment', { inputs: [{ name: 'review', datatype: 'BYTES', shape: [1, 1], data: [EXAMPLE_REVIEW] }] });
+        }
+        if (has.has('malaria')) {
+          // Any height and width: the graph pads and resizes (a 2×2 image keeps the example short).
+          const pixels = [200, 120, 160, 190, 110, 150, 60, 20, 90, 200, 120, 160];
+          inputs['malaria: a 2×2 RGB image (UINT8; any size: the graph resizes it)'] = request('malaria', { inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 2, 2, 3], data: pixels }] });
+        }
+        inputs['an unknown model'] = request('weather', EXAMPLE_REQUEST);
+        return inputs;
+      },
+    }),
+    oip({
+      method: 'post',
+      path: '/v2/repository/index',
+      operationId: 'repositoryIndex',
+      tag: 'Repository',
+      summary: "Every model of the repository and whether it is served (Triton's repository extension)",
+      security: TOKEN,
+      responses: { 200: { description: 'The models, each READY with its version, or UNAVAILABLE with the reason.', json: RepositoryIndexSchema } },
+      errors: ['unauthorized', ...BODY_ERRORS],
+      read: drained,
+      answer: () => ({ json: store.index() }),
+      examples: () => ({ 'the repository': undefined }),
+    }),
+    oip({
+      method: 'post',
+      path: '/v2/repository/models/:name/load',
+      operationId: 'repositoryModelLoad',
+      tag: 'Repository',
+      summary: 'Load a model again from the repository: a new version folder, a changed config',
+      description: 'The new version is loaded beside the running one and takes over in one step: no request is refused or dropped.',
+      security: TOKEN,
+      responses: { 200: { description: 'Loaded (an empty body); the models that did not change keep running as they were.' } },
+      errors: ['unauthorized', ...BODY_ERRORS, 'load_failed'],
+      read: async (req) => {
+        await drained(req);
+        return req.params.name as string;
+      },
+      answer: async (name) => {
+        const changed = await store.reload(name);
+        log.info({ model: name, changed }, 'repository load');
+        return {};
+      },
+      // Only a failure: an example that loaded a model would change what the server runs.
+      examples: () => ({ 'a model not in the repository': 'weather' }),
+    }),
+    oip({
+      method: 'post',
+      path: '/v2/repository/models/:name/unload',
+      operationId: 'repositoryModelUnload',
+      tag: 'Repository',
+      summary: 'Unload a model: not supported, every model of the repository stays loaded',
+      security: TOKEN,
+      responses: {},
+      errors: ['unauthorized', ...BODY_ERRORS, 'unload_unsupported'],
+      read: async (req) => {
+        await drained(req);
+        return req.params.name as string;
+      },
+      answer: () => {
+        throw badRequest('unload_unsupported', 'unload is not supported: this server keeps every model of its repository loaded (remove the folder and reload instead)');
+      },
+      examples: () => ({ 'any model': served()[0] ?? 'regression' }),
+    }),
+  ];
+}
+
 export function createModelServer(deps: ModelServerDeps): Express {
   const { store, config } = deps;
   const lifecycle = deps.lifecycle ?? new Lifecycle();
@@ -183,128 +530,42 @@ export function createModelServer(deps: ModelServerDeps): Express {
     }
     const repo = /^\/v2\/repository\/models\/[^/]+\/(load|unload)$/.exec(p);
     if (repo !== null) return { route: `/v2/repository/models/:model/${repo[1]}`, model: '' };
-    if (['/v2', '/v2/health/live', '/v2/health/ready', '/v2/repository/index', '/metrics'].includes(p)) return { route: p, model: '' };
+    if (['/v2', '/v2/health/live', '/v2/health/ready', '/v2/repository/index', '/metrics', '/openapi.json'].includes(p)) return { route: p, model: '' };
     return { route: 'other', model: '' };
   };
 
+  const context: RouteContext = { store, lifecycle, log, config, serverMetadata, ready };
+  const health = healthEndpoints(context);
+  const protocol = protocolEndpoints(context);
+
+  const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken));
+  const reference = openApiReference([...health, ...protocol, scrape], {
+    info: info(config, pkg.version),
+    options: { errorShape: MESSAGE_ONLY, securitySchemes: SECURITY_SCHEMES },
+    examplesKey: () => (store.ready ? store.entries().map((e) => `${e.name}@${e.version}`).join(' ') : null),
+    self: { errors: ['unauthorized'], security: TOKEN },
+  });
+
   const app = express();
+  // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
+  (app.locals as { openapi: ApiReference }).openapi = reference;
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', 1);
   app.use(metrics.middleware(label));
-  app.get('/metrics', metrics.handler(deps.config.metricsToken));
+  app.use(mount(Router(), [scrape]));
   app.use(deadline({ timeoutMs: config.requestTimeoutMs }));
   app.use((_req, res, next) => {
     if (lifecycle.shuttingDown) res.set('Connection', 'close');
     next();
   });
-
-  /** Liveness: the process answers. @route GET /v2/health/live */
-  app.get('/v2/health/live', (_req, res) => {
-    res.status(200).end();
-  });
-  /** Readiness: every model loaded, not stopping. @route GET /v2/health/ready */
-  app.get('/v2/health/ready', (_req, res) => {
-    if (ready()) res.status(200).end();
-    else res.status(503).set('Retry-After', '2').json({ error: lifecycle.shuttingDown ? 'the server is shutting down' : 'the models are still loading' });
-  });
-
+  app.use(mount(Router(), health));
   app.use(requestLogger(log));
   app.use((req, _res, next) => {
     if (authorized(req.get('authorization'))) next();
     else next(new HttpError('unauthorized', 'this model server requires Authorization: Bearer <INFERENCE_TOKEN>'));
   });
-
-  const v2 = Router();
-  const body: RequestHandler = async (req, _res, next) => {
-    req.body = await readBody(req, config.modelMaxBodyBytes);
-    next();
-  };
-  const model = (req: Request): { name: string; version?: string } => ({ name: req.params.name as string, version: req.params.version as string | undefined });
-
-  /** Server metadata. @route GET /v2 */
-  v2.get('/', (_req, res) => {
-    res.json(serverMetadata);
-  });
-
-  /** Model metadata. @route GET /v2/models/{name}[/versions/{v}] */
-  v2.get('/models/:name{/versions/:version}', (req, res) => {
-    const { name, version } = model(req);
-    res.json(store.resolve(name, version).entry.metadata);
-  });
-
-  /** Model readiness. @route GET /v2/models/{name}[/versions/{v}]/ready */
-  v2.get('/models/:name{/versions/:version}/ready', (req, res) => {
-    const { name, version } = model(req);
-    store.resolve(name, version);
-    if (lifecycle.shuttingDown) throw new HttpError('shutting_down', 'the server is shutting down', { retryAfter: 1 });
-    res.status(200).end();
-  });
-
-  /** The version's model card (this server's extension "model_card"). @route GET /v2/models/{name}[/versions/{v}]/card */
-  v2.get('/models/:name{/versions/:version}/card', (req, res) => {
-    const { name, version } = model(req);
-    const { entry } = store.resolve(name, version);
-    if (entry.card === undefined) throw notFound(`model "${name}" version ${entry.version} has no card.json in the repository`);
-    res.json(entry.card);
-  });
-
-  /** Inference. @route POST /v2/models/{name}[/versions/{v}]/infer */
-  v2.post('/models/:name{/versions/:version}/infer', async (req, res) => {
-    const { name, version } = model(req);
-    store.resolve(name, version); // an unknown model or version: 404 before reading the body
-    const { json, binary } = readMessage(await readBody(req, config.modelMaxBodyBytes), req.get(BINARY_HEADER));
-    const request = inferRequest(json);
-    // Resolved again now that the body is in: the sessions that run it are the ones current now.
-    const resolved = store.resolve(name, version);
-    const { config: modelConfig } = resolved.entry;
-    const feeds = modelInputs(modelConfig, request.inputs, new BinaryReader(binary));
-    const wanted: NonNullable<InferRequest['outputs']> = request.outputs ?? modelConfig.outputs.map((o) => ({ name: o.name }));
-    for (const o of wanted) {
-      if (!modelConfig.outputs.some((t) => t.name === o.name)) {
-        throw badRequest('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${modelConfig.outputs.map((t) => t.name).join(', ')}`);
-      }
-    }
-    const outputs = await store.run(resolved, feeds);
-    const allBinary = request.parameters?.binary_data_output === true;
-    const chunks: Buffer[] = [];
-    const response: InferResponse = {
-      model_name: name,
-      model_version: resolved.entry.version,
-      ...(request.id === undefined ? {} : { id: request.id }),
-      outputs: wanted.map((o) => {
-        const t = outputs[o.name];
-        if (t === undefined) throw new Error(`the model returned no output "${o.name}"`);
-        const binaryOut = typeof o.parameters?.binary_data === 'boolean' ? o.parameters.binary_data : allBinary;
-        const { wire, chunk } = encodeTensor(o.name, t, binaryOut);
-        if (chunk !== undefined) chunks.push(chunk);
-        return wire;
-      }),
-    };
-    const message = writeMessage(response, chunks);
-    if (message.headerLength === undefined) res.type('application/json');
-    else res.type('application/octet-stream').set('Inference-Header-Content-Length', String(message.headerLength));
-    res.send(message.body);
-  });
-
-  /** Triton's repository index. @route POST /v2/repository/index */
-  v2.post('/repository/index', body, (_req, res) => {
-    res.json(store.index());
-  });
-
-  /** Load or reload a model from the repository (a new version folder, a changed config). @route POST /v2/repository/models/{name}/load */
-  v2.post('/repository/models/:name/load', body, async (req, res) => {
-    const changed = await store.reload(req.params.name as string);
-    log.info({ model: req.params.name, changed }, 'repository load');
-    res.status(200).end();
-  });
-
-  /** @route POST /v2/repository/models/{name}/unload */
-  v2.post('/repository/models/:name/unload', body, () => {
-    throw badRequest('unload_unsupported', 'unload is not supported: this server keeps every model of its repository loaded (remove the folder and reload instead)');
-  });
-
-  app.use('/v2', v2);
+  app.use(mount(Router(), [...protocol, ...reference.endpoints]));
   app.use((req, _res, next) => next(notFound(`there is nothing at ${req.method} ${fullPath(req).slice(0, 200)}`)));
   app.use(oipErrorHandler(log));
   return app;
@@ -317,13 +578,13 @@ function oipErrorHandler(log: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const known = err instanceof HttpError ? err : err instanceof RepositoryError ? badRequest('load_failed', err.message) : bodyParserError(err);
+    const known = OIP_ERRORS.known(err);
     const error = known ?? new HttpError('internal_error', 'internal error: the inference failed; the server logged the details');
     if (known === null || error.status >= 500) log.error({ err, path: fullPath(req).slice(0, 200), method: req.method }, 'model server request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
     if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
     // A body refused part-way is not read to its end: close the connection instead.
     if (error.status === 413) res.set('Connection', 'close');
-    res.status(error.status).json({ error: error.message });
+    res.status(error.status).json(OIP_ERRORS.body(error));
   };
 }

@@ -2,13 +2,20 @@
  * Every answer the HTTP tests receive from the app is checked against the app's own OpenAPI
  * document (app.locals.openapi, the same document /openapi.json serves, without examples):
  *  - on a documented operation, the status must be documented, the content type must be one of
- *    that status's, and a JSON body must match its schema; an error 503 must carry Retry-After;
+ *    that status's (or none, with an empty body, where it documents none), and a JSON body must
+ *    match its schema; an error 503 must carry Retry-After;
  *  - anywhere else, a JSON answer must be the documented error shape (a 404 for an unknown path,
  *    an error beside a form): a route answering undocumented JSON fails the test that called it.
  * installAnswerCheck() hooks supertest once for every test file (jest.config.js setupFilesAfterEnv);
- * apps that are not ml-forms' (a test's own small Express app) are left alone.
+ * both of ml-forms' apps are checked, the web app and the model tier (src/oip/server.ts), each
+ * against its own document; apps that are not ml-forms' (a test's own small Express app) are left alone.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import request from 'supertest';
 import type { ApiReference } from '../../src/http/reference';
@@ -63,7 +70,9 @@ export function answerChecker(doc: OpenApiDocument): Checker {
       const response = operation.responses[String(a.status)];
       if (response === undefined) return `${where}: status ${a.status} is not documented for ${method.toUpperCase()} ${template}`;
       const content = response.content ?? {};
-      if (a.contentType === '' && Object.keys(content).length === 0) return null; // documented as no body (a 304)
+      // An empty answer (no Content-Type, no bytes: a 304, an empty 200) where the document says there is no body.
+      const empty = a.contentType === '' && (a.headers['content-length'] ?? '0') === '0';
+      if (empty && Object.keys(content).length === 0) return null;
       if (!(a.contentType in content)) {
         return `${where}: ${a.contentType} is not documented for status ${a.status} (documented: ${Object.keys(content).join(', ') || 'no body'})`;
       }
@@ -76,6 +85,19 @@ export function answerChecker(doc: OpenApiDocument): Checker {
       return null;
     },
   };
+}
+
+/** What @seriousme/openapi-schema-validator (the official OpenAPI 3.1 schema) says of `doc`: `{ valid: true }`, or its errors. */
+export async function validateDocument(doc: OpenApiDocument): Promise<unknown> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-')), 'openapi.json');
+  fs.writeFileSync(file, JSON.stringify(doc));
+  const cli = path.join(__dirname, '..', '..', 'node_modules', '@seriousme', 'openapi-schema-validator', 'bin', 'validate-api-cli.js');
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, file]);
+    return JSON.parse(stdout) as unknown;
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
 }
 
 const checkers = new Map<string, Checker>();
