@@ -130,6 +130,7 @@ export async function classifyPost(
   try {
     count = await readImageBatch(
       req,
+      res,
       { maxFiles: config.maxBatchFiles, maxBytes: config.maxBatchBytes, maxFileBytes: config.maxUploadBytes },
       (file) => pool.add(file),
     );

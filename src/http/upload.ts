@@ -18,8 +18,8 @@ export const IMAGE_FIELD = 'image';
 export const FORM_FIELD_LIMITS = { fields: 8, fieldSize: 64 * 1024, fieldNameSize: 100 } as const;
 
 /**
- * The upload errors, one constructor each: the single-image upload (multer) and the multi-image
- * one (src/http/batch-upload.ts) answer the same codes and words.
+ * The upload errors, one constructor each: the single-image upload and the multi-image one
+ * (src/http/batch-upload.ts), both multer, answer the same codes and words.
  */
 export const uploadErrors = {
   unexpectedField: (field: string | undefined): HttpError =>
@@ -39,11 +39,11 @@ export const uploadErrors = {
     badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".'),
 };
 
-/** busboy's parse errors ("Unexpected end of form", "Multipart: Boundary not found", ...). */
+/** Parse errors multer passes on from busboy ("Unexpected end of form", "Multipart: Boundary not found", ...). */
 export const isMultipartParseError = (err: unknown): boolean =>
   err instanceof Error && /multipart|boundary|unexpected end of form|malformed part header/i.test(err.message);
 
-/** multer and busboy errors → the app's errors, with words a person can act on. */
+/** multer's errors (its own and its parser's) → the app's errors, with words a person can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): HttpError | null {
   if (err instanceof multer.MulterError) {
     switch (err.code) {

@@ -204,6 +204,16 @@ describe('POST /api/predict/malaria/batch', () => {
       expectJsonError(res, 400, 'missing_image');
     });
 
+    it('a form sent with no file chosen (one empty part, filename="") → 400 missing_image', async () => {
+      const res = await request(ctx.app)
+        .post('/api/predict/malaria/batch')
+        .set('Content-Type', 'multipart/form-data; boundary=XyZ')
+        .send(
+          '--XyZ\r\nContent-Disposition: form-data; name="image"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--XyZ--\r\n',
+        );
+      expectJsonError(res, 400, 'missing_image');
+    });
+
     it('a file in another field → 400 unexpected_field', async () => {
       const res = await request(ctx.app)
         .post('/api/predict/malaria/batch')
