@@ -11,6 +11,7 @@ import type { Test } from 'supertest';
 import type { NamedTensors } from '../../src/inference/backend';
 import { buildApp, cellImage } from '../helpers/app';
 import { FakeBackend } from '../helpers/fake-backend';
+import { imagePartsBody } from '../helpers/multipart';
 
 let ctx: Awaited<ReturnType<typeof buildApp>>;
 beforeAll(async () => {
@@ -390,16 +391,7 @@ async function rawPost(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   const boundary = 'rawBoundary42';
-  const body = Buffer.concat([
-    ...parts.flatMap((p) => [
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${p.name}"\r\nContent-Type: image/png\r\n\r\n`,
-      ),
-      p.bytes,
-      Buffer.from('\r\n'),
-    ]),
-    Buffer.from(`--${boundary}--\r\n`),
-  ]);
+  const body = imagePartsBody(parts, boundary);
   const headers: Record<string, string> = {
     'content-type': `multipart/form-data; boundary=${boundary}`,
     accept: 'application/json',

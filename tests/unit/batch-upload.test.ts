@@ -6,23 +6,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { type UploadedImage, readImageBatch } from '../../src/http/batch-upload';
+import { imagePartsBody } from '../helpers/multipart';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const BOUNDARY = 'uploadTest7';
 const LIMITS = { maxFiles: 10, maxBytes: 20 * 1024 * 1024, maxFileBytes: 2 * 1024 * 1024 };
-
-function multipart(files: Array<{ name: string; bytes: Buffer }>): Buffer {
-  return Buffer.concat([
-    ...files.flatMap((f) => [
-      Buffer.from(
-        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="${f.name}"\r\nContent-Type: image/png\r\n\r\n`,
-      ),
-      f.bytes,
-      Buffer.from('\r\n'),
-    ]),
-    Buffer.from(`--${BOUNDARY}--\r\n`),
-  ]);
-}
 
 /** A server reading each post with `onFile`; posts a body and resolves with the answer's text. */
 async function withServer(
@@ -73,7 +61,7 @@ describe('readImageBatch', () => {
       if (file.index === 0) return new Promise<void>((resolve) => (go = resolve));
     };
     await withServer(onFile, async (post) => {
-      const answer = post(multipart(files));
+      const answer = post(imagePartsBody(files, BOUNDARY));
       while (seen.length === 0) await sleep(10);
       await sleep(300);
       expect(seen.map((s) => s.index)).toEqual([0]);
@@ -89,10 +77,13 @@ describe('readImageBatch', () => {
       (file) => void seen.push(file),
       async (post) => {
         const answer = await post(
-          multipart([
-            { name: 'big.png', bytes: Buffer.alloc(LIMITS.maxFileBytes + 1, 1) },
-            { name: 'edge.png', bytes: Buffer.alloc(LIMITS.maxFileBytes, 2) },
-          ]),
+          imagePartsBody(
+            [
+              { name: 'big.png', bytes: Buffer.alloc(LIMITS.maxFileBytes + 1, 1) },
+              { name: 'edge.png', bytes: Buffer.alloc(LIMITS.maxFileBytes, 2) },
+            ],
+            BOUNDARY,
+          ),
         );
         expect(answer).toBe('2');
       },
