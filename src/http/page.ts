@@ -1,37 +1,90 @@
 /**
- * Renders views/*.ejs to strings, fast enough that the page is not what limits a form post.
+ * Renders views/*.ejs, and assembles the page from parts rendered once, so that a form post only
+ * renders what it changes (the card it was about) and copies the rest.
  *
- * Measured with a form post of the number form (bench/run.ts): rendering the whole 12 KB page
- * through `res.render` took about 0.7–0.9 ms of the request's 2 ms, because every EJS `include`
- * looks its file up on disk (existsSync) and copies all options and locals. Most of the page never changes
- * between requests, so:
- *  - templates are compiled once (unless `cache` is off, as in development, to pick up edits), and
- *    draw their partials through `partial()`, a direct call, instead of `include`;
- *  - a section of the page (one model's card, the API section) that shows nothing from the
- *    request is rendered once and reused. Only the card the user just submitted is rendered per
- *    request. Sections that depend on the request's Host (the API section's curl lines) are kept
- *    per host, for a bounded number of hosts.
+ * Measured (bench/profile.ts, a form post of the number form): rendering the whole 12 KB page
+ * through EJS took 100–140 µs of a ~450 µs request, even with templates compiled once and the
+ * idle cards reused: EJS copies its locals and looks every name up through `with` on each call,
+ * and most of what it escaped and concatenated was the same for every request. So:
+ *  - templates are compiled once (unless `cache` is off, as in development, to pick up edits),
+ *    without EJS's per-line error tracking, and draw their partials through `partial()`, a direct
+ *    call (EJS's `include` looks its file up on disk on every call);
+ *  - a page or card is rendered once as a Frame: fixed bytes with named holes where the request's
+ *    own content goes (`section(name)` in views/index.ejs, `slot(name)` in a card); a request
+ *    renders only what fills the holes (src/http/view.ts);
+ *  - parts that show nothing from the request (the idle cards, the API section per host name)
+ *    are kept as UTF-8 bytes, and the answer is bytes concatenated: the page is never
+ *    re-encoded per request.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import ejs, { type TemplateFunction as Template } from 'ejs';
 
 /** More hosts than a deployment has (its own name, localhost, an IP): beyond it, render afresh. */
-const MAX_CACHED_SECTIONS = 64;
+const MAX_CACHED_PARTS = 64;
+
+/** Marks where a section goes in a frame while the frame is rendered once. */
+const HOLE = '\u0000';
+
+/** Parts of an answer, in order: bytes kept from earlier renders, and text rendered now. */
+export type Parts = (Buffer | string)[];
+
+/** The parts as one buffer, each string encoded straight into it (no intermediate buffers). */
+export function joinParts(parts: Parts): Buffer {
+  let length = 0;
+  for (const p of parts) length += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const p of parts) at += typeof p === 'string' ? out.write(p, at) : p.copy(out, at);
+  return out;
+}
+
+/**
+ * A page rendered once with holes: fixed bytes alternating with the names of the holes
+ * (bytes, a hole's name, bytes, ...).
+ */
+export class Frame {
+  private constructor(private readonly parts: (Buffer | string)[]) {}
+
+  /** `html` with each hole written as hole(name) (see PageRenderer.frame). */
+  static parse(html: string): Frame {
+    return new Frame(html.split(new RegExp(`${HOLE}(\\w+)${HOLE}`)).map((p, i) => (i % 2 === 0 ? Buffer.from(p) : p)));
+  }
+
+  /** The frame's parts with each hole filled by `fill(name)` (which may give several parts), appended to `out`. */
+  fill(fill: (name: string) => Buffer | string | Parts, out: Parts = []): Parts {
+    for (const p of this.parts) {
+      if (typeof p !== 'string') {
+        out.push(p);
+        continue;
+      }
+      const f = fill(p);
+      if (Array.isArray(f)) out.push(...f);
+      else out.push(f);
+    }
+    return out;
+  }
+}
 
 export class PageRenderer {
   private readonly templates = new Map<string, Template>();
-  private readonly sections = new Map<string, string>();
+  private readonly parts = new Map<string, Buffer>();
+  private readonly texts = new Map<string, string>();
+  private readonly frames = new Map<string, Frame>();
 
   constructor(
     private readonly dir: string,
     private readonly options: { cache: boolean } = { cache: true },
   ) {}
 
+  /** Whether parts are rendered once and reused (off in development). */
+  get caching(): boolean {
+    return this.options.cache;
+  }
+
   /**
    * views/<name>.ejs rendered with `locals`. Templates draw views/partials/<p>.ejs with
-   * `partial(p, data)`, which sees `locals` plus `data`. (EJS's own `include` would look the file
-   * up on disk and copy every option on each call: about a third of the page's rendering time.)
+   * `partial(p, data)`, which sees `locals` plus `data`.
    */
   render(name: string, locals: Record<string, unknown>): string {
     const partial = (p: string, data?: Record<string, unknown>): string =>
@@ -40,23 +93,49 @@ export class PageRenderer {
   }
 
   /**
-   * A section that shows nothing from the request: rendered the first time, then reused for the
-   * same `key`. The key must name everything the section's output depends on.
+   * A part that shows nothing from the request, as bytes: rendered the first time, then reused for
+   * the same `key`. The key must name everything the part's output depends on.
    */
-  cached(key: string, render: () => string): string {
-    if (!this.options.cache) return render();
-    const hit = this.sections.get(key);
+  cached(key: string, render: () => string): Buffer {
+    return this.keep(this.parts, key, () => Buffer.from(render()));
+  }
+
+  /** The same, kept as text: for a part that goes inside another template. */
+  cachedText(key: string, render: () => string): string {
+    return this.keep(this.texts, key, render);
+  }
+
+  private keep<T>(store: Map<string, T>, key: string, make: () => T): T {
+    if (!this.options.cache) return make();
+    const hit = store.get(key);
     if (hit !== undefined) return hit;
-    const html = render();
-    if (this.sections.size < MAX_CACHED_SECTIONS) this.sections.set(key, html);
-    return html;
+    const value = make();
+    if (store.size < MAX_CACHED_PARTS) store.set(key, value);
+    return value;
+  }
+
+  /**
+   * A page whose only request-dependent content is in named holes: `render(hole)` draws it once
+   * with `hole(name)` where each one goes; the Frame then fills the holes per request.
+   */
+  frame(key: string, render: (hole: (name: string) => string) => string): Frame {
+    const hit = this.options.cache ? this.frames.get(key) : undefined;
+    if (hit !== undefined) return hit;
+    const frame = Frame.parse(render((name) => `${HOLE}${name}${HOLE}`));
+    if (this.options.cache) this.frames.set(key, frame);
+    return frame;
   }
 
   private template(name: string): Template {
     const hit = this.templates.get(name);
     if (hit !== undefined) return hit;
     const filename = path.join(this.dir, `${name}.ejs`);
-    const fn = ejs.compile(fs.readFileSync(filename, 'utf8'), { filename });
+    const fn = ejs.compile(fs.readFileSync(filename, 'utf8'), {
+      filename,
+      // Line numbers in template errors are for development; in production they cost a
+      // statement per template line on every render.
+      compileDebug: !this.options.cache,
+    });
     if (this.options.cache) this.templates.set(name, fn);
     return fn;
   }

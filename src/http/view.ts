@@ -3,6 +3,7 @@
  * error and the user's own input. Page routes and the error handler both render through here, so
  * an error re-renders exactly the page a successful post would, with the message beside its form.
  */
+import ejs from 'ejs';
 import type { Request, Response } from 'express';
 import type { FormName } from '../errors';
 import type { Registry } from '../predictors/registry';
@@ -12,7 +13,7 @@ import { formatNumber } from '../predictors/regression';
 import { formatPercent } from '../predictors/classification';
 import { type BatchSummary, REVIEW_BELOW, leastSureFirst, needsReview, resultsCsv, reviewText, summarize, summaryText } from '../batch/table';
 import type { ClassifiedImage } from './batch';
-import type { PageRenderer } from './page';
+import { type PageRenderer, type Parts, joinParts } from './page';
 
 export interface PageState {
   results?: Partial<Record<FormName, Prediction>>;
@@ -264,25 +265,26 @@ function idle(name: FormName, state: PageState): boolean {
   );
 }
 
-/**
- * The page for `state`, sent with `status`. views/index.ejs asks for each section with
- * `section(name)`: the card the request is about is rendered now; the others (and the API
- * section, per host) come from the renderer's cache once the models are loaded.
- */
-export function renderPage(req: Request, res: Response, deps: PageDeps, state: PageState, status = 200): void {
-  const { registry, config, page } = deps;
-  const cards = Object.fromEntries(registry.cards().map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>;
-  const results = state.results ?? {};
-  const inputs = state.inputs ?? {};
-  const locals: Record<string, unknown> = {
-    cards,
-    chart: null,
-    results,
-    errors: state.errors ?? {},
-    inputs,
-    active: state.active ?? null,
-    pageError: state.pageError ?? null,
-    ready: registry.ready,
+/** What every render of the page shares, worked out once per set of loaded cards. */
+interface SharedLocals {
+  cards: Partial<Record<FormName, ModelCard>>;
+  limits: { uploadMb: number; megapixels: number; reviewChars: number; batchFiles: number; batchMb: number };
+  percent: typeof formatPercent;
+  reviewBelow: number;
+  maxUploadBytes: number;
+  maxBatchBytes: number;
+  examples: typeof EXAMPLES;
+  metricText: typeof metricText;
+}
+
+const sharedLocals = new WeakMap<PageDeps, { ready: boolean; locals: SharedLocals }>();
+
+function shared(deps: PageDeps): SharedLocals {
+  const { registry, config } = deps;
+  const hit = sharedLocals.get(deps);
+  if (hit !== undefined && hit.ready === registry.ready) return hit.locals;
+  const locals: SharedLocals = {
+    cards: Object.fromEntries(registry.cards().map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>,
     limits: {
       uploadMb: Math.round((config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
       megapixels: Math.round(config.maxImagePixels / 1e6),
@@ -290,27 +292,131 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
       batchFiles: config.maxBatchFiles,
       batchMb: Math.round((config.maxBatchBytes / (1024 * 1024)) * 10) / 10,
     },
-    batch: state.batch ?? null,
     percent: formatPercent,
     reviewBelow: REVIEW_BELOW,
     maxUploadBytes: config.maxUploadBytes,
     maxBatchBytes: config.maxBatchBytes,
-    baseUrl: baseUrl(req),
     examples: EXAMPLES,
     metricText,
   };
-  const section = (name: FormName | 'api'): string => {
-    const render = (): string =>
-      page.render(`partials/${name}`, name === 'regression' ? { ...locals, chart: chartFor(cards.regression, results.regression, inputs.x) } : locals);
-    if (!registry.ready) return render();
-    if (name === 'api') return page.cached(`api ${String(locals.baseUrl)}`, render);
-    // Keyed by version too: a model tier may start serving another version, with another card.
-    return idle(name, state) ? page.cached(`card ${name} ${cards[name]?.version ?? ''}`, render) : render();
+  sharedLocals.set(deps, { ready: registry.ready, locals });
+  return locals;
+}
+
+/**
+ * Stands for request data while a card's frame is rendered once: a template that reads it there
+ * (instead of through a slot) would freeze one request's data into every later page, so reading
+ * it fails loudly instead.
+ */
+function requestOnly(what: string): object {
+  return new Proxy(
+    {},
+    {
+      get(_target, key) {
+        if (typeof key === 'symbol') return undefined;
+        throw new Error(`views: ${what}.${key} is per-request data; draw it in a card with slot() (src/http/view.ts)`);
+      },
+    },
+  );
+}
+
+/**
+ * The contents of a card's slots for this request: `slot(name)` in views/partials/<card>.ejs.
+ * What does not depend on the request (an empty error box, an empty result) is kept as bytes.
+ */
+function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state: PageState): (slot: string) => Buffer | string {
+  const { page } = deps;
+  const inputs = state.inputs ?? {};
+  const error = state.errors?.[card];
+  const prediction = state.results?.[card];
+  const focus = state.active === card && prediction !== undefined;
+  return (slot) => {
+    switch (slot) {
+      case 'x':
+        return ejs.escapeXML(inputs.x ?? '');
+      case 'review':
+        return ejs.escapeXML(inputs.review ?? '');
+      case 'upload':
+        return inputs.imageName === undefined ? '' : page.render('partials/last-upload', { name: inputs.imageName });
+      case 'error': {
+        const render = (): string => page.render('partials/error', { error, name: card });
+        return error === undefined ? page.cached(`error ${card}`, render) : render();
+      }
+      case 'result': {
+        const render = (): string => page.render('partials/result', { prediction, name: card, focus });
+        return prediction === undefined && !focus ? page.cached(`result ${card}`, render) : render();
+      }
+      case 'batch': {
+        // The results table of a post with several images; hidden and empty otherwise.
+        const labels = common.cards.malaria?.labels ?? [];
+        const render = (): string => page.render('partials/batch', { ...common, batch: state.batch ?? null, labels });
+        return state.batch === undefined ? page.cached(`batch ${labels.join(',')}`, render) : render();
+      }
+      case 'chart': {
+        const chart = chartFor(common.cards.regression, prediction, inputs.x);
+        if (chart === null) return '';
+        // Without a note the axes are the training range's, the same for every point inside it.
+        const axes = (): string => page.render('partials/chart-axes', { chart });
+        return page.render('partials/chart', { chart, axes: chart.note === null ? page.cachedText('chart axes', axes) : axes() });
+      }
+      default:
+        throw new Error(`views/partials/${card}.ejs: unknown slot "${slot}"`);
+    }
+  };
+}
+
+/**
+ * One card: its frame (rendered once for each combination of "is the active form" and "has an
+ * error", the two things the template itself decides on) with its slots filled for this request.
+ */
+function renderCard(deps: PageDeps, common: SharedLocals, card: FormName, state: PageState): Buffer | string | Parts {
+  const { page } = deps;
+  const fill = slotFiller(deps, common, card, state);
+  const active = state.active === card;
+  const invalid = state.errors?.[card] !== undefined;
+  const locals = (slot: (name: string) => string | Buffer, requestData: (what: string) => object): Record<string, unknown> => ({
+    ...common,
+    active: active ? card : null,
+    errors: invalid ? { [card]: requestData('errors') } : {},
+    inputs: requestData('inputs'),
+    results: requestData('results'),
+    slot,
+  });
+  // Until the models are loaded the cards have no model card to show: nothing is kept.
+  if (!page.caching || !deps.registry.ready) return page.render(`partials/${card}`, locals((s) => fill(s).toString(), () => ({})));
+  const frame = page.frame(`card ${card} ${active} ${invalid}`, (hole) => page.render(`partials/${card}`, locals(hole, requestOnly)));
+  return idle(card, state) ? page.cached(`card ${card}`, () => joinParts(frame.fill(fill)).toString()) : frame.fill(fill);
+}
+
+/**
+ * The page for `state`, sent with `status`: views/index.ejs's frame (rendered once) with a card
+ * per `section(name)`, each mostly bytes rendered once (renderCard), and the API section, whose
+ * curl lines name the request's host, kept per host.
+ */
+export function renderPage(req: Request, res: Response, deps: PageDeps, state: PageState, status = 200): void {
+  const { registry, page } = deps;
+  const common = shared(deps);
+  const host = baseUrl(req);
+  const section = (name: string): Buffer | string | Parts => {
+    if (name === 'api') {
+      const render = (): string => page.render('partials/api', { ...common, baseUrl: host });
+      return registry.ready ? page.cached(`api ${host}`, render) : render();
+    }
+    return renderCard(deps, common, name as FormName, state);
   };
   // The engine applies the server's limits in the browser; it reads them from its <script> element.
   const engine = deps.engineScript
-    ? { script: deps.engineScript, maxUploadBytes: config.maxUploadBytes, maxPixels: config.maxImagePixels, maxReviewChars: config.maxReviewChars }
+    ? { script: deps.engineScript, maxUploadBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels, maxReviewChars: deps.config.maxReviewChars }
     : null;
-  const html = page.render('index', { pageError: locals.pageError, ready: locals.ready, section, engine });
-  res.status(status).type('html').send(html);
+  let html: Buffer;
+  if (state.pageError === undefined && registry.ready) {
+    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine })).fill(section));
+  } else {
+    // An error page (404, models still loading): rare enough to render whole.
+    const sectionText = (name: string): string => joinParts([section(name)].flat()).toString();
+    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine }));
+  }
+  // Bytes with the type already set: Express then neither re-encodes the page nor parses the type
+  // to add a charset.
+  res.status(status).set('Content-Type', 'text/html; charset=utf-8').send(html);
 }

@@ -121,6 +121,48 @@ describe('when a form is posted with bad input', () => {
   });
 });
 
+describe('parts of the page rendered once and reused', () => {
+  const get = (html: string, re: RegExp): string | undefined => re.exec(html)?.[1];
+
+  it("never carry one request's input, result or error into the next page", async () => {
+    const first = await request(ctx.app).post('/predict/regression').type('form').send('x=five');
+    const second = await request(ctx.app).post('/predict/regression').type('form').send('x=7');
+    const third = await request(ctx.app).post('/predict/sentiment').type('form').send({ review: 'A good film' });
+    const home = await request(ctx.app).get('/');
+
+    expect(errorText(first.text, 'regression')).toMatch(/must be a number/);
+    expect(get(second.text, /name="x"[^>]*value="([^"]*)"/)).toBe('7');
+    expect(errorText(second.text, 'regression')).toBeNull();
+    expect(second.text).not.toContain('aria-invalid');
+    expect(predictionText(second.text)).toBe('The predicted value for 7 is 15.00.');
+    expect(get(third.text, /name="x"[^>]*value="([^"]*)"/)).toBe('');
+    expect(predictionText(third.text)).toBe('This review is positive (90.0 % confidence).');
+    expect(third.text).toMatch(/<section class="card active" id="sentiment"/);
+    expect(third.text).toMatch(/<section class="card" id="regression"/);
+    expect(predictionText(home.text)).toBeNull();
+    expect(home.text).not.toContain('active');
+    expect(home.text).toContain('></textarea>');
+  });
+
+  it('draws the chart axes for a point outside the training range, and the usual ones after it', async () => {
+    const ticks = (html: string): string[] => [...html.matchAll(/<text class="tick"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1] as string);
+    const inside = await request(ctx.app).post('/predict/regression').type('form').send('x=5');
+    const outside = await request(ctx.app).post('/predict/regression').type('form').send('x=100');
+    const again = await request(ctx.app).post('/predict/regression').type('form').send('x=6');
+    expect(ticks(outside.text)).toContain('100');
+    expect(outside.text).toMatch(/<p class="note" id="regression-chart-note">x = 100 is outside the training range/);
+    expect(ticks(again.text)).toEqual(ticks(inside.text));
+    expect(ticks(again.text)).not.toContain('100');
+    expect(again.text).toMatch(/<p class="note" id="regression-chart-note" hidden><\/p>/);
+  });
+
+  it('are sent with a correct length, multi-byte characters included', async () => {
+    const res = await request(ctx.app).post('/predict/sentiment').type('form').send({ review: 'Très bien, 映画 😀' });
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    expect(res.text).toContain('Très bien, 映画 😀</textarea>');
+  });
+});
+
 describe('an unknown path', () => {
   it('answers a 404 page for browsers', async () => {
     const res = await request(ctx.app).get('/nothing/here').set('Accept', 'text/html');
