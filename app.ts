@@ -7,7 +7,7 @@ import express, { type Express, Router } from 'express';
 import { type Config, projectRoot } from './src/config';
 import { errorHandler, notFoundHandler } from './src/http/errors';
 import { PageRenderer } from './src/http/page';
-import { deadline } from './src/http/deadline';
+import { requestContext } from './src/http/context';
 import { mount } from './src/http/endpoint';
 import { type ApiReference, apiReference } from './src/http/reference';
 import { metricsEndpoint } from './src/http/metrics-endpoint';
@@ -15,7 +15,7 @@ import { apiEndpoints, healthEndpoints, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
 import { modelFileEndpoint, StaticAssets } from './src/http/static';
 import { Lifecycle } from './src/lifecycle';
-import { type Logger, requestLogger } from './src/log';
+import type { Logger } from './src/log';
 import { Metrics, type MetricsText } from './src/metrics';
 import type { Registry } from './src/predictors/registry';
 
@@ -61,22 +61,16 @@ export function createApp(deps: AppDeps): Express {
   // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
   (app.locals as { openapi: ApiReference }).openapi = reference;
 
-  app.use(metrics.middleware());
-  app.use(mount(Router(), [scrape]));
-  app.use(deadline({ timeoutMs: deps.config.requestTimeoutMs }));
-  app.use((_req, res, next) => {
-    // While draining for shutdown, tell keep-alive clients not to send another request here.
-    if (routeDeps.lifecycle.shuttingDown) res.set('Connection', 'close');
-    next();
-  });
-  app.use(mount(Router(), health));
-  app.use(requestLogger(log));
+  // The hot routes come after as few layers as possible: one per-request context, then routes.
+  app.use(requestContext({ metrics, log, lifecycle: routeDeps.lifecycle, timeoutMs: deps.config.requestTimeoutMs }));
+  app.use(mount(Router(), [scrape, ...health]));
   app.use(securityHeaders());
+  app.use(pageRoutes(routeDeps));
+  app.use(mount(Router(), [...api, ...reference.endpoints]));
+  // Files after the routes: serve-static would otherwise look for public/index.html on every GET /.
   app.use(assets.middleware());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
   app.use(mount(Router(), [modelFile]));
-  app.use(pageRoutes(routeDeps));
-  app.use(mount(Router(), [...api, ...reference.endpoints]));
   app.use(notFoundHandler());
   app.use(errorHandler(routeDeps, log));
   return app;

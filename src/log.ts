@@ -3,7 +3,7 @@
  * carry an id, the model, status and timing, and never user text or image bytes.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import pino from 'pino';
 import { fullPath, predictRoute } from './http/request-path';
 
@@ -21,29 +21,36 @@ export function createLogger(level: string): pino.Logger {
 /** A caller's X-Request-Id is kept only if it looks like an id (it ends up in our logs). */
 const SAFE_ID = /^[\w.:-]{1,100}$/;
 
+/** The request's id: the caller's X-Request-Id (Heroku's router sets one) if it looks like one, else a new UUID. */
+export function requestId(req: Request): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
+}
+
+/** One line per answered request: id, method, path, model, status, time; never the body. */
+export function logRequest(log: Logger, req: Request, res: Response, id: string, ms: number): void {
+  log.info(
+    {
+      reqId: id,
+      method: req.method,
+      path: fullPath(req).slice(0, 200),
+      model: predictRoute(req)?.model,
+      status: res.writableFinished ? res.statusCode : 499,
+      ms: Math.round(ms * 100) / 100,
+      bytesIn: Number(req.headers['content-length'] ?? 0),
+    },
+    'request',
+  );
+}
+
+/** The request log as a middleware of its own (the app logs from src/http/context.ts). */
 export function requestLogger(log: Logger): RequestHandler {
   return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    const given = req.get('x-request-id');
-    const id = given !== undefined && SAFE_ID.test(given) ? given : randomUUID();
+    const started = performance.now();
+    const id = requestId(req);
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
-    res.on('finish', () => {
-      const path = fullPath(req);
-      const model = predictRoute(req)?.model;
-      log.info(
-        {
-          reqId: id,
-          method: req.method,
-          path: path.slice(0, 200),
-          model,
-          status: res.statusCode,
-          ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
-          bytesIn: Number(req.get('content-length') ?? 0),
-        },
-        'request',
-      );
-    });
+    res.once('close', () => logRequest(log, req, res, id, performance.now() - started));
     next();
   };
 }

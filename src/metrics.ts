@@ -4,7 +4,7 @@
  * pooled backend; and prom-client's process metrics (resident memory, heap, event-loop lag).
  * Each Metrics owns its own registry, so tests can build many apps without name clashes.
  */
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import client from 'prom-client';
 import { bearerCheck } from './http/auth';
 import { fullPath, predictRoute } from './http/request-path';
@@ -35,7 +35,12 @@ const INFERENCE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
  * A bounded route label: never the raw URL, so a scan of random paths cannot create unbounded
  * time series. Model routes keep their model name in the `model` label.
  */
-export function routeLabel(req: Request): { route: string; model: string } {
+export interface RouteLabel {
+  route: string;
+  model: string;
+}
+
+export function routeLabel(req: Request): RouteLabel {
   const p = fullPath(req);
   const predict = predictRoute(req);
   if (predict !== null) {
@@ -111,23 +116,21 @@ export class Metrics {
   }
 
   /**
-   * Counts and times every answered request; aborted requests are counted with status 499.
-   * `label` names a request's route and model (bounded: never the raw URL).
+   * Counts and times an answered request (`seconds` from arrival to close); an aborted one counts
+   * with status 499. `label` names its route and model (bounded: never the raw URL).
    */
-  middleware(label: (req: Request) => { route: string; model: string } = routeLabel): RequestHandler {
+  observeRequest(req: Request, res: Response, seconds: number, label: (req: Request) => RouteLabel = routeLabel): void {
+    const { route, model } = label(req);
+    const labels = { method: req.method, route, model, status: res.writableFinished ? String(res.statusCode) : '499' };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+
+  /** The request metrics as a middleware of their own (the web app records them from src/http/context.ts). */
+  middleware(label: (req: Request) => RouteLabel = routeLabel): RequestHandler {
     return (req, res, next) => {
-      const end = this.latency.startTimer();
-      let done = false;
-      const record = (aborted: boolean): void => {
-        if (done) return;
-        done = true;
-        const { route, model } = label(req);
-        const labels = { method: req.method, route, model, status: aborted ? '499' : String(res.statusCode) };
-        this.requests.inc(labels);
-        end(labels);
-      };
-      res.once('finish', () => record(false));
-      res.once('close', () => record(!res.writableFinished));
+      const started = performance.now();
+      res.once('close', () => this.observeRequest(req, res, (performance.now() - started) / 1000, label));
       next();
     };
   }

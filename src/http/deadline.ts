@@ -6,7 +6,7 @@
  * instead of failing on headers already sent. Queued inferences past the deadline are dropped by
  * the pool (maxWaitMs), so an overloaded server does not keep working for clients that left.
  */
-import type { RequestHandler, Response } from 'express';
+import type { NextFunction, RequestHandler, Response } from 'express';
 import { serviceUnavailable } from '../errors';
 
 export interface DeadlineOptions {
@@ -42,24 +42,32 @@ function answerOnce(res: Response): void {
   }
 }
 
+/**
+ * Starts the deadline of the request `res` answers; `next` is its middleware's next, through
+ * which the 503 goes to the error handler. Returns the function that cancels it (call it when the
+ * response closes).
+ */
+export function armDeadline(res: Response, next: NextFunction, options: DeadlineOptions): () => void {
+  const timer = setTimeout(() => {
+    if (res.headersSent || res.writableEnded) return;
+    res.locals.timedOut = true;
+    answerOnce(res);
+    const seconds = Math.round(options.timeoutMs / 100) / 10;
+    next(
+      serviceUnavailable(
+        'timeout',
+        `The server could not answer within ${seconds} s; it is busy. Try again in a moment.`,
+        options.retryAfterSeconds ?? 2,
+      ),
+    );
+  }, options.timeoutMs);
+  return () => clearTimeout(timer);
+}
+
+/** The deadline as a middleware of its own (the app arms it in src/http/context.ts). */
 export function deadline(options: DeadlineOptions): RequestHandler {
   return (_req, res, next) => {
-    const timer = setTimeout(() => {
-      if (res.headersSent || res.writableEnded) return;
-      res.locals.timedOut = true;
-      answerOnce(res);
-      const seconds = Math.round(options.timeoutMs / 100) / 10;
-      next(
-        serviceUnavailable(
-          'timeout',
-          `The server could not answer within ${seconds} s; it is busy. Try again in a moment.`,
-          options.retryAfterSeconds ?? 2,
-        ),
-      );
-    }, options.timeoutMs);
-    const clear = (): void => clearTimeout(timer);
-    res.once('finish', clear);
-    res.once('close', clear);
+    res.once('close', armDeadline(res, next, options));
     next();
   };
 }
