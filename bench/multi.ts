@@ -26,7 +26,7 @@ import { findCellImages } from '../training/malaria-data';
 import { validationIds } from '../training/split';
 import { syntheticCell } from './limit';
 import { treeMemory } from './proc';
-import { type Proc, buildIfStale, multipart, startApp, treeCpuMs } from './run';
+import { type Proc, buildIfStale, multipart, startApp, treeCpuMs } from './lib';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const N = 100;

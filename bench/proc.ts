@@ -16,9 +16,10 @@ export function processTree(pid: number): number[] {
 }
 
 /**
- * Memory of a process tree, in bytes: RSS summed (what the targets use; pages shared between the
- * processes, such as node's and onnxruntime's code, count once per process) and PSS summed (each
- * shared page split between its processes: what the tree really occupies).
+ * Memory of a process tree, in bytes: PSS summed (each page shared between the processes, such as
+ * node's and onnxruntime's code, split between them: what the tree really occupies, and what a
+ * dyno's memory cgroup counts; the serving target) and RSS summed (shared pages counted once per
+ * process).
  */
 export function treeMemory(pid: number): { rss: number; pss: number } {
   let rss = 0;

@@ -6,6 +6,11 @@ did) and renders the prediction into an HTML template. Served by gunicorn with 2
     MODEL_PATH=/tmp/model.pkl gunicorn -w 2 -b 127.0.0.1:5000 --chdir bench/flask app:app
 
 Set RELOAD_MODEL=0 to load the pickle once at import instead (the fairer, faster variant).
+
+PAGE_TEMPLATE=/path/page.html renders that file instead of the walkthrough's one-line page:
+`npm run bench` saves ml-forms' own page after a form post there once per run, with the
+statement and the input's value left to Jinja ({{ prediction_text }}, {{ x }}), so both servers
+answer the same page.
 """
 import os
 import pickle
@@ -13,7 +18,9 @@ import pickle
 import numpy as np
 from flask import Flask, render_template, request
 
-app = Flask(__name__)
+PAGE = os.environ.get("PAGE_TEMPLATE")
+app = Flask(__name__, template_folder=os.path.dirname(PAGE) if PAGE else "templates")
+TEMPLATE = os.path.basename(PAGE) if PAGE else "index.html"
 MODEL_PATH = os.environ.get("MODEL_PATH", "model.pkl")
 RELOAD = os.environ.get("RELOAD_MODEL", "1") != "0"
 _model = None if RELOAD else pickle.load(open(MODEL_PATH, "rb"))
@@ -28,11 +35,11 @@ def model():
 
 @app.route("/")
 def home():
-    return render_template("index.html")
+    return render_template(TEMPLATE, x="")
 
 
 @app.route("/predict", methods=["POST"])
 def predict():
     x = float(request.form["x"])
     y = model().predict(np.array([[x]]))[0]
-    return render_template("index.html", prediction_text=f"The predicted value for {x} is {y:.2f}.")
+    return render_template(TEMPLATE, x=request.form["x"], prediction_text=f"The predicted value for {x:g} is {y:.2f}.")
