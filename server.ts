@@ -1,36 +1,33 @@
 /**
- * Entry point. With WEB_CONCURRENCY > 1 (default 1; Heroku sets it from the dyno's memory) it
- * starts a cluster:
- *  - this process becomes the model host: it loads the models once (worker-thread pool, queue
- *    limits) and runs inference for the HTTP processes over IPC (src/cluster/host.ts);
- *  - WEB_CONCURRENCY HTTP processes (node:cluster workers) share PORT; each is the Express app with
- *    a backend that forwards to the host (src/cluster/link.ts). Express, body parsing and page
- *    rendering take a whole core at about a thousand form posts a second: this is what lets them
- *    use all cores without a second copy of any model.
- * With WEB_CONCURRENCY=1 one process does everything.
+ * Entry point. HTTP is served on every core by default: WEB_CONCURRENCY HTTP processes where it is
+ * set (Heroku sets it from the dyno's size), else one per available core, as many as memory allows
+ * (src/config.ts). With more than one, this process becomes the cluster's primary and keeps them
+ * running (src/cluster/supervisor.ts); they share PORT. Where the models live (CLUSTER_MODELS):
+ *  - `each` (default): every HTTP process holds its own onnxruntime sessions and runs them in
+ *    process (no inter-process hop per prediction); the primary holds no model, no Express, no
+ *    libvips (it only forks and supervises), so it stays small;
+ *  - `host`: the primary holds the models once and runs inference for the HTTP processes over IPC
+ *    (src/cluster/host.ts, link.ts); the HTTP processes keep only INFERENCE_INLINE (regression).
+ * With one HTTP process, one process does everything.
  *
- * Two other roles: with INFERENCE_URL the models run on a model tier (src/inference/remote.ts),
- * and ROLE=models makes this process that model tier (src/oip/role.ts).
+ * Two other roles: with INFERENCE_URL the models run on a model tier (src/inference/remote.ts) and
+ * one HTTP process serves, and ROLE=models makes this process that model tier (src/oip/role.ts).
  *
  * Every HTTP process: listen on PORT → models ready (/readyz 200) → on SIGTERM: /readyz 503, drain
- * in-flight requests, close, exit 0 within Heroku's 30 s. The host waits for them, then releases
- * the models.
+ * in-flight requests, close, exit 0 within Heroku's 30 s. The primary waits for them, then exits.
+ * Heavy modules (Express, libvips, onnxruntime) are imported only by the processes that use them.
  */
-import cluster, { type Worker } from 'node:cluster';
-import { HostLink } from './src/cluster/link';
+import cluster from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
-import { inProcessBackend, localBackend, queueStats } from './src/inference/configured';
-import { serve } from './src/http/serve';
-import { Lifecycle } from './src/lifecycle';
 import { createLogger } from './src/log';
-import { Metrics, type MetricsText } from './src/metrics';
+import { niceThreadsNamed } from './src/priority';
+import type { HostLink, LinkOptions } from './src/cluster/link';
+import type { Metrics, MetricsText } from './src/metrics';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({
   role: process.env.ROLE?.trim() === 'models' ? 'models' : cluster.isWorker ? 'http' : 'main',
 });
-/** A crashed HTTP process is replaced after this pause (no tight crash loop). */
-const RESPAWN_DELAY_MS = 1000;
 
 // A bug that escapes every handler leaves the process in an unknown state: log it and exit, and
 // let the platform (Heroku, systemd, a container runtime) or the cluster start a clean one.
@@ -57,42 +54,45 @@ async function remoteBackend(config: Config, url: string): Promise<InferenceBack
   });
 }
 
-/** An HTTP process: the app, alone (WEB_CONCURRENCY=1) or as one of the cluster's workers. */
+/** An HTTP process: the app, alone or as one of the cluster's. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
+  const [{ default: sharp }, { createApp }, { serve }, { Lifecycle }, { Metrics }, { MODEL_NAMES, Registry }, configured] = await Promise.all([
+    import('sharp'),
+    import('./app'),
+    import('./src/http/serve'),
+    import('./src/lifecycle'),
+    import('./src/metrics'),
+    import('./src/predictors/registry'),
+    import('./src/inference/configured'),
+  ]);
   const lifecycle = new Lifecycle();
-  // The page, the predictors and sharp are loaded here, not at the top: the model tier
-  // (ROLE=models) renders no page and decodes no image (libvips alone is ≈ 12 MB).
-  const [{ default: sharp }, { createApp }, { Registry }] = await Promise.all([import('sharp'), import('./app'), import('./src/predictors/registry')]);
   // libvips: few threads (uploads are small and requests already run in parallel), and no
   // operation cache (it holds decoded images for reuse that never comes: every upload differs).
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
+  // Decoding runs in libvips' own threads: like inference, behind the event loop.
+  if (config.inferenceNice !== 0) niceThreadsNamed('libvips worker', config.inferenceNice);
   const metrics = new Metrics();
   let backend: InferenceBackend;
   let metricsSource: (() => Promise<MetricsText>) | undefined;
   if (config.inferenceUrl !== undefined) {
     backend = await remoteBackend(config, config.inferenceUrl);
-  } else if (cluster.isWorker) {
-    // Models in INFERENCE_INLINE run here; the rest on the model host.
-    const local =
-      config.inferenceInline.length > 0 ? { models: config.inferenceInline, backend: await inProcessBackend(config) } : undefined;
-    const link = new HostLink(
-      { send: (m) => process.connected && process.send?.(m), on: (e: 'message' | 'disconnect', l: (m: unknown) => void) => process.on(e, l) },
-      {
-        local,
-        collect: () => metrics.registry.getMetricsAsJSON(),
-        onHostLost: () => {
-          log.fatal('the model host process went away; exiting');
-          process.exit(1);
-        },
-      },
-    );
+  } else if (cluster.isWorker && config.clusterModels === 'host') {
+    // Models in INFERENCE_INLINE run here; the rest on the primary.
+    const inline = config.inferenceInline.length > 0 ? await configured.inProcessBackend(config) : undefined;
+    const link = await hostLink(inline === undefined ? undefined : { models: config.inferenceInline, backend: inline }, metrics);
     backend = link.backend;
     metricsSource = () => link.clusterMetrics();
   } else {
-    backend = await localBackend(config, config.inferenceInline);
-    const stats = queueStats(backend);
+    backend = await configured.localBackend(config, config.inferenceInline);
+    const stats = configured.queueStats(backend);
     if (stats !== null) metrics.watchQueue(stats);
+    if (cluster.isWorker) {
+      // Every model here; the primary only merges the cluster's metrics for /metrics.
+      const link = await hostLink({ models: MODEL_NAMES, backend }, metrics);
+      backend = link.backend;
+      metricsSource = () => link.clusterMetrics();
+    }
   }
   const registry = new Registry(metrics.instrument(backend), config.modelsDir, { maxPixels: config.maxImagePixels });
   const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
@@ -102,9 +102,42 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
   log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models ready');
 }
 
-/** The cluster's primary: holds the models, runs inference for the HTTP processes, keeps them running. */
+/** In a cluster: the IPC link to the primary, for the models `local` does not run here and for the cluster's metrics. */
+async function hostLink(local: LinkOptions['local'], metrics: Metrics): Promise<HostLink> {
+  const { HostLink } = await import('./src/cluster/link');
+  return new HostLink(
+    { send: (m) => process.connected && process.send?.(m), on: (e: 'message' | 'disconnect', l: (m: unknown) => void) => process.on(e, l) },
+    {
+      local,
+      collect: () => metrics.registry.getMetricsAsJSON(),
+      onHostLost: () => {
+        log.fatal('the cluster\'s primary process went away; exiting');
+        process.exit(1);
+      },
+    },
+  );
+}
+
+/** The cluster's primary with CLUSTER_MODELS=each: keeps the HTTP processes running and merges their metrics. */
+async function supervise(config: Config): Promise<void> {
+  const [{ ModelHost }, { superviseHttpProcesses }] = await Promise.all([import('./src/cluster/host'), import('./src/cluster/supervisor')]);
+  const host = new ModelHost(null);
+  cluster.setupPrimary({ serialization: 'advanced' });
+  superviseHttpProcesses({ count: config.httpProcesses, log, graceMs: config.shutdownGraceMs, attach: (worker) => host.attach(worker) });
+  host.ready();
+  log.info({ httpProcesses: config.httpProcesses }, `${config.httpProcesses} HTTP processes, each with its own model sessions`);
+}
+
+/** The cluster's primary with CLUSTER_MODELS=host: holds the models, runs inference for the HTTP processes, keeps them running. */
 async function hostModels(config: Config, started: bigint): Promise<void> {
-  const { ModelHost } = await import('./src/cluster/host');
+  const [{ ModelHost }, { superviseHttpProcesses }, { Metrics }, { MODEL_NAMES, modelSpec, readCard }, { localBackend, queueStats }] =
+    await Promise.all([
+      import('./src/cluster/host'),
+      import('./src/cluster/supervisor'),
+      import('./src/metrics'),
+      import('./src/predictors/registry'),
+      import('./src/inference/configured'),
+    ]);
   // The HTTP processes run regression (INFERENCE_INLINE) themselves; the host loads the rest.
   const metrics = new Metrics();
   const backend = await localBackend(config, []);
@@ -113,47 +146,16 @@ async function hostModels(config: Config, started: bigint): Promise<void> {
   const host = new ModelHost(backend, { ownMetrics: () => metrics.registry.getMetricsAsJSON() });
 
   cluster.setupPrimary({ serialization: 'advanced' });
-  let stopping = false;
-  const fork = (): void => {
-    const worker: Worker = cluster.fork();
-    const detach = host.attach(worker);
-    worker.on('error', (err) => log.warn({ err, pid: worker.process.pid }, 'IPC with an HTTP process failed'));
-    worker.on('exit', (code, signal) => {
-      detach();
-      if (stopping) return;
-      log.error({ pid: worker.process.pid, code, signal }, 'an HTTP process exited; starting another');
-      setTimeout(fork, RESPAWN_DELAY_MS).unref();
-    });
-  };
-  for (let i = 0; i < config.httpProcesses; i++) fork();
+  superviseHttpProcesses({
+    count: config.httpProcesses,
+    log,
+    graceMs: config.shutdownGraceMs,
+    attach: (worker) => host.attach(worker),
+    onStopped: () => backend.close(),
+  });
   log.info({ httpProcesses: config.httpProcesses }, `model host: ${config.httpProcesses} HTTP processes`);
 
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: waiting for the HTTP processes to drain');
-    const force = setTimeout(() => {
-      log.error('HTTP processes still running after the grace period; exiting');
-      process.exit(1);
-    }, config.shutdownGraceMs + 2_000);
-    force.unref();
-    // On Heroku every process of the dyno gets SIGTERM; elsewhere (kill <pid>) only this one does.
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    const finish = (): void => {
-      if (Object.keys(cluster.workers ?? {}).length > 0) return;
-      void backend.close().finally(() => {
-        log.info('stopped');
-        process.exit(0);
-      });
-    };
-    cluster.on('exit', finish);
-    finish();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-
   try {
-    const { MODEL_NAMES, modelSpec, readCard } = await import('./src/predictors/registry');
     const models = MODEL_NAMES.filter((m) => !config.inferenceInline.includes(m));
     await backend.load(models.map((name) => modelSpec(config.modelsDir, readCard(config.modelsDir, name))));
   } catch (err) {
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
     const { serveModels } = await import('./src/oip/role');
     await serveModels(config, log, started);
   } else if (cluster.isPrimary && config.httpProcesses > 1 && config.inferenceUrl === undefined) {
-    await hostModels(config, started);
+    await (config.clusterModels === 'host' ? hostModels(config, started) : supervise(config));
   } else {
     // With a model tier there are no models here to share: one HTTP process (scale the web tier
     // with more processes or dynos behind the router instead).

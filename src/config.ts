@@ -37,13 +37,22 @@ export interface Config {
   /** Every request answers within this (REQUEST_TIMEOUT_MS, default 25000 < Heroku's 30 s). */
   requestTimeoutMs: number;
   /**
-   * HTTP processes (WEB_CONCURRENCY, which Heroku sets from the dyno's memory: 1 on a 512 MB dyno;
-   * default 1). With more than one, the first process holds the models and serves inference to
-   * that many HTTP processes (node:cluster): form posts use every core, at about 90 MB per extra
-   * process. With one, a single process does both.
+   * HTTP processes (WEB_CONCURRENCY where set: Heroku sets it from the dyno's size; otherwise one
+   * per available core, as many as the memory limit allows, see defaultHttpProcesses). With more
+   * than one, this process supervises that many HTTP processes sharing PORT (node:cluster): form
+   * posts use every core. With one, a single process does everything.
    */
   httpProcesses: number;
-  /** Inference worker threads (INFERENCE_WORKERS; default: the number of cores, at most 4; HEROKU_AVAILABLE_PARALLELISM counts as the cores when set). */
+  /**
+   * Where a cluster's models live (CLUSTER_MODELS): `each` HTTP process holds its own sessions
+   * (default), or the primary process is a model `host` serving them over IPC.
+   */
+  clusterModels: 'each' | 'host';
+  /**
+   * Inference worker threads per process holding models (INFERENCE_WORKERS; default: none when
+   * several HTTP processes each hold their models, otherwise the number of cores, at most 4;
+   * HEROKU_AVAILABLE_PARALLELISM counts as the cores when set). 0: models run on the event loop.
+   */
   inferenceWorkers: number;
   /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 128). */
   queueLimit: number;
@@ -59,7 +68,7 @@ export interface Config {
   inferenceReplicas: Record<string, number>;
   /** onnxruntime intra-op threads per session (ONNX_THREADS, default 1: parallelism comes from workers). */
   onnxThreads: number;
-  /** Nice value of inference worker threads (INFERENCE_NICE, default 5): the event loop answers first. */
+  /** Nice value of inference worker threads and libvips' decoding threads (INFERENCE_NICE, default 5): the event loop answers first. */
   inferenceNice: number;
   /** If set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; otherwise anyone. */
   metricsToken?: string;
@@ -152,6 +161,26 @@ function replicas(env: Env, name: string, fallback: Record<string, number>): Rec
   return out;
 }
 
+/**
+ * Memory one more HTTP process needs at peak, and what the rest takes (the supervising primary and
+ * headroom), in MB: measured by `npm run bench` (bench/README.md).
+ */
+export const HTTP_PROCESS_MB = 128;
+export const BASE_MB = 64;
+
+/** The memory this process may use: the cgroup's limit where there is one (a container, a dyno), else the machine's. */
+function memoryLimit(): number {
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : undefined;
+  const total = os.totalmem();
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
+/** One HTTP process per core, as many as fit in `memoryBytes` (at least one). */
+export function defaultHttpProcesses(cores: number, memoryBytes: number): number {
+  const fit = Math.floor((memoryBytes / 1048576 - BASE_MB) / HTTP_PROCESS_MB);
+  return Math.max(1, Math.min(cores, fit, 64));
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['production', 'development', 'test'].includes(nodeEnv)) {
@@ -161,7 +190,11 @@ export function loadConfig(env: Env = process.env): Config {
   // other platforms (Heroku's Cedar dynos included) the OS may report the host's cores instead.
   const osCores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const cores = int(env, 'HEROKU_AVAILABLE_PARALLELISM', osCores, 1, 1024);
-  const httpProcesses = int(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  // A web tier on a model tier (INFERENCE_URL) serves from one process (server.ts).
+  const remote = env.INFERENCE_URL !== undefined && env.INFERENCE_URL.trim() !== '';
+  const httpProcesses = int(env, 'WEB_CONCURRENCY', remote ? 1 : defaultHttpProcesses(cores, memoryLimit()), 1, 64);
+  const clusterModels = env.CLUSTER_MODELS?.trim() || 'each';
+  if (clusterModels !== 'each' && clusterModels !== 'host') throw new ConfigError(`CLUSTER_MODELS must be each or host, got "${env.CLUSTER_MODELS}"`);
   const role = env.ROLE === undefined || env.ROLE.trim() === '' ? 'web' : env.ROLE.trim();
   if (role !== 'web' && role !== 'models') throw new ConfigError(`ROLE must be web or models, got "${env.ROLE}"`);
   const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000);
@@ -180,7 +213,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
     requestTimeoutMs,
     httpProcesses,
-    inferenceWorkers: int(env, 'INFERENCE_WORKERS', Math.min(cores, 4), 0, 64),
+    clusterModels,
+    // One HTTP process per core already spreads inference over the cores, each on its own event
+    // loop; a single process (or a model host) needs threads for that.
+    inferenceWorkers: int(env, 'INFERENCE_WORKERS', httpProcesses > 1 && clusterModels === 'each' ? 0 : Math.min(cores, 4), 0, 64),
     queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
     inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
     inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', {}),

@@ -1,7 +1,8 @@
 /**
  * The model host: the cluster's primary process holds the models once (in an InferenceBackend:
  * the worker-thread pool, with its per-model queue limit) and runs inference for every HTTP
- * process over IPC. HTTP processes hold no model but the regression (a few bytes, run in place:
+ * process over IPC (CLUSTER_MODELS=host; with CLUSTER_MODELS=each the HTTP processes hold their
+ * own models and the primary runs a ModelHost without a backend, for the metrics below). HTTP processes hold no model but the regression (a few bytes, run in place:
  * cheaper than an IPC round trip), so adding one costs an Express process (~100–130 MB of RSS,
  * much of it code shared with the others), not another copy of every model.
  *
@@ -36,8 +37,9 @@ export class ModelHost {
   private nextId = 1;
   private state: State = { kind: 'loading' };
 
+  /** `backend` null: the HTTP processes hold their own models, and this host only merges metrics. */
   constructor(
-    private readonly backend: InferenceBackend,
+    private readonly backend: InferenceBackend | null,
     private readonly options: HostOptions = {},
   ) {}
 
@@ -52,7 +54,7 @@ export class ModelHost {
 
   /** The models are loaded: tell every HTTP process (and, through hello, every later one). */
   ready(): void {
-    this.state = { kind: 'ready', description: this.backend.description };
+    this.state = { kind: 'ready', description: this.backend?.description ?? 'no models here' };
     for (const c of this.channels) this.announce(c);
   }
 
@@ -82,6 +84,10 @@ export class ModelHost {
         return;
       case 'infer': {
         const { id } = msg;
+        if (this.backend === null) {
+          send(channel, { mlf: 'error', id, error: toWire(new Error(`model "${msg.model}" is not held by the primary process`)) });
+          return;
+        }
         this.backend.infer(msg.model, msg.inputs).then(
           (outputs) => send(channel, { mlf: 'result', id, outputs }),
           (err: unknown) => send(channel, { mlf: 'error', id, error: toWire(err) }),

@@ -1,7 +1,8 @@
 /**
  * The HTTP process's side of the IPC channel to the model host (see host.ts). It offers:
  *  - `backend`: an InferenceBackend whose infer() runs on the model host, so this process holds no
- *    model (models listed in `local` excepted: they run here, in this thread);
+ *    model (models listed in `local` excepted: they run here, in `local.backend`; with
+ *    CLUSTER_MODELS=each that is every model, and the host only merges metrics);
  *  - `clusterMetrics()`: /metrics for the whole cluster, gathered by the host;
  *  - answers to the host's requests for this process's own metrics.
  * If the host goes away, every waiting inference fails with 503 and `onHostLost` runs (server.ts
@@ -69,7 +70,9 @@ export class HostLink {
         if (local !== undefined) await local.backend.load(models.filter((m) => isLocal(m.name)));
         const host = await this.hostReady;
         const here = local !== undefined && local.models.length > 0 ? `; in this process: ${local.models.join(', ')}` : '';
-        description = `model host process: ${host}${here}`;
+        description = models.every((m) => isLocal(m.name)) && local !== undefined
+          ? `${local.backend.description}, in each HTTP process`
+          : `model host process: ${host}${here}`;
       },
       infer: (model: string, inputs: NamedTensors) => {
         if (local !== undefined && isLocal(model)) return local.backend.infer(model, inputs);

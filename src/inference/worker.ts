@@ -4,11 +4,9 @@
  * (pool.ts) never sends a second job before the first has answered, because session.run() keeps
  * this thread busy anyway.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ModelSpec, NamedTensors } from './backend';
+import { niceThisThread } from '../priority';
 import { OnnxBackend, type OnnxOptions } from './onnx';
 
 export interface WorkerInit {
@@ -45,25 +43,12 @@ export function transferList(tensors: NamedTensors): ArrayBuffer[] {
   return list;
 }
 
-/**
- * setpriority() on Linux takes a thread id and changes that thread only; /proc/thread-self names
- * it. Elsewhere (or without the permission) this does nothing.
- */
-function lowerPriority(nice: number): void {
-  try {
-    const tid = Number(path.basename(fs.readlinkSync('/proc/thread-self')));
-    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, nice);
-  } catch {
-    // not Linux, or not allowed: run at normal priority
-  }
-}
-
 async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('worker.ts must run as a worker thread');
   const init = workerData as WorkerInit;
   // Before the sessions exist, so onnxruntime's own threads (intra-op > 1) inherit the value.
-  if (init.nice !== undefined && init.nice !== 0) lowerPriority(init.nice);
+  if (init.nice !== undefined && init.nice !== 0) niceThisThread(init.nice);
   const backend = new OnnxBackend(init.onnx);
   try {
     await backend.load(init.models);

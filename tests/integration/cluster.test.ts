@@ -1,7 +1,8 @@
 /**
- * The real server as a cluster (WEB_CONCURRENCY=2): a model host and two HTTP processes sharing
- * the port. Predictions of all three models work through either process, /metrics counts the
- * whole cluster, and an HTTP process that dies is replaced while the other keeps serving.
+ * The real server as a cluster (WEB_CONCURRENCY=2): two HTTP processes sharing the port, each with
+ * its own models (the default) or with the models on the primary (CLUSTER_MODELS=host).
+ * Predictions of all three models work through either process, /metrics counts the whole
+ * cluster, and an HTTP process that dies is replaced while the other keeps serving.
  */
 import { cellImage } from '../helpers/app';
 import { type ServerProcess, startServer } from '../helpers/server-process';
@@ -23,11 +24,14 @@ async function formPost(url: string, x: string): Promise<{ status: number; html:
   return { status: res.status, html: await res.text() };
 }
 
-describe('cluster: model host + 2 HTTP processes', () => {
+describe.each([
+  ['2 HTTP processes, each with its models (the default)', { WEB_CONCURRENCY: '2' }],
+  ['a model host + 2 HTTP processes', { WEB_CONCURRENCY: '2', CLUSTER_MODELS: 'host' }],
+])('cluster: %s', (_name, env: Record<string, string>) => {
   let server: ServerProcess;
 
   beforeAll(async () => {
-    server = await startServer({ WEB_CONCURRENCY: '2' });
+    server = await startServer(env);
     for (let i = 0; i < 100 && listening(server).length < 2; i++) await sleep(50);
   });
 
@@ -37,7 +41,7 @@ describe('cluster: model host + 2 HTTP processes', () => {
     expect(code).toBe(0);
   });
 
-  it('starts two HTTP processes besides the model host', () => {
+  it('starts two HTTP processes besides the primary', () => {
     const pids = listening(server);
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(server.child.pid);
@@ -65,7 +69,7 @@ describe('cluster: model host + 2 HTTP processes', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const forms200 = /^http_requests_total\{method="POST",route="\/predict\/:model",model="regression",status="200"\} (\d+)$/m.exec(metrics);
     expect(Number(forms200?.[1])).toBe(20);
-    expect(metrics).toMatch(/^inference_queue_depth\{model="sentiment"\} 0$/m);
+    expect(metrics).toMatch(/^inference_duration_seconds_count\{model="sentiment",outcome="ok"\} 1$/m);
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
   });
 

@@ -9,8 +9,9 @@ import { startServer } from '../helpers/server-process';
 jest.setTimeout(60_000);
 
 describe.each([
-  ['one process', {}],
-  ['a model host and 2 HTTP processes (WEB_CONCURRENCY=2)', { WEB_CONCURRENCY: '2' }],
+  ['the defaults (an HTTP process per core)', {}],
+  ['one process', { WEB_CONCURRENCY: '1' }],
+  ['a model host and 2 HTTP processes', { WEB_CONCURRENCY: '2', CLUSTER_MODELS: 'host' }],
 ])('SIGTERM with requests in flight: %s', (_name, env: Record<string, string>) => {
   it('answers all 200 in-flight predictions, then exits 0 within 10 s', async () => {
     const server = await startServer(env);
@@ -38,6 +39,7 @@ describe.each([
     );
     const { code, at } = await server.exited;
 
+    expect(responses.filter((r) => r.status !== 200)).toEqual([]);
     expect(responses.filter((r) => r.status === 200)).toHaveLength(200);
     expect(responses.every((r) => typeof r.body.statement === 'string')).toBe(true);
     expect(code).toBe(0);

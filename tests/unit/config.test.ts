@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import os from 'node:os';
+import { ConfigError, defaultHttpProcesses, loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
   it('works with no environment at all', () => {
@@ -25,9 +26,26 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 8080, maxUploadBytes: 2 * 1024 * 1024, maxReviewChars: 100 });
   });
 
-  it('serves from one process unless WEB_CONCURRENCY asks for more; inference threads follow the cores, at most 4', () => {
-    const c = loadConfig({});
-    expect(c.httpProcesses).toBe(1);
+  it('serves HTTP from one process per core, as many as memory allows, unless WEB_CONCURRENCY says how many', () => {
+    expect(defaultHttpProcesses(2, 24 * 1024 ** 3)).toBe(2);
+    expect(defaultHttpProcesses(8, 512 * 1024 ** 2)).toBe(3);
+    expect(defaultHttpProcesses(4, 256 * 1024 ** 2)).toBe(1);
+    expect(defaultHttpProcesses(1, 64 * 1024 ** 3)).toBe(1);
+    expect(loadConfig({}).httpProcesses).toBe(defaultHttpProcesses(os.availableParallelism(), os.totalmem()));
+    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '1' }).httpProcesses).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: '3' }).httpProcesses).toBe(3);
+    expect(loadConfig({ WEB_CONCURRENCY: '1' }).httpProcesses).toBe(1);
+  });
+
+  it('keeps the models in each HTTP process, on its event loop, unless told otherwise', () => {
+    expect(loadConfig({ WEB_CONCURRENCY: '2' })).toMatchObject({ clusterModels: 'each', inferenceWorkers: 0 });
+    expect(loadConfig({ WEB_CONCURRENCY: '2', CLUSTER_MODELS: 'host', HEROKU_AVAILABLE_PARALLELISM: '2' })).toMatchObject({ clusterModels: 'host', inferenceWorkers: 2 });
+    expect(loadConfig({ WEB_CONCURRENCY: '2', INFERENCE_WORKERS: '1' }).inferenceWorkers).toBe(1);
+    expect(() => loadConfig({ CLUSTER_MODELS: 'shared' })).toThrow(/CLUSTER_MODELS/);
+  });
+
+  it('gives one process inference threads that follow the cores, at most 4', () => {
+    const c = loadConfig({ WEB_CONCURRENCY: '1' });
     expect(c.inferenceWorkers).toBeGreaterThanOrEqual(1);
     expect(c.inferenceWorkers).toBeLessThanOrEqual(4);
     expect(c.inferenceReplicas).toEqual({});
@@ -36,10 +54,11 @@ describe('loadConfig', () => {
   });
 
   it("sizes inference threads from the dyno's cores where Heroku says them (HEROKU_AVAILABLE_PARALLELISM)", () => {
-    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '1' }).inferenceWorkers).toBe(1);
-    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '2' }).inferenceWorkers).toBe(2);
-    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '32' }).inferenceWorkers).toBe(4);
-    expect(loadConfig({ HEROKU_AVAILABLE_PARALLELISM: '2', INFERENCE_WORKERS: '3' }).inferenceWorkers).toBe(3);
+    const one = { WEB_CONCURRENCY: '1' };
+    expect(loadConfig({ ...one, HEROKU_AVAILABLE_PARALLELISM: '1' }).inferenceWorkers).toBe(1);
+    expect(loadConfig({ ...one, HEROKU_AVAILABLE_PARALLELISM: '2' }).inferenceWorkers).toBe(2);
+    expect(loadConfig({ ...one, HEROKU_AVAILABLE_PARALLELISM: '32' }).inferenceWorkers).toBe(4);
+    expect(loadConfig({ ...one, HEROKU_AVAILABLE_PARALLELISM: '2', INFERENCE_WORKERS: '3' }).inferenceWorkers).toBe(3);
     expect(() => loadConfig({ HEROKU_AVAILABLE_PARALLELISM: 'many' })).toThrow(/HEROKU_AVAILABLE_PARALLELISM/);
   });
 
