@@ -4,7 +4,7 @@
  * wrk ran are sorted into categories (Node's HTTP core, Express, rendering, ...) and divided by the
  * requests served, giving µs of CPU per request per category.
  *
- *   npm run bench:profile -- [--seconds 8] [--connections 8] [--keep DIR] [VAR=value ...]
+ *   npm run bench:profile -- [--target form|image] [--seconds 8] [--connections 8] [--keep DIR] [VAR=value ...]
  *
  * `npm run bench` runs the same measurement for the number form (profileFormPost below). The
  * profiler itself adds roughly 10 % of CPU. Idle time is left out; "(program)" is time in native
@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Row, type Target, startApp, warm, wrk } from './lib';
+import { type Row, type Target, multipart, startApp, syntheticCell, warm, wrk } from './lib';
 
 /** V8's .cpuprofile format (the fields used here). */
 interface CpuProfile {
@@ -168,13 +168,18 @@ async function main(): Promise<void> {
   };
   const keepAt = args.indexOf('--keep');
   const env = Object.fromEntries(args.filter((a) => /^[A-Z_]+=/.test(a)).map((a) => a.split(/=(.*)/s).slice(0, 2) as [string, string]));
-  const result = await profileTarget(FORM_POST, {
+  const targetAt = args.indexOf('--target');
+  const which = targetAt >= 0 ? args[targetAt + 1] : 'form';
+  const upload = multipart(await syntheticCell());
+  const target: Target =
+    which === 'image' ? { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } : FORM_POST;
+  const result = await profileTarget(target, {
     connections: opt('connections', 8),
     seconds: opt('seconds', 8),
     env,
     keep: keepAt >= 0 ? args[keepAt + 1] : undefined,
   });
-  console.log(breakdownTable([{ label: 'form POST /predict/regression', result }]));
+  console.log(breakdownTable([{ label: `${target.method} ${target.path}`, result }]));
   console.log(`\nserver CPU per request from /proc (profiler on): ${(result.row.cpuMs ?? NaN).toFixed(2)} ms`);
 }
 
