@@ -21,7 +21,7 @@ import cluster from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
 import { createLogger } from './src/log';
-import { niceThreadsNamed } from './src/priority';
+import { niceBackgroundThreads } from './src/priority';
 import type { HostLink, LinkOptions } from './src/cluster/link';
 import type { Metrics, MetricsText } from './src/metrics';
 
@@ -70,8 +70,8 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
   // operation cache (it holds decoded images for reuse that never comes: every upload differs).
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
-  // Decoding runs in libvips' own threads: like inference, behind the event loop.
-  if (config.inferenceNice !== 0) niceThreadsNamed('libvips worker', config.inferenceNice);
+  // Decoding runs in libuv's and libvips' threads: like inference, behind the event loop.
+  if (config.inferenceNice !== 0) niceBackgroundThreads(config.inferenceNice);
   const metrics = new Metrics();
   let backend: InferenceBackend;
   let metricsSource: (() => Promise<MetricsText>) | undefined;

@@ -1,7 +1,7 @@
 /**
- * Thread priorities (Linux): background work (inference threads, libvips' decoding threads) runs
- * at a higher nice value than the event loop, so that when the cores are busy the event loop,
- * which answers /healthz and every cheap request, gets them first. On Linux setpriority() takes a
+ * Thread priorities (Linux): background work (inference threads, image decoding in libuv's and
+ * libvips' threads) runs at a higher nice value than the event loop, so that when the cores are
+ * busy the event loop, which answers /healthz and every cheap request, gets them first. On Linux setpriority() takes a
  * thread id and changes that thread only. Elsewhere, or without the permission, these do nothing.
  */
 import fs from 'node:fs';
@@ -19,12 +19,12 @@ export function niceThisThread(nice: number): void {
 }
 
 /**
- * Keeps this process's threads named `name` (e.g. libvips' "libvips worker", which libvips
- * starts as it needs them) at `nice`: now, and every `everyMs` for threads started since.
- * Returns a function that stops watching.
+ * Keeps every thread of this process but the main one (the event loop) at `nice`: libuv's thread
+ * pool, where sharp runs a decode, libvips' own workers, V8's helper threads. Threads start as they
+ * are needed, so they are looked for now and every `everyMs`. Returns a function that stops looking.
  */
-export function niceThreadsNamed(name: string, nice: number, everyMs = 1000): () => void {
-  const done = new Set<string>();
+export function niceBackgroundThreads(nice: number, everyMs = 1000): () => void {
+  const done = new Set<string>([String(process.pid)]);
   const scan = (): void => {
     let tasks: string[];
     try {
@@ -34,10 +34,9 @@ export function niceThreadsNamed(name: string, nice: number, everyMs = 1000): ()
     }
     for (const tid of tasks) {
       if (done.has(tid)) continue;
+      done.add(tid);
       try {
-        if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue;
         os.setPriority(Number(tid), nice);
-        done.add(tid);
       } catch {
         // the thread has just exited, or we may not change it
       }
