@@ -9,7 +9,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { HttpError, badRequest, fileTooLarge, missingImage, payloadTooLarge, unsupportedMediaType } from '../errors';
-import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../images';
+import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../image-header';
 import type { RequestReader } from './endpoint';
 
 export const IMAGE_FIELD = 'image';

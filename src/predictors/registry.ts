@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type FormName, serviceUnavailable } from '../errors';
-import { decodeToRgb, type ImageLimits } from '../images';
+import type { ImageLimits } from '../image-header';
+import { decodeToRgb } from '../images';
 import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';

@@ -1,9 +1,11 @@
 /**
  * The one image decoder (serving and training data preparation): formats, conversions, limits.
- * It decodes at the image's own size; the resize is in the malaria graph.
+ * It decodes at the image's own size; the resize is in the malaria graph. The header checks it makes
+ * first are src/image-header.ts's (tests/unit/image-header.test.ts).
  */
 import sharp from 'sharp';
-import { decodeToRgb, readImageHeader, type RgbImage, sniffImageFormat } from '../../src/images';
+import { decodeToRgb, type RgbImage } from '../../src/images';
+import { gifBomb, pngBomb } from '../helpers/bombs';
 import { cellImage } from '../helpers/app';
 
 const LIMITS = { maxPixels: 25_000_000 };
@@ -13,23 +15,6 @@ const at = (img: RgbImage, x: number, y: number): number[] => {
   const i = (y * img.width + x) * 3;
   return Array.from(img.pixels.subarray(i, i + 3));
 };
-
-describe('sniffImageFormat', () => {
-  it.each(['png', 'jpeg', 'webp', 'gif'] as const)('recognises %s by its bytes', async (format) => {
-    expect(sniffImageFormat(await cellImage(format, { size: 16 }))).toBe(format);
-  });
-
-  it.each([
-    ['text', Buffer.from('hello world, this is text')],
-    ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')],
-    ['TIFF', Buffer.from([0x49, 0x49, 0x2a, 0x00, 0, 0, 0, 0])],
-    ['BMP', Buffer.from('BM\0\0\0\0\0\0')],
-    ['empty', Buffer.alloc(0)],
-    ['a RIFF that is not WebP', Buffer.from('RIFF\0\0\0\0WAVEfmt ')],
-  ])('returns null for %s', (_name, bytes) => {
-    expect(sniffImageFormat(bytes)).toBeNull();
-  });
-});
 
 describe('decodeToRgb', () => {
   it('gives width × height × 3 bytes at the image\'s own size for every accepted format', async () => {
@@ -99,10 +84,27 @@ describe('decodeToRgb', () => {
 
 describe('limits', () => {
   it('refuses an image over the megapixel limit from its header alone', async () => {
-    await expect(readImageHeader(await cellImage('png', { size: 200 }), { maxPixels: 100 * 100 })).rejects.toMatchObject({
+    await expect(decodeToRgb(await cellImage('png', { size: 200 }), { maxPixels: 100 * 100 })).rejects.toMatchObject({
       status: 413,
       code: 'image_too_large',
     });
+  });
+
+  it.each([
+    ['PNG', () => pngBomb(30000, 30000)],
+    ['GIF', () => gifBomb(60000, 60000)],
+  ])('refuses a %s pixel bomb in milliseconds, before libvips allocates its pixels', async (_name, bomb) => {
+    const started = performance.now();
+    await expect(decodeToRgb(bomb(), LIMITS)).rejects.toMatchObject({ status: 413, code: 'image_too_large' });
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('refuses a file whose header lies about its size as damaged, not with a crash', async () => {
+    // A 4×4 PNG whose IHDR says 400×400: within the limit, but its data runs out.
+    const png = Buffer.from(await sharp({ create: { width: 4, height: 4, channels: 3, background: '#fff' } }).png().toBuffer());
+    png.writeUInt32BE(400, 16);
+    png.writeUInt32BE(400, 20);
+    await expect(decodeToRgb(png, LIMITS)).rejects.toMatchObject({ status: 400, code: 'invalid_image' });
   });
 
   it('refuses a damaged file of an accepted format with 400', async () => {
