@@ -61,12 +61,13 @@ export function createApp(deps: AppDeps): Express {
   // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
   (app.locals as { openapi: ApiReference }).openapi = reference;
 
-  // The hot routes come after as few layers as possible: one per-request context, then routes.
+  // The routes come after as few layers as possible (Express's router allocates for each layer and
+  // each nested router a request passes): one per-request context, the security headers, the page
+  // routes (the forms), then every JSON endpoint in one router.
   app.use(requestContext({ metrics, log, lifecycle: routeDeps.lifecycle, timeoutMs: deps.config.requestTimeoutMs }));
-  app.use(mount(Router(), [scrape, ...health]));
   app.use(securityHeaders());
   app.use(pageRoutes(routeDeps));
-  app.use(mount(Router(), [...api, ...reference.endpoints]));
+  app.use(mount(Router(), [scrape, ...health, ...api, ...reference.endpoints]));
   // Files after the routes: serve-static would otherwise look for public/index.html on every GET /.
   app.use(assets.middleware());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));

@@ -32,7 +32,7 @@ interface CpuProfile {
 const CATEGORIES: [string, (fn: string, url: string) => boolean][] = [
   ['GC', (fn) => fn === '(garbage collector)'],
   ['native, unattributed', (fn) => fn === '(program)'],
-  ['page rendering', (_f, u) => /\/node_modules\/ejs\/|\/src\/http\/(page|view)\.[jt]s/.test(u)],
+  ['page rendering', (_f, u) => /\/node_modules\/ejs\/|\/src\/http\/(page|view)\.[jt]s|\/views\/.*\.ejs/.test(u)],
   ['onnxruntime call', (_f, u) => /\/node_modules\/onnxruntime-(node|common)\/|\/src\/inference\//.test(u)],
   ['body parsing', (_f, u) => /\/node_modules\/(body-parser|raw-body|iconv-lite|qs|type-is|content-type|media-typer|bytes|unpipe)\/|\/src\/http\/body\.[jt]s/.test(u)],
   ['uploads (multer, busboy)', (_f, u) => /\/node_modules\/(multer|busboy|streamsearch|append-field)\//.test(u)],

@@ -69,7 +69,6 @@ export class Frame {
 export class PageRenderer {
   private readonly templates = new Map<string, Template>();
   private readonly parts = new Map<string, Buffer>();
-  private readonly texts = new Map<string, string>();
   private readonly frames = new Map<string, Frame>();
 
   constructor(
@@ -97,21 +96,12 @@ export class PageRenderer {
    * the same `key`. The key must name everything the part's output depends on.
    */
   cached(key: string, render: () => string): Buffer {
-    return this.keep(this.parts, key, () => Buffer.from(render()));
-  }
-
-  /** The same, kept as text: for a part that goes inside another template. */
-  cachedText(key: string, render: () => string): string {
-    return this.keep(this.texts, key, render);
-  }
-
-  private keep<T>(store: Map<string, T>, key: string, make: () => T): T {
-    if (!this.options.cache) return make();
-    const hit = store.get(key);
+    if (!this.options.cache) return Buffer.from(render());
+    const hit = this.parts.get(key);
     if (hit !== undefined) return hit;
-    const value = make();
-    if (store.size < MAX_CACHED_PARTS) store.set(key, value);
-    return value;
+    const bytes = Buffer.from(render());
+    if (this.parts.size < MAX_CACHED_PARTS) this.parts.set(key, bytes);
+    return bytes;
   }
 
   /**

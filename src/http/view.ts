@@ -198,7 +198,7 @@ export function regressionChart(
   const { width, height, left, right, top, bottom } = CHART;
   const px = (x: number): number => left + ((x - xd.lo) / (xd.hi - xd.lo)) * (width - left - right);
   const py = (y: number): number => height - bottom - ((y - yd.lo) / (yd.hi - yd.lo)) * (height - top - bottom);
-  const bandX = px(range[0]);
+  const axes = chartAxes(fit, range, xd, yd, px, py);
   const equation = `y = ${slope.toFixed(3)}x ${intercept < 0 ? '−' : '+'} ${Math.abs(intercept).toFixed(3)}`;
   let caption = `Fitted line ${equation}. Shaded: the training range, x from ${range[0]} to ${range[1]}.`;
   let note: string | null = null;
@@ -212,14 +212,48 @@ export function regressionChart(
     slope,
     intercept,
     range,
-    band: { x: r1(bandX), y: top, width: r1(Math.max(1, px(range[1]) - bandX)), height: height - top - bottom },
-    xTicks: ticks(xd, px),
-    yTicks: ticks(yd, py),
-    line: { x1: r1(px(xd.lo)), y1: r1(py(at(xd.lo))), x2: r1(px(xd.hi)), y2: r1(py(at(xd.hi))) },
+    ...axes,
     point: has ? { cx: r1(px(point.x)), cy: r1(py(point.y)) } : null,
     caption,
     note,
   };
+}
+
+type Domain = ReturnType<typeof niceDomain>;
+type ChartAxes = Pick<RegressionChart, 'band' | 'xTicks' | 'yTicks' | 'line'>;
+
+/** Axes already worked out, per line and range, by their domains: every point inside the training range shares one. */
+const axesCache = new WeakMap<readonly number[], Map<string, ChartAxes>>();
+
+/**
+ * The band, ticks and fitted line for these domains. The same objects are returned for the same
+ * domains (a few per card), so a renderer can keep what it drew from them (see slotFiller).
+ */
+function chartAxes(
+  fit: { slope: number; intercept: number },
+  range: [number, number],
+  xd: Domain,
+  yd: Domain,
+  px: (x: number) => number,
+  py: (y: number) => number,
+): ChartAxes {
+  const key = `${fit.slope} ${fit.intercept} ${xd.lo} ${xd.hi} ${xd.step} ${yd.lo} ${yd.hi} ${yd.step}`;
+  let byDomain = axesCache.get(range);
+  const hit = byDomain?.get(key);
+  if (hit !== undefined) return hit;
+  const at = (x: number): number => fit.slope * x + fit.intercept;
+  const { height, top, bottom } = CHART;
+  const bandX = px(range[0]);
+  const axes: ChartAxes = {
+    band: { x: r1(bandX), y: top, width: r1(Math.max(1, px(range[1]) - bandX)), height: height - top - bottom },
+    xTicks: ticks(xd, px),
+    yTicks: ticks(yd, py),
+    line: { x1: r1(px(xd.lo)), y1: r1(py(at(xd.lo))), x2: r1(px(xd.hi)), y2: r1(py(at(xd.hi))) },
+  };
+  if (byDomain === undefined) axesCache.set(range, (byDomain = new Map()));
+  // Bounded: points far outside the range each widen the axes their own way.
+  if (byDomain.size < 32) byDomain.set(key, axes);
+  return axes;
 }
 
 /** The chart for the regression card, with the user's point when there is a result. */
@@ -355,14 +389,24 @@ function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state:
       case 'chart': {
         const chart = chartFor(common.cards.regression, prediction, inputs.x);
         if (chart === null) return '';
-        // Without a note the axes are the training range's, the same for every point inside it.
-        const axes = (): string => page.render('partials/chart-axes', { chart });
-        return page.render('partials/chart', { chart, axes: chart.note === null ? page.cachedText('chart axes', axes) : axes() });
+        return page.render('partials/chart', { chart, axes: renderedAxes(page, chart) });
       }
       default:
         throw new Error(`views/partials/${card}.ejs: unknown slot "${slot}"`);
     }
   };
+}
+
+/** The chart's axes as drawn by views/partials/chart-axes.ejs: kept per axes object (chartAxes gives the same one for the same domains). */
+const drawnAxes = new WeakMap<ChartTick[], string>();
+
+function renderedAxes(page: PageRenderer, chart: RegressionChart): string {
+  let html = page.caching ? drawnAxes.get(chart.xTicks) : undefined;
+  if (html === undefined) {
+    html = page.render('partials/chart-axes', { chart });
+    if (page.caching) drawnAxes.set(chart.xTicks, html);
+  }
+  return html;
 }
 
 /**
