@@ -20,7 +20,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ejs, { type TemplateFunction as Template } from 'ejs';
 
-/** More hosts than a deployment has (its own name, localhost, an IP): beyond it, render afresh. */
+/**
+ * More parts than a deployment has (hosts: its own name, localhost, an IP; a few model versions):
+ * beyond it, render afresh.
+ */
 const MAX_CACHED_PARTS = 64;
 
 /** Marks where a section goes in a frame while the frame is rendered once. */
@@ -112,7 +115,7 @@ export class PageRenderer {
     const hit = this.options.cache ? this.frames.get(key) : undefined;
     if (hit !== undefined) return hit;
     const frame = Frame.parse(render((name) => `${HOLE}${name}${HOLE}`));
-    if (this.options.cache) this.frames.set(key, frame);
+    if (this.options.cache && this.frames.size < MAX_CACHED_PARTS) this.frames.set(key, frame);
     return frame;
   }
 

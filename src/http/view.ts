@@ -311,14 +311,16 @@ interface SharedLocals {
   metricText: typeof metricText;
 }
 
-const sharedLocals = new WeakMap<PageDeps, { ready: boolean; locals: SharedLocals }>();
+const sharedLocals = new WeakMap<PageDeps, { cards: ModelCard[]; locals: SharedLocals }>();
 
+/** Worked out again when the cards change: once loaded, and when a model tier starts serving another version. */
 function shared(deps: PageDeps): SharedLocals {
   const { registry, config } = deps;
+  const cards = registry.cards();
   const hit = sharedLocals.get(deps);
-  if (hit !== undefined && hit.ready === registry.ready) return hit.locals;
+  if (hit !== undefined && hit.cards.length === cards.length && hit.cards.every((c, i) => c === cards[i])) return hit.locals;
   const locals: SharedLocals = {
-    cards: Object.fromEntries(registry.cards().map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>,
+    cards: Object.fromEntries(cards.map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>,
     limits: {
       uploadMb: Math.round((config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
       megapixels: Math.round(config.maxImagePixels / 1e6),
@@ -333,7 +335,7 @@ function shared(deps: PageDeps): SharedLocals {
     examples: EXAMPLES,
     metricText,
   };
-  sharedLocals.set(deps, { ready: registry.ready, locals });
+  sharedLocals.set(deps, { cards, locals });
   return locals;
 }
 
@@ -428,8 +430,10 @@ function renderCard(deps: PageDeps, common: SharedLocals, card: FormName, state:
   });
   // Until the models are loaded the cards have no model card to show: nothing is kept.
   if (!page.caching || !deps.registry.ready) return page.render(`partials/${card}`, locals((s) => fill(s).toString(), () => ({})));
-  const frame = page.frame(`card ${card} ${active} ${invalid}`, (hole) => page.render(`partials/${card}`, locals(hole, requestOnly)));
-  return idle(card, state) ? page.cached(`card ${card}`, () => joinParts(frame.fill(fill)).toString()) : frame.fill(fill);
+  // Keyed by version too: a model tier may start serving another version, with another card.
+  const version = common.cards[card]?.version ?? '';
+  const frame = page.frame(`card ${card} ${version} ${active} ${invalid}`, (hole) => page.render(`partials/${card}`, locals(hole, requestOnly)));
+  return idle(card, state) ? page.cached(`card ${card} ${version}`, () => joinParts(frame.fill(fill)).toString()) : frame.fill(fill);
 }
 
 /**
