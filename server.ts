@@ -96,9 +96,18 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
   }
   const registry = new Registry(metrics.instrument(backend), config.modelsDir, { maxPixels: config.maxImagePixels });
   const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
-  await serve(app, { config, lifecycle, log, name: 'ml-forms', onClose: () => registry.close() });
-
-  await registry.load();
+  const listen = (): Promise<unknown> => serve(app, { config, lifecycle, log, name: 'ml-forms', onClose: () => registry.close() });
+  if (cluster.isWorker) {
+    // One of several: it joins the shared port once it can answer, so that no connection is
+    // handed to it while it would only say "still loading" and another process is ready.
+    await registry.load();
+    await listen();
+  } else {
+    // Alone: listen at once (the platform sees the port bound; /healthz answers, /readyz says
+    // loading and predictions get 503 with Retry-After), then load.
+    await listen();
+    await registry.load();
+  }
   log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models ready');
 }
 
