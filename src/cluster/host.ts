@@ -11,7 +11,6 @@
  * prom-client's AggregatorRegistry (counters and histograms summed; so is resident memory, which
  * then reads as the cluster's total).
  */
-import { AggregatorRegistry } from 'prom-client';
 import type { InferenceBackend } from '../inference/backend';
 import type { MetricsText } from '../metrics';
 import { type CollectReply, type HostMessage, type WorkerRequest, isMessage, toWire } from './protocol';
@@ -67,6 +66,8 @@ export class ModelHost {
   async metrics(): Promise<MetricsText> {
     const parts = await Promise.all([...this.channels].map((c) => this.collectFrom(c)));
     parts.push((await this.options.ownMetrics?.()) ?? []);
+    // Loaded at the first scrape: the primary starts its HTTP processes sooner without it.
+    const { AggregatorRegistry } = await import('prom-client');
     const merged = AggregatorRegistry.aggregate(parts.filter((p) => p.length > 0) as never[]);
     return { text: await merged.metrics(), contentType: merged.contentType };
   }
