@@ -298,9 +298,9 @@ export async function warm(base: string, targets: Target[], seconds = 3): Promis
   for (const t of targets) await wrk(base, t, 4, seconds);
 }
 
-export function multipart(file: Buffer, field = 'image'): { headers: Record<string, string>; body: Buffer } {
+export function multipart(file: Buffer, field = 'image', filename = 'cell.png'): { headers: Record<string, string>; body: Buffer } {
   const boundary = '----mlformsbench7MA4YWxkTrZu0gW';
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="cell.png"\r\nContent-Type: image/png\r\n\r\n`;
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: image/png\r\n\r\n`;
   return {
     headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
     body: Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]),

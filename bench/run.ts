@@ -173,6 +173,17 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/** A real parasitized cell from the shared data beside the repository, if it is there. */
+function findRealCell(): string | null {
+  const dir = path.join(ROOT, '..', 'shared', 'data', 'malaria', 'parasitized');
+  try {
+    const first = fs.readdirSync(dir).filter((f) => /\.(png|jpe?g|webp|gif)$/i.test(f)).sort()[0];
+    return first === undefined ? null : path.join(dir, first);
+  } catch {
+    return null;
+  }
+}
+
 /** The statement in `<p class="prediction">` of a page. */
 function statementOf(html: string): string {
   const m = /<p class="prediction">([^<]*)<\/p>/.exec(html);
@@ -300,6 +311,10 @@ async function main(): Promise<void> {
   // 1. The in-process image limit, before any server runs.
   const limitRuns = (QUICK ? [2] : [1, 2, 4]).map((c) => ({ c, ...imageLimit(pngFile, c, QUICK ? 2 : 5) }));
   const limit = Math.max(...limitRuns.map((r) => r.perSecond));
+  // The same with a real cell from the dataset, when it is beside the repository (for reference:
+  // the synthetic cell is a 1 KB PNG of flat colours, far cheaper to decode than a real one).
+  const realCell = findRealCell();
+  const realLimit = realCell === null || QUICK ? NaN : Math.max(...[1, 2, 4].map((c) => imageLimit(realCell, c, 5).perSecond));
 
   // 2. The app with its defaults, as `npm start` starts it.
   const app = await startApp('app');
@@ -315,6 +330,14 @@ async function main(): Promise<void> {
   rows.push({ ...sat.images, scenario: 'upload POST /api/predict/malaria', note: 'with /healthz alongside' });
   rows.push({ ...health, scenario: 'GET /healthz while images saturate' });
   const imageRps = Math.max(...rows.filter((r) => r.scenario.startsWith('upload')).map((r) => r.rps));
+  const realUpload = realCell === null || QUICK ? null : multipart(fs.readFileSync(realCell), 'image', path.basename(realCell));
+  const realRows: Row[] = [];
+  if (realUpload !== null) {
+    const target: Target = { method: 'POST', path: '/api/predict/malaria', headers: realUpload.headers, body: realUpload.body };
+    await warm(app.base, [target]);
+    realRows.push(...(await levels(app, target, `upload POST /api/predict/malaria, ${path.basename(realCell as string)} from the dataset`, [8, 32])));
+  }
+  const realRps = Math.max(NaN, ...realRows.map((r) => r.rps));
   const pageBytes = await responseBytes(app.base, targets.regressionForm);
   const formPage = await fetch(app.base + targets.regressionForm.path, {
     method: 'POST',
@@ -437,6 +460,13 @@ async function main(): Promise<void> {
     limitRuns.map((r) => `${fmt(r.perSecond)} /s with ${r.c} in flight (${fmt(r.cpuMsPerImage, 2)} ms of CPU per image)`).join(', ') +
     `; best ${fmt(limit)} /s.`);
   say();
+  if (realRows.length > 0) {
+    say(`The same with a real cell image from the dataset (${path.basename(realCell as string)}, ${fs.statSync(realCell as string).size} bytes): ` +
+      `in-process limit ${fmt(realLimit)} /s (best of 1, 2, 4 in flight); over HTTP, the app with its defaults:`);
+    say();
+    say(table(realRows));
+    say();
+  }
   say(`Floors: the same load (${top} connections) against servers that only read the body and answer a fixed page ` +
     `of the same size (${pageBytes} bytes), with the app's node flags (\`bench/floor.ts\`): what a Node server pays per request before any of our code runs.`);
   say();
@@ -473,6 +503,9 @@ async function main(): Promise<void> {
     `| the same against the walkthrough's own one-line page | ${rates(ours)} vs ${rates((c) => theirs(c, oneLine))} req/s = ${ratios(oneLine)} | (for reference) |`,
     `| server CPU per form post (all processes, from /proc, ${top} connections) | ours ${fmt(ours(top)?.cpuMs ?? NaN, 2)} ms, Flask on the same page ${fmt(cpuFlask, 2)} ms | (for reference) |`,
     `| image predictions over HTTP ≥ 0.8× the in-process limit (plainest pipeline, best of 1, 2, 4 in flight) | ${fmt(imageRps)} vs ${fmt(limit)} /s = **${fmt(imageRps / limit, 2)}×** | ${check(imageRps >= 0.8 * limit)} |`,
+    ...(realRows.length > 0
+      ? [`| the same with a real cell image from the dataset (${path.basename(realCell as string)}) | ${fmt(realRps)} vs ${fmt(realLimit)} /s = ${fmt(realRps / realLimit, 2)}× | (for reference) |`]
+      : []),
     `| memory at peak under all the load, PSS summed over the app's processes ≤ 256 MB | **PSS ${mb(app.peakPss)} MB** (RSS ${mb(app.peakRss)} MB; idle PSS ${mb(app.idlePss)} MB) | ${check(app.peakPss <= 256 * 1048576)} |`,
     `| /healthz p99 ≤ 20 ms while image uploads saturate the server | **${fmt(health.p99, 1)} ms** | ${check(health.p99 <= 20)} |`,
     `| start to /readyz 200 ≤ 1 s | **${fmt(app.startupMs)} ms** | ${check(app.startupMs <= 1000)} |`,
