@@ -337,7 +337,7 @@ async function main(): Promise<void> {
     await warm(app.base, [target]);
     realRows.push(...(await levels(app, target, `upload POST /api/predict/malaria, ${path.basename(realCell as string)} from the dataset`, [8, 32])));
   }
-  const realRps = Math.max(NaN, ...realRows.map((r) => r.rps));
+  const realRps = realRows.length === 0 ? NaN : Math.max(...realRows.map((r) => r.rps));
   const pageBytes = await responseBytes(app.base, targets.regressionForm);
   const formPage = await fetch(app.base + targets.regressionForm.path, {
     method: 'POST',
