@@ -391,6 +391,8 @@ async function main(): Promise<void> {
   }
 
   // 5. Where a form post's CPU goes, under the same load at 8 connections.
+  // One process, as "before" was measured, and the defaults.
+  const profiledOne = await profileTarget(targets.regressionForm, { connections: 8, seconds: SECONDS, env: { WEB_CONCURRENCY: '1' } });
   const profiled = await profileTarget(targets.regressionForm, { connections: 8, seconds: SECONDS });
 
   // 6. Designs side by side: image saturation with /healthz alongside, the number form, memory.
@@ -474,10 +476,14 @@ async function main(): Promise<void> {
   say();
   const profileLines = [
     `CPU profile of form posts (V8's sampling profiler in every process and thread of the app, \`bench/profile.ts\`; 8 connections, ${SECONDS} s), ` +
-      'µs per request by where the time went; "before" is the same measurement of main before issue 12 (its numbers are kept in bench/profile.ts). ' +
+      'µs per request by where the time went; "before" is the same measurement of main before issue 12, one process (its numbers are kept in bench/profile.ts). ' +
       'The profiler samples wall-clock time of threads that are not idle, so on a busy machine its totals run above the CPU time /proc counts.',
     '',
-    breakdownTable([FORM_POST_BEFORE, column(`after (this run, the defaults: ${httpProcesses} HTTP process${httpProcesses === 1 ? '' : 'es'})`, profiled)]),
+    breakdownTable([
+      FORM_POST_BEFORE,
+      column('after, one process (WEB_CONCURRENCY=1)', profiledOne),
+      column(`after, the defaults (${httpProcesses} HTTP process${httpProcesses === 1 ? '' : 'es'})`, profiled),
+    ]),
   ];
   say('## Where a form post\'s CPU goes, before and after');
   say();
