@@ -6,10 +6,12 @@
  * runs in libvips' threads, so two or more in flight use both cores. libvips and onnxruntime are
  * set as the app sets them (one thread per operation, no operation cache, no ORT arena).
  *
- *   node --import tsx bench/image-limit.ts <image file> <concurrency> <seconds>
+ *   node --import tsx bench/image-limit.ts <image file or a file listing image files> <concurrency> <seconds>
  *
- * Prints {"perSecond": …, "cpuMsPerImage": …} on stdout. `npm run bench` runs it with 1, 2 and 4
- * in flight and takes the best.
+ * A file ending in .list holds one image path a line: the loop cycles through them (bench:batch
+ * measures the limit over the very images the batch command reads). Prints {"perSecond": …,
+ * "cpuMsPerImage": …} on stdout. `npm run bench` and `npm run bench:batch` run it with 1, 2 and 4
+ * in flight and take the best (bench/lib.ts, imageLimit()).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,8 +22,15 @@ import { ROOT } from './lib';
 
 async function main(): Promise<void> {
   const [file, concurrencyArg = '1', secondsArg = '5'] = process.argv.slice(2);
-  if (file === undefined) throw new Error('usage: image-limit.ts <image file> <concurrency> <seconds>');
-  const image = fs.readFileSync(file);
+  if (file === undefined) throw new Error('usage: image-limit.ts <image file | file.list> <concurrency> <seconds>');
+  const files = file.endsWith('.list')
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [file];
+  const images = files.map((f) => fs.readFileSync(f));
+  let next = 0;
   const modelsDir = path.resolve(process.env.MODELS_DIR ?? path.join(ROOT, 'models'));
   const card = readCard(modelsDir, 'malaria');
   const input = card.inputs[0];
@@ -40,6 +49,7 @@ async function main(): Promise<void> {
     enableMemPattern: false,
   });
   const predict = async (): Promise<void> => {
+    const image = images[next++ % images.length] as Buffer;
     const pipeline = fixed ? sharp(image).resize(width, height) : sharp(image);
     const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     await session.run({ [input.name]: new ort.Tensor('uint8', data, [1, info.height, info.width, 3]) });

@@ -9,13 +9,34 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { processTree, treeMemory } from './proc';
 
 export { processTree, treeMemory } from './proc';
-export { syntheticCell } from './limit';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const HOST = '127.0.0.1';
+
+/** A pale pink disc on black, with two dark purple dots: roughly what a stained cell looks like. */
+export async function syntheticCell(): Promise<Buffer> {
+  const size = 130;
+  const px = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 3;
+      const d = Math.hypot(x - 65, y - 65);
+      if (d > 58) continue;
+      const spot = Math.hypot(x - 50, y - 70) < 7 || Math.hypot(x - 80, y - 45) < 5;
+      const noise = ((x * 7919 + y * 104729) % 17) - 8;
+      px[i] = spot ? 110 : 215 + noise;
+      px[i + 1] = spot ? 40 : 160 + noise;
+      px[i + 2] = spot ? 140 : 170 + noise;
+    }
+  }
+  return sharp(px, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
@@ -70,7 +91,10 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function get(url: string, timeoutMs = 2000): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+export function get(
+  url: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
@@ -83,7 +107,14 @@ export function get(url: string, timeoutMs = 2000): Promise<{ status: number; he
   });
 }
 
-export async function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, readyPath: string): Promise<Proc> {
+export async function startProcess(
+  name: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  readyPath: string,
+): Promise<Proc> {
   const started = performance.now();
   const proc = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr: string[] = [];
@@ -91,7 +122,8 @@ export async function startProcess(name: string, cmd: string, args: string[], en
   const base = `http://${HOST}:${port}`;
   let startupMs = NaN;
   for (const deadline = started + 60_000; performance.now() < deadline; await sleep(20)) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited during start-up (${proc.exitCode}): ${stderr.join('').slice(-2000)}`);
+    if (proc.exitCode !== null)
+      throw new Error(`${name} exited during start-up (${proc.exitCode}): ${stderr.join('').slice(-2000)}`);
     const res = await get(base + readyPath, 500).catch(() => null);
     if (res?.status === 200) {
       startupMs = performance.now() - started;
@@ -136,7 +168,9 @@ export async function startProcess(name: string, cmd: string, args: string[], en
 
 /** The `start` script of package.json, split into its environment and its node arguments. */
 export function startScript(): { env: Record<string, string>; args: string[] } {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const words = (pkg.scripts.start ?? 'node dist/server.js').split(/\s+/);
   const env: Record<string, string> = {};
   while (/^[A-Z_]+=/.test(words[0] ?? '')) {
@@ -149,6 +183,37 @@ export function startScript(): { env: Record<string, string>; args: string[] } {
 }
 
 /**
+ * The in-process image limit (bench/image-limit.ts, in a process of its own with the app's flags):
+ * the plainest pipeline over `file` (an image, or a .list of image paths) with `concurrency` in flight.
+ */
+export function imageLimit(
+  file: string,
+  concurrency: number,
+  seconds: number,
+): { perSecond: number; cpuMsPerImage: number } {
+  const start = startScript();
+  const flags = start.args.filter((a) => a.startsWith('--'));
+  const out = execFileSync(
+    process.execPath,
+    [
+      ...flags,
+      '--import',
+      'tsx',
+      path.join(ROOT, 'bench', 'image-limit.ts'),
+      file,
+      String(concurrency),
+      String(seconds),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...start.env },
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(out.trim().split('\n').pop() as string) as { perSecond: number; cpuMsPerImage: number };
+}
+
+/**
  * The app exactly as `npm start` runs it (the node flags of the start script included).
  * `nodeArgs` go before the script (the profiler's flags; a cluster's processes inherit them).
  */
@@ -156,7 +221,14 @@ export async function startApp(name: string, env: Record<string, string> = {}, n
   const start = startScript();
   const port = await freePort();
   const script = start.args.slice(-1);
-  return startProcess(name, process.execPath, [...start.args.slice(0, -1), ...nodeArgs, ...script], { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ...env }, port, '/readyz');
+  return startProcess(
+    name,
+    process.execPath,
+    [...start.args.slice(0, -1), ...nodeArgs, ...script],
+    { ...start.env, NODE_ENV: 'production', HOST, PORT: String(port), ...env },
+    port,
+    '/readyz',
+  );
 }
 
 /** The model tier as `ROLE=models npm start` runs it, ready once /v2/health/ready answers 200. */
@@ -172,18 +244,34 @@ export async function startFloor(mode: string, pageBytes: number): Promise<Proc>
   const start = startScript();
   const flags = start.args.filter((a) => a.startsWith('--'));
   const port = await freePort();
-  const args = [...flags, '--import', 'tsx', path.join(ROOT, 'bench', 'floor.ts'), mode, String(port), String(pageBytes)];
+  const args = [
+    ...flags,
+    '--import',
+    'tsx',
+    path.join(ROOT, 'bench', 'floor.ts'),
+    mode,
+    String(port),
+    String(pageBytes),
+  ];
   return startProcess(`floor ${mode}`, process.execPath, args, { ...start.env, NODE_ENV: 'production' }, port, '/');
 }
 
 /** Bytes of the body that `target` answers with (the floors answer a page just as long). */
 export function responseBytes(base: string, target: Target): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(base + target.path, { method: target.method, headers: target.headers, agent: false }, (res) => {
-      let n = 0;
-      res.on('data', (c: Buffer) => (n += c.length));
-      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`${target.method} ${target.path} answered ${res.statusCode}`))));
-    });
+    const req = http.request(
+      base + target.path,
+      { method: target.method, headers: target.headers, agent: false },
+      (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(n)
+            : reject(new Error(`${target.method} ${target.path} answered ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(target.body);
   });
@@ -198,7 +286,11 @@ export function buildIfStale(): void {
     return t;
   };
   const dist = path.join(ROOT, 'dist', 'server.js');
-  const src = Math.max(newest(path.join(ROOT, 'src')), fs.statSync(path.join(ROOT, 'server.ts')).mtimeMs, fs.statSync(path.join(ROOT, 'app.ts')).mtimeMs);
+  const src = Math.max(
+    newest(path.join(ROOT, 'src')),
+    fs.statSync(path.join(ROOT, 'server.ts')).mtimeMs,
+    fs.statSync(path.join(ROOT, 'app.ts')).mtimeMs,
+  );
   if (!fs.existsSync(dist) || fs.statSync(dist).mtimeMs < src) {
     console.error('building dist/ (npm run build) …');
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
@@ -236,14 +328,22 @@ export interface Target {
  * reports the server's CPU time per request (all its processes and threads, from /proc) when given
  * the server's pid: unlike requests/s, that barely moves when something else shares the machine.
  */
-export async function wrk(url: string, target: Target, connections: number, seconds: number, serverPid?: number | number[]): Promise<Row> {
+export async function wrk(
+  url: string,
+  target: Target,
+  connections: number,
+  seconds: number,
+  serverPid?: number | number[],
+): Promise<Row> {
   const pids = serverPid === undefined ? [] : Array.isArray(serverPid) ? serverPid : [serverPid];
   const cpuNow = (): number => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
   const script = path.join(dir, 'load.lua');
   const bodyFile = path.join(dir, 'body');
   fs.writeFileSync(bodyFile, target.body ?? '');
-  const headers = Object.entries(target.headers ?? {}).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+  const headers = Object.entries(target.headers ?? {}).map(
+    ([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`,
+  );
   fs.writeFileSync(
     script,
     [
@@ -263,15 +363,24 @@ export async function wrk(url: string, target: Target, connections: number, seco
   );
   const cpu0 = cpuNow();
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url + target.path], (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
+    execFile(
+      'wrk',
+      ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url + target.path],
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
     );
   });
   const cpuMs = pids.length === 0 ? NaN : cpuNow() - cpu0;
   fs.rmSync(dir, { recursive: true, force: true });
   const line = /WRKJSON (.*)/.exec(out)?.[1];
   if (line === undefined) throw new Error(`unexpected wrk output: ${out}`);
-  const r = JSON.parse(line) as { requests: number; non2xx: number; errors: number; us: number; p50: number; p99: number };
+  const r = JSON.parse(line) as {
+    requests: number;
+    non2xx: number;
+    errors: number;
+    us: number;
+    p50: number;
+    p99: number;
+  };
   return {
     scenario: '',
     connections,
@@ -298,7 +407,11 @@ export async function warm(base: string, targets: Target[], seconds = 3): Promis
   for (const t of targets) await wrk(base, t, 4, seconds);
 }
 
-export function multipart(file: Buffer, field = 'image', filename = 'cell.png'): { headers: Record<string, string>; body: Buffer } {
+export function multipart(
+  file: Buffer,
+  field = 'image',
+  filename = 'cell.png',
+): { headers: Record<string, string>; body: Buffer } {
   const boundary = '----mlformsbench7MA4YWxkTrZu0gW';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: image/png\r\n\r\n`;
   return {
@@ -306,7 +419,6 @@ export function multipart(file: Buffer, field = 'image', filename = 'cell.png'):
     body: Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]),
   };
 }
-
 
 export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
@@ -319,7 +431,8 @@ export function flaskPageTemplate(html: string, statement: string, x: string): s
   const result = `<p class="prediction">${statement}</p>`;
   const at = html.indexOf(result);
   const input = /<input id="x" name="x"[^>]*?value="([^"]*)"/.exec(html);
-  if (at < 0 || input === null || input[1] !== x) throw new Error('the page has no prediction statement or x input to template');
+  if (at < 0 || input === null || input[1] !== x)
+    throw new Error('the page has no prediction statement or x input to template');
   const valueAt = input.index + input[0].length - x.length - 1;
   const raw = (s: string): string => `{% raw %}${s}{% endraw %}`;
   const parts = [
@@ -336,13 +449,31 @@ export function flaskPageTemplate(html: string, statement: string, x: string): s
 }
 
 /** The walkthrough's Flask app under gunicorn with 2 sync workers (bench/flask/app.py). */
-export async function startFlask(options: { modelPath: string; reloadModel: boolean; pageTemplate?: string }): Promise<Proc> {
+export async function startFlask(options: {
+  modelPath: string;
+  reloadModel: boolean;
+  pageTemplate?: string;
+}): Promise<Proc> {
   const port = await freePort();
   return startProcess(
     'flask',
     'gunicorn',
-    ['-w', '2', '-b', `${HOST}:${port}`, '--chdir', path.join(ROOT, 'bench', 'flask'), '--log-level', 'warning', 'app:app'],
-    { MODEL_PATH: options.modelPath, RELOAD_MODEL: options.reloadModel ? '1' : '0', ...(options.pageTemplate ? { PAGE_TEMPLATE: options.pageTemplate } : {}) },
+    [
+      '-w',
+      '2',
+      '-b',
+      `${HOST}:${port}`,
+      '--chdir',
+      path.join(ROOT, 'bench', 'flask'),
+      '--log-level',
+      'warning',
+      'app:app',
+    ],
+    {
+      MODEL_PATH: options.modelPath,
+      RELOAD_MODEL: options.reloadModel ? '1' : '0',
+      ...(options.pageTemplate ? { PAGE_TEMPLATE: options.pageTemplate } : {}),
+    },
     port,
     '/',
   );

@@ -24,7 +24,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { findCellImages } from '../training/malaria-data';
 import { validationIds } from '../training/split';
-import { syntheticCell } from './limit';
+import { syntheticCell } from './lib';
 import { treeMemory } from './proc';
 import { type Proc, buildIfStale, multipart, startApp, treeCpuMs } from './lib';
 

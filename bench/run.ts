@@ -24,7 +24,6 @@
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -48,7 +47,7 @@ import {
   startFlask,
   startFloor,
   startModelTier,
-  startScript,
+  imageLimit,
   syntheticCell,
   warm as warmFor,
   wrk,
@@ -140,20 +139,6 @@ async function sigtermInFlight(upload: { headers: Record<string, string>; body: 
   agent.destroy();
   await app.stop();
   return { ok: statuses.filter((s) => s === 200).length, n, exitCode: code, exitMs: at - signalled };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The in-process image limit (bench/image-limit.ts, in a process of its own with the app's flags).
-
-function imageLimit(file: string, concurrency: number, seconds: number): { perSecond: number; cpuMsPerImage: number } {
-  const start = startScript();
-  const flags = start.args.filter((a) => a.startsWith('--'));
-  const out = execFileSync(process.execPath, [...flags, '--import', 'tsx', path.join(ROOT, 'bench', 'image-limit.ts'), file, String(concurrency), String(seconds)], {
-    cwd: ROOT,
-    env: { ...process.env, ...start.env },
-    encoding: 'utf8',
-  });
-  return JSON.parse(out.trim().split('\n').pop() as string) as { perSecond: number; cpuMsPerImage: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +443,7 @@ async function main(): Promise<void> {
   say();
   say(`Flask + gunicorn peak memory (master + 2 workers): PSS ${mb(flaskPeakPss)} MB (RSS ${mb(flaskPeak)} MB).`);
   say();
-  say(`In-process image limit (bench/image-limit.ts: libvips decode${limitRuns.length > 0 ? '' : ''} and resize, one onnxruntime run, no HTTP, one process): ` +
+  say(`In-process image limit (bench/image-limit.ts: libvips decode to RGB, one onnxruntime run with the resize inside the graph, no HTTP, one process): ` +
     limitRuns.map((r) => `${fmt(r.perSecond)} /s with ${r.c} in flight (${fmt(r.cpuMsPerImage, 2)} ms of CPU per image)`).join(', ') +
     `; best ${fmt(limit)} /s.`);
   say();
