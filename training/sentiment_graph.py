@@ -1,107 +1,258 @@
 """ONNX graph for the sentiment model: raw review text in, [negative, positive] probabilities out.
 
-All preprocessing lives in the graph so that the TypeScript server passes the raw review:
+All preprocessing lives in the graph, so the server (and the browser) pass the raw review:
 
   review [N] string
     -> StringNormalizer (LOWER, locale C.UTF-8)
-    -> com.microsoft Tokenizer (regex TOKEN_PATTERN, RE2)        [N, T] (padded with PAD)
-    -> TfIdfVectorizer (TF counts of the vocabulary's uni+bigrams) [N, V]
-    -> on the non-zero counts only (NonZero + GatherND): sublinear tf 1 + log(tf), x idf,
-       per-review sums (ScatterElements add) of w^2 and w * coef
-    -> logit = dot / max(||w||, 1e-12) + bias  (the L2-normalised features times coef)
-    -> Sigmoid -> probabilities [N, 2] = [1 - p, p]
+    -> com.microsoft Tokenizer (RE2 TOKEN_PATTERN: runs of Unicode letters, marks and numbers,
+       inner apostrophes)                                                   tokens [N, T], padded
+    -> LabelEncoder: word -> id (1..W), any other word -> 0 (UNK), 'br' and the padding -> -1
+    -> n-gram keys from the ids (integers; an n-gram touching -1 is not formed):
+         a = id + 1 (so -1 -> 0, UNK -> 1, words -> 2..W+1), B = W + 2
+         unigram a1, bigram B + a1·B + a2, trigram B + B² + (a1·B + a2)·B + a3
+    -> the n-gram table, a cuckoo hash table in tensors (not a hash map: onnxruntime keeps
+       ~80-350 bytes of RSS per entry of LabelEncoder or TfIdfVectorizer maps, a table costs 12):
+         slots h1(k), h2(k); the key's 31-bit fingerprint fp(k) is compared with the table's at
+         both; the matching slot, or the empty slot S
+    -> distinct (review, slot) pairs (Unique): the features are binary, "is this n-gram present"
+    -> NB-weighted logistic regression on the L2-normalised features x·r (r: log-count ratio):
+         logit = sum(w·r over present n-grams) / sqrt(sum(r² over them)) + bias
+    -> / temperature -> Sigmoid -> [1 - p, p], clipped to [1 - cap, cap] when a cap is set
 
-`tokenize` below is the Python twin of the first two steps; training must use it so that the
-features seen in training are the ones the graph computes.
+`tokenize`, `word_ids` and `ngram_keys` are the Python twins of the first steps, and `lookup` the
+twin of the table: training uses them, so the features seen in training are the ones the graph
+computes (the training script checks every validation review through the graph).
 """
 
 import re
+import sys
+import unicodedata
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
-# Word tokens: runs of ASCII letters/digits, with inner apostrophes ("don't", "it's").
-# Python's re and RE2 agree on this pattern (leftmost-first, no backtracking-only features).
-TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
-PAD = "#"  # cannot be a token, so n-grams that touch padding never match the vocabulary
-_TOKEN_RE = re.compile(TOKEN_PATTERN)
+# A word: letters, combining marks and numbers of any script (Unicode general categories L*, M*, N*),
+# with inner apostrophes ("don't", "l'été"). RE2's \p classes in the graph; the Python twin builds
+# the same class from unicodedata (Python's own \w leaves out marks and keeps '_').
+TOKEN_PATTERN = r"[\p{L}\p{M}\p{N}]+(?:'[\p{L}\p{M}\p{N}]+)*"
+PAD = "#"  # cannot be a token
+BREAK_TOKENS = ("br",)  # what the <br /> tags tokenise to: formatting, not words; n-grams stop there
+OPSET = 17
+ML_OPSET = 2
+
+# Integer hashing, exact in numpy and in onnxruntime (int64, every product below 2^63): universal
+# hashing ((A·(k mod P) + C) mod P) mod S, with a different prime P for each slot and for the
+# fingerprint, so the three are independent of each other (cuckoo insertion needs the two slots
+# independent: a slot linear in the key, A·k + C mod S, makes the second a function of the first).
+P1, P2, P3 = 2147483647, 2147483629, 2147483587  # primes below 2^31
+A1, C1 = 1103515245, 12345
+A2, C2 = 1664525, 1013904223
+A3 = 69069
+
+
+def _letter_class():
+    ranges, start = [], None
+    for cp in range(sys.maxunicode + 1):
+        ok = unicodedata.category(chr(cp))[0] in "LMN"
+        if ok and start is None:
+            start = cp
+        elif not ok and start is not None:
+            ranges.append((start, cp - 1))
+            start = None
+    if start is not None:
+        ranges.append((start, sys.maxunicode))
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+_L = _letter_class()
+_TOKEN_RE = re.compile(f"[{_L}]+(?:'[{_L}]+)*")
 
 
 def tokenize(text):
-    """Python twin of StringNormalizer(LOWER) + Tokenizer(tokenexp=TOKEN_PATTERN).
-    ONNX Runtime lowers code point by code point (towlower); Python's str.lower() maps U+0130
-    to two code points ('i' + U+0307), which would split a word that the graph keeps whole."""
-    return _TOKEN_RE.findall(text.replace("\u0130", "i").lower())
+    """Python twin of StringNormalizer(LOWER, C.UTF-8) + Tokenizer(TOKEN_PATTERN). onnxruntime
+    lowers code point by code point (towlower); Python's str.lower() is contextual for a final
+    sigma and maps U+0130 to two code points, so it is applied to one character at a time, with
+    U+0130 -> 'i' as towlower does."""
+    return _TOKEN_RE.findall("".join("i" if ch == "\u0130" else ch.lower() for ch in text))
 
 
-def build(unigrams, bigrams, idf, coef, bias, opset=17, debug_outputs=False):
-    """unigrams: list of str; bigrams: list of (str, str); idf, coef: float arrays over
-    unigrams + bigrams (that order); bias: float. Returns the onnx.ModelProto."""
-    n_uni, n_bi = len(unigrams), len(bigrams)
-    V = n_uni + n_bi
-    assert len(idf) == V and len(coef) == V
-    pool = list(unigrams) + [w for pair in bigrams for w in pair]
+def word_ids(tokens, index):
+    """index: word -> id (1..W). Others -> 0 (UNK), break tokens -> -1."""
+    return np.array([-1 if t in BREAK_TOKENS else index.get(t, 0) for t in tokens], dtype=np.int64)
 
+
+def ngram_keys(ids, n_words):
+    """Unigram, bigram and trigram keys of one review's ids (graph twin); n-grams touching -1 are
+    not formed. Keys of different orders never collide."""
+    a = ids + 1
+    base = n_words + 2
+    ok = a > 0
+    keys = [a[ok]]
+    if len(a) > 1:
+        m = ok[:-1] & ok[1:]
+        keys.append((base + a[:-1] * base + a[1:])[m])
+    if len(a) > 2:
+        m = ok[:-2] & ok[1:-1] & ok[2:]
+        keys.append((base + base * base + (a[:-2] * base + a[1:-1]) * base + a[2:])[m])
+    return np.concatenate(keys)
+
+
+def _hashes(keys, n_slots):
+    return (((keys % P1) * A1 + C1) % P1) % n_slots, (((keys % P2) * A2 + C2) % P2) % n_slots, ((keys % P3) * A3) % P3
+
+
+class Table:
+    """Cuckoo hash table of the vocabulary's n-gram keys: slot -> (fingerprint, entry index).
+    Two candidate slots per key; load <= 0.45, so insertion succeeds (else the table grows)."""
+
+    def __init__(self, keys, load=0.45, seed=42):
+        keys = np.asarray(keys, dtype=np.int64)
+        n_slots = int(len(keys) / load) + 1
+        rng = np.random.default_rng(seed)
+        while True:
+            h1, h2, fp = _hashes(keys, n_slots)
+            owner = np.full(n_slots, -1, dtype=np.int64)
+            ok = True
+            for i in range(len(keys)):
+                item, slot = i, h1[i]
+                for _ in range(500):
+                    if owner[slot] < 0:
+                        owner[slot] = item
+                        break
+                    owner[slot], item = item, owner[slot]
+                    # the evicted item goes to its other slot (or a random one of its two if equal)
+                    slot = h2[item] if slot == h1[item] else h1[item]
+                    if h1[item] == h2[item] and rng.random() < 0.5:
+                        slot = h1[item]
+                else:
+                    ok = False
+                    break
+            if ok:
+                break
+            n_slots = int(n_slots * 1.1) + 1
+            if n_slots > 4 * len(keys) + 64:
+                raise RuntimeError("cuckoo insertion keeps failing: the hash functions are not independent")
+        self.n_slots = n_slots
+        self.owner = owner  # slot -> entry index or -1
+        fps = np.full(n_slots + 1, -1, dtype=np.int64)  # + the empty slot S
+        fps[:n_slots][owner >= 0] = fp[owner[owner >= 0]]
+        self.fingerprints = fps.astype(np.int32)
+
+    def column(self, values):
+        """values per entry -> float32 per slot (the empty slot and free slots: 0)."""
+        out = np.zeros(self.n_slots + 1, dtype=np.float32)
+        used = self.owner >= 0
+        out[:self.n_slots][used] = np.asarray(values, dtype=np.float32)[self.owner[used]]
+        return out
+
+
+def lookup(table, keys):
+    """Graph twin: each key's slot (the empty slot S when it is not in the table)."""
+    h1, h2, fp = _hashes(np.asarray(keys, dtype=np.int64), table.n_slots)
+    fp = fp.astype(np.int32)
+    return np.where(table.fingerprints[h1] == fp, h1, np.where(table.fingerprints[h2] == fp, h2, table.n_slots))
+
+
+def review_slots(text, index, table):
+    """Distinct table slots of one review (the empty slot dropped): what the graph's Unique gives."""
+    slots = np.unique(lookup(table, ngram_keys(word_ids(tokenize(text), index), len(index))))
+    return slots[slots != table.n_slots]
+
+
+def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_outputs=False):
+    """words: the W words, in id order (id = position + 1). table: Table over the vocabulary;
+    weight, r: per vocabulary entry (the classifier's coefficient and the n-gram's log-count
+    ratio); bias: float. Returns the onnx.ModelProto."""
+    n_words, S = len(words), table.n_slots
+    base = n_words + 2
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)  # noqa: E731
+    f32 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.float32), name)  # noqa: E731
     inits = [
-        helper.make_tensor("idf", TensorProto.FLOAT, [V], np.asarray(idf, np.float32)),
-        helper.make_tensor("coef", TensorProto.FLOAT, [V], np.asarray(coef, np.float32)),
-        helper.make_tensor("bias", TensorProto.FLOAT, [1], [float(bias)]),
-        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
-        helper.make_tensor("eps", TensorProto.FLOAT, [], [1e-12]),
-        helper.make_tensor("i0", TensorProto.INT64, [], [0]),
-        helper.make_tensor("i1", TensorProto.INT64, [], [1]),
-        helper.make_tensor("shape_col", TensorProto.INT64, [2], [-1, 1]),
+        numpy_helper.from_array(table.fingerprints, "fingerprints"),
+        f32("slot_weight", table.column(np.asarray(weight) * np.asarray(r))),   # w·r
+        f32("slot_r2", table.column(np.asarray(r) ** 2)),                         # r²
+        f32("bias", [bias]), f32("inv_temperature", [1.0 / temperature]),
+        f32("one", 1.0), f32("eps", 1e-12),
+        i64("zero", 0), i64("one_i", 1), i64("zero_1", [0]), i64("one_1", [1]), i64("two_1", [2]),
+        i64("m1_1", [-1]), i64("m2_1", [-2]), i64("big_1", [np.iinfo(np.int64).max]), i64("axis1", [1]),
+        i64("base", base), i64("base2", base + base * base),
+        i64("P1", P1), i64("P2", P2), i64("P3", P3), i64("A1", A1), i64("C1", C1), i64("A2", A2), i64("C2", C2), i64("A3", A3),
+        i64("S", S), i64("S1", S + 1), i64("flat", [-1]), i64("col", [-1, 1]),
     ]
+    n = helper.make_node
+    sl = lambda x, start, end, out: n("Slice", [x, start, end, "axis1"], [out])  # noqa: E731
     nodes = [
-        helper.make_node("StringNormalizer", ["review"], ["lowered"], name="lowercase",
-                         case_change_action="LOWER", is_case_sensitive=0, locale="C.UTF-8"),
-        helper.make_node("Tokenizer", ["lowered"], ["tokens"], name="tokenize", domain="com.microsoft",
-                         mark=0, mincharnum=1, pad_value=PAD, tokenexp=TOKEN_PATTERN),
-        helper.make_node("TfIdfVectorizer", ["tokens"], ["tf"], name="ngram_counts",
-                         mode="TF", min_gram_length=1, max_gram_length=2, max_skip_count=0,
-                         ngram_counts=[0, n_uni], ngram_indexes=list(range(V)), pool_strings=pool),
-        # The count matrix [N, V] has a few hundred non-zeros per review; dense elementwise ops
-        # and a [V, 1] MatMul over it cost milliseconds, so the rest works on the non-zeros only.
-        helper.make_node("NonZero", ["tf"], ["nz"]),                            # [2, nnz]: row, column
-        helper.make_node("Gather", ["nz", "i0"], ["nz_row"], axis=0),           # [nnz]
-        helper.make_node("Gather", ["nz", "i1"], ["nz_col"], axis=0),           # [nnz]
-        helper.make_node("Transpose", ["nz"], ["nz_t"], perm=[1, 0]),           # [nnz, 2]
-        helper.make_node("GatherND", ["tf", "nz_t"], ["counts"]),               # [nnz], all >= 1
-        # sublinear tf: 1 + log(tf), times idf
-        helper.make_node("Log", ["counts"], ["log_tf"]),
-        helper.make_node("Add", ["log_tf", "one"], ["sub_tf"]),
-        helper.make_node("Gather", ["idf", "nz_col"], ["idf_nz"], axis=0),
-        helper.make_node("Mul", ["sub_tf", "idf_nz"], ["w"]),
-        # per review: sum of w^2 (squared L2 norm) and sum of w * coef (unnormalised score)
-        helper.make_node("Gather", ["coef", "nz_col"], ["coef_nz"], axis=0),
-        helper.make_node("Mul", ["w", "w"], ["w2"]),
-        helper.make_node("Mul", ["w", "coef_nz"], ["wc"]),
-        helper.make_node("Shape", ["review"], ["n"]),
-        helper.make_node("ConstantOfShape", ["n"], ["zeros"],
-                         value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),   # [N]
-        helper.make_node("ScatterElements", ["zeros", "nz_row", "w2"], ["sumsq"], axis=0, reduction="add"),
-        helper.make_node("ScatterElements", ["zeros", "nz_row", "wc"], ["dot"], axis=0, reduction="add"),
-        # logit = dot / max(||w||, 1e-12) + bias   (= coef . l2normalise(w) + bias)
-        helper.make_node("Sqrt", ["sumsq"], ["norm"]),
-        helper.make_node("Max", ["norm", "eps"], ["norm_safe"]),
-        helper.make_node("Div", ["dot", "norm_safe"], ["score"]),
-        helper.make_node("Reshape", ["score", "shape_col"], ["score_col"]),     # [N, 1]
-        helper.make_node("Add", ["score_col", "bias"], ["logit"]),
-        helper.make_node("Sigmoid", ["logit"], ["p_pos"]),
-        helper.make_node("Sub", ["one", "p_pos"], ["p_neg"]),
-        helper.make_node("Concat", ["p_neg", "p_pos"], ["probabilities"], axis=1),
+        n("StringNormalizer", ["review"], ["lowered"], case_change_action="LOWER", is_case_sensitive=0, locale="C.UTF-8"),
+        n("Tokenizer", ["lowered"], ["tokens"], domain="com.microsoft", mark=0, mincharnum=1, pad_value=PAD, tokenexp=TOKEN_PATTERN),
+        n("LabelEncoder", ["tokens"], ["ids"], domain="ai.onnx.ml", default_int64=0,
+          keys_strings=list(words) + [PAD, *BREAK_TOKENS], values_int64s=list(range(1, n_words + 1)) + [-1] * (1 + len(BREAK_TOKENS))),
+        n("Add", ["ids", "one_i"], ["a"]),                                   # -1 -> 0, UNK -> 1
+        n("Greater", ["a", "zero"], ["ok"]),
+        # bigrams and trigrams over adjacent positions (empty when the review is that short)
+        sl("a", "zero_1", "m1_1", "a_0"), sl("a", "one_1", "big_1", "a_1"),
+        sl("a", "zero_1", "m2_1", "a_00"), sl("a", "one_1", "m1_1", "a_11"), sl("a", "two_1", "big_1", "a_22"),
+        sl("ok", "zero_1", "m1_1", "ok_0"), sl("ok", "one_1", "big_1", "ok_1"), sl("ok", "two_1", "big_1", "ok_2"),
+        n("Mul", ["a_0", "base"], ["b0"]), n("Add", ["b0", "a_1"], ["b1"]), n("Add", ["b1", "base"], ["k2"]),
+        n("And", ["ok_0", "ok_1"], ["m2"]),
+        n("Mul", ["a_00", "base"], ["t0"]), n("Add", ["t0", "a_11"], ["t1"]), n("Mul", ["t1", "base"], ["t2"]),
+        n("Add", ["t2", "a_22"], ["t3"]), n("Add", ["t3", "base2"], ["k3"]),
+        sl("m2", "zero_1", "m1_1", "m2_0"), n("And", ["m2_0", "ok_2"], ["m3"]),
+        n("Concat", ["a", "k2", "k3"], ["keys"], axis=1),
+        n("Concat", ["ok", "m2", "m3"], ["valid"], axis=1),
+        # the review each key belongs to
+        n("Shape", ["review"], ["n"]),
+        n("Squeeze", ["n"], ["n_scalar"]),
+        n("Range", ["zero", "n_scalar", "one_i"], ["rows"]),               # [N]
+        n("Reshape", ["rows", "col"], ["rows_col"]),                       # [N, 1]
+        n("Mul", ["keys", "zero"], ["zeros_like_keys"]),
+        n("Add", ["zeros_like_keys", "rows_col"], ["key_rows"]),           # [N, L]
+        n("Reshape", ["keys", "flat"], ["keys_flat"]), n("Reshape", ["valid", "flat"], ["valid_flat"]),
+        n("Reshape", ["key_rows", "flat"], ["rows_flat"]),
+        n("Compress", ["keys_flat", "valid_flat"], ["k"], axis=0),
+        n("Compress", ["rows_flat", "valid_flat"], ["k_rows"], axis=0),
+        # cuckoo lookup: slot h1 or h2 if the fingerprint matches, else the empty slot S
+        n("Mod", ["k", "P1"], ["k1"]),
+        n("Mul", ["k1", "A1"], ["h1a"]), n("Add", ["h1a", "C1"], ["h1b"]), n("Mod", ["h1b", "P1"], ["h1c"]), n("Mod", ["h1c", "S"], ["h1"]),
+        n("Mod", ["k", "P2"], ["k2m"]),
+        n("Mul", ["k2m", "A2"], ["h2a"]), n("Add", ["h2a", "C2"], ["h2b"]), n("Mod", ["h2b", "P2"], ["h2c"]), n("Mod", ["h2c", "S"], ["h2"]),
+        n("Mod", ["k", "P3"], ["k3m"]), n("Mul", ["k3m", "A3"], ["fpa"]), n("Mod", ["fpa", "P3"], ["fp64"]),
+        n("Cast", ["fp64"], ["fp"], to=TensorProto.INT32),
+        n("Gather", ["fingerprints", "h1"], ["f1"], axis=0), n("Gather", ["fingerprints", "h2"], ["f2"], axis=0),
+        n("Equal", ["f1", "fp"], ["at1"]), n("Equal", ["f2", "fp"], ["at2"]),
+        n("Where", ["at2", "h2", "S"], ["slot2"]),
+        n("Where", ["at1", "h1", "slot2"], ["slot"]),
+        # distinct (review, slot) pairs; one empty-slot pair per review so that no review is absent
+        n("Mul", ["k_rows", "S1"], ["kr"]), n("Add", ["kr", "slot"], ["pairs"]),
+        n("Mul", ["rows", "S1"], ["rr"]), n("Add", ["rr", "S"], ["empty_pairs"]),
+        n("Concat", ["pairs", "empty_pairs"], ["all_pairs"], axis=0),
+        n("Unique", ["all_pairs"], ["uniq"], sorted=1),
+        n("Div", ["uniq", "S1"], ["u_row"]), n("Mod", ["uniq", "S1"], ["u_slot"]),
+        n("Gather", ["slot_weight", "u_slot"], ["wr"], axis=0),
+        n("Gather", ["slot_r2", "u_slot"], ["r2"], axis=0),
+        n("ConstantOfShape", ["n"], ["zeros"], value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
+        n("ScatterElements", ["zeros", "u_row", "wr"], ["dot"], axis=0, reduction="add"),
+        n("ScatterElements", ["zeros", "u_row", "r2"], ["sumsq"], axis=0, reduction="add"),
+        n("Sqrt", ["sumsq"], ["norm"]), n("Max", ["norm", "eps"], ["norm_safe"]),
+        n("Div", ["dot", "norm_safe"], ["score"]),
+        n("Reshape", ["score", "col"], ["score_col"]),
+        n("Add", ["score_col", "bias"], ["logit"]),                          # [N, 1]
+        n("Mul", ["logit", "inv_temperature"], ["scaled"]),
+        n("Sigmoid", ["scaled"], ["p_pos"]), n("Sub", ["one", "p_pos"], ["p_neg"]),
+        n("Concat", ["p_neg", "p_pos"], ["probs"] if cap is not None else ["probabilities"], axis=1),
     ]
+    if cap is not None:
+        inits += [f32("cap_low", 1.0 - cap), f32("cap_high", cap)]
+        nodes.append(n("Clip", ["probs", "cap_low", "cap_high"], ["probabilities"]))
     outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])]
     if debug_outputs:  # for the parity check only; the shipped model has one output
         outputs.append(helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 1]))
-    graph = helper.make_graph(nodes, "sentiment",
-                              [helper.make_tensor_value_info("review", TensorProto.STRING, ["N"])],
+    graph = helper.make_graph(nodes, "sentiment", [helper.make_tensor_value_info("review", TensorProto.STRING, ["N"])],
                               outputs, initializer=inits)
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)],
-        producer_name="ml-forms",
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1), helper.make_opsetid("ai.onnx.ml", ML_OPSET)],
+        producer_name="ml-forms training/sentiment_graph.py",
     )
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -68,7 +68,7 @@ describe('when the input is valid', () => {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.body).toEqual({
         model: 'sentiment',
-        version: '1',
+        version: '2',
         label: 'positive',
         confidence: 0.9,
         scores: { negative: 0.1, positive: 0.9 },
@@ -82,7 +82,7 @@ describe('when the input is valid', () => {
       const res = await request(ctx.app).get('/api/models');
       expect(res.status).toBe(200);
       expect(res.body.models.map((m: { name: string }) => m.name)).toEqual(['regression', 'malaria', 'sentiment']);
-      expect(res.body.models.map((m: { version: string }) => m.version)).toEqual(['1', '2', '1']);
+      expect(res.body.models.map((m: { version: string }) => m.version)).toEqual(['1', '2', '2']);
       for (const card of res.body.models) {
         expect(card.metrics.validation).toBeDefined();
         expect(Array.isArray(card.labels)).toBe(true);

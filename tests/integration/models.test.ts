@@ -62,6 +62,26 @@ describe('known answers', () => {
     expect(res.body.confidence).toBeGreaterThan(0.8);
   });
 
+  it('sentiment: non-ASCII upper case is lower-cased in the graph too', async () => {
+    const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'un film génial, déjà culte. café crème' });
+    const shouted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'UN FILM GÉNIAL, DÉJÀ CULTE. CAFÉ CRÈME' });
+    expect(shouted.status).toBe(200);
+    expect(shouted.body.scores.positive).toBe(plain.body.scores.positive);
+  });
+
+  it.each(['malaria', 'sentiment'] as const)('%s: no confidence above the cap the card says the validation data support', async (name) => {
+    const card = readCard(MODELS_DIR, name);
+    const cap = (card.calibration as { confidence_cap: { cap: number | null } }).confidence_cap.cap ?? 1;
+    const res =
+      name === 'malaria'
+        ? await request(ctx.app).post('/api/predict/malaria').attach('image', await cellImage('png', { parasite: true }), 'p.png')
+        : await request(ctx.app)
+            .post('/api/predict/sentiment')
+            .send({ review: 'A masterpiece. Brilliant, wonderful, superb, perfect, beautiful, moving, the best film of the decade; 10/10.' });
+    expect(res.status).toBe(200);
+    expect(res.body.confidence).toBeLessThanOrEqual(cap);
+  });
+
   it('sentiment: upper case does not change the answer (lower-casing is in the graph)', async () => {
     const plain = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'a wonderful film. i loved it' });
     const shouted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'A WONDERFUL Film. I LOVED IT' });
