@@ -68,6 +68,11 @@ export interface Config {
   inferenceReplicas: Record<string, number>;
   /** onnxruntime intra-op threads per session (ONNX_THREADS, default 1: parallelism comes from workers). */
   onnxThreads: number;
+  /**
+   * onnxruntime runs of one model started at once in a thread (ONNX_RUNS_PER_TURN, default 2; 0:
+   * no limit): the rest wait, so the event loop answers its sockets between runs (src/inference/onnx.ts).
+   */
+  onnxRunsPerTurn: number;
   /** Nice value of inference worker threads and libvips' decoding threads (INFERENCE_NICE, default 5): the event loop answers first. */
   inferenceNice: number;
   /** If set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; otherwise anyone. */
@@ -221,6 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
     inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
     inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', {}),
     onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
+    onnxRunsPerTurn: int(env, 'ONNX_RUNS_PER_TURN', 2, 0, 1024),
     sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
     inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),
     metricsToken: env.METRICS_TOKEN === undefined || env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,

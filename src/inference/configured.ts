@@ -7,9 +7,9 @@ import type { QueueStats } from '../metrics';
 import type { InferenceBackend } from './backend';
 
 /** onnxruntime sessions in this thread. */
-export async function inProcessBackend(config: Pick<Config, 'onnxThreads'>): Promise<InferenceBackend> {
+export async function inProcessBackend(config: Pick<Config, 'onnxThreads' | 'onnxRunsPerTurn'>): Promise<InferenceBackend> {
   const { OnnxBackend } = await import('./onnx');
-  return new OnnxBackend({ intraOpThreads: config.onnxThreads });
+  return new OnnxBackend({ intraOpThreads: config.onnxThreads, runsPerTurn: config.onnxRunsPerTurn });
 }
 
 /**
@@ -27,7 +27,7 @@ export async function localBackend(config: Config, inline: readonly string[]): P
     replicas: config.inferenceReplicas,
     nice: config.inferenceNice,
     resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 4 },
-    onnx: { intraOpThreads: config.onnxThreads },
+    onnx: { intraOpThreads: config.onnxThreads, runsPerTurn: config.onnxRunsPerTurn },
   });
 }
 

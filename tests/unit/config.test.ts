@@ -21,6 +21,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('starts at most 2 runs of a model at once in a thread unless ONNX_RUNS_PER_TURN says otherwise (0: no limit)', () => {
+    expect(loadConfig({}).onnxRunsPerTurn).toBe(2);
+    expect(loadConfig({ ONNX_RUNS_PER_TURN: '0' }).onnxRunsPerTurn).toBe(0);
+    expect(() => loadConfig({ ONNX_RUNS_PER_TURN: 'many' })).toThrow(ConfigError);
+  });
+
   it('reads PORT and limits from the environment', () => {
     const c = loadConfig({ PORT: '8080', MAX_UPLOAD_MB: '2', MAX_REVIEW_CHARS: '100' });
     expect(c).toMatchObject({ port: 8080, maxUploadBytes: 2 * 1024 * 1024, maxReviewChars: 100 });

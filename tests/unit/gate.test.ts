@@ -1,0 +1,90 @@
+import { RunGate } from '../../src/inference/gate';
+import { OnnxBackend } from '../../src/inference/onnx';
+import { tensor } from '../../src/inference/backend';
+import path from 'node:path';
+
+/** A call that resolves when its `finish` is called, recording how many ran at once. */
+function tracker() {
+  let running = 0;
+  let most = 0;
+  const started: number[] = [];
+  const finishers: Array<() => void> = [];
+  const call = (id: number) => async (): Promise<number> => {
+    running++;
+    most = Math.max(most, running);
+    started.push(id);
+    await new Promise<void>((r) => finishers.push(r));
+    running--;
+    return id;
+  };
+  return { call, started, finishers, most: () => most };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('RunGate', () => {
+  test('with limit 2, ten calls at once run two at a time, in order of arrival, and all resolve', async () => {
+    const gate = new RunGate(2);
+    const t = tracker();
+    const results = Array.from({ length: 10 }, (_, i) => gate.run(t.call(i)));
+    await tick();
+    expect(t.started).toEqual([0, 1]);
+    expect(gate.queued).toBe(8);
+    while (t.finishers.length > 0 || t.started.length < 10) {
+      t.finishers.shift()?.();
+      await tick();
+    }
+    await expect(Promise.all(results)).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(t.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(t.most()).toBe(2);
+    expect(gate.queued).toBe(0);
+  });
+
+  test('a call that fails gives its slot to the next one and its caller gets the error', async () => {
+    const gate = new RunGate(1);
+    const failing = gate.run(async () => {
+      throw new Error('model failed');
+    });
+    const next = gate.run(async () => 'next ran');
+    await expect(failing).rejects.toThrow('model failed');
+    await expect(next).resolves.toBe('next ran');
+  });
+
+  test('limit 0 lets every call start at once', async () => {
+    const gate = new RunGate(0);
+    const t = tracker();
+    const results = Array.from({ length: 5 }, (_, i) => gate.run(t.call(i)));
+    await tick();
+    expect(t.most()).toBe(5);
+    t.finishers.forEach((f) => f());
+    await expect(Promise.all(results)).resolves.toHaveLength(5);
+  });
+
+  test('a limit that is not a whole number ≥ 0 is refused', () => {
+    expect(() => new RunGate(-1)).toThrow(RangeError);
+    expect(() => new RunGate(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('OnnxBackend runs through a gate per model', () => {
+  test('with runsPerTurn 1, twenty malaria runs asked at once all answer, and the regression model answers while they wait', async () => {
+    const models = path.join(__dirname, '..', '..', 'models');
+    const backend = new OnnxBackend({ runsPerTurn: 1 });
+    await backend.load([
+      { name: 'malaria', version: '2', path: path.join(models, 'malaria', '2', 'model.onnx') },
+      { name: 'regression', version: '1', path: path.join(models, 'regression', '1', 'model.onnx') },
+    ]);
+    try {
+      const order: string[] = [];
+      const image = tensor('uint8', new Uint8Array(64 * 64 * 3).fill(200), [1, 64, 64, 3]);
+      const images = Array.from({ length: 20 }, () => backend.infer('malaria', { image }).then(() => order.push('malaria')));
+      const number = backend.infer('regression', { x: tensor('float32', new Float32Array([5]), [1, 1]) }).then(() => order.push('regression'));
+      await Promise.all([...images, number]);
+      expect(order).toHaveLength(21);
+      // Its own gate: it does not wait for the nineteen queued image runs.
+      expect(order.indexOf('regression')).toBeLessThan(5);
+    } finally {
+      await backend.close();
+    }
+  });
+});
