@@ -33,7 +33,11 @@ export function superviseHttpProcesses(options: SupervisorOptions): void {
       detach?.();
       if (stopping) return;
       log.error({ pid: worker.process.pid, code, signal }, 'an HTTP process exited; starting another');
-      setTimeout(fork, RESPAWN_DELAY_MS).unref();
+      // Not if shutdown began meanwhile: on Heroku the whole dyno gets SIGTERM, and an HTTP process
+      // may exit just before this one hears it; a process forked then would never be told to stop.
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, RESPAWN_DELAY_MS).unref();
     });
   };
   for (let i = 0; i < options.count; i++) fork();

@@ -86,3 +86,20 @@ describe.each([
     expect(after.every((r) => r.status === 200)).toBe(true);
   });
 });
+
+describe('cluster: shutdown right after an HTTP process died', () => {
+  it('starts no replacement once SIGTERM has come, and exits 0 promptly', async () => {
+    const server = await startServer({ WEB_CONCURRENCY: '2' });
+    for (let i = 0; i < 100 && listening(server).length < 2; i++) await sleep(50);
+    const [victim] = listening(server);
+    process.kill(victim as number, 'SIGKILL');
+    await sleep(200); // the primary has seen the exit and set its 1 s respawn timer
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the 22 s grace period's forced exit
+    await sleep(1200); // past the respawn timer: nothing may have been forked
+    expect(listening(server)).toHaveLength(2);
+  });
+});
