@@ -156,51 +156,31 @@ function flatData(data: unknown, what: string): unknown[] {
   return data.some(Array.isArray) ? (data.flat(Infinity) as unknown[]) : data;
 }
 
+/** What a JSON element of each type must be, and the words for it when it is not. */
+const JSON_ELEMENT: Record<TensorType, { ok: (v: unknown) => boolean; expected: string }> = {
+  float32: { ok: (v) => typeof v === 'number', expected: 'a number' },
+  uint8: { ok: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 255, expected: 'a whole number from 0 to 255' },
+  int64: { ok: (v) => Number.isSafeInteger(v), expected: 'a whole number (within ±2^53 in JSON)' },
+  bool: { ok: (v) => typeof v === 'boolean', expected: 'true or false' },
+  string: { ok: (v) => typeof v === 'string', expected: 'a string' },
+};
+
 function fromJson(type: TensorType, values: unknown[], what: string): Tensor['data'] {
-  const bad = (i: number, expected: string): never => {
-    throw badRequest('invalid_data', `${what}: element ${i} is ${JSON.stringify(values[i])?.slice(0, 40)}, not ${expected}`);
-  };
+  const { ok, expected } = JSON_ELEMENT[type];
+  for (let i = 0; i < values.length; i++) {
+    if (!ok(values[i])) throw badRequest('invalid_data', `${what}: element ${i} is ${JSON.stringify(values[i])?.slice(0, 40)}, not ${expected}`);
+  }
   switch (type) {
-    case 'float32': {
-      const out = new Float32Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== 'number') bad(i, 'a number');
-        out[i] = v as number;
-      }
-      return out;
-    }
-    case 'uint8': {
-      const out = new Uint8Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 255) bad(i, 'a whole number from 0 to 255');
-        out[i] = v as number;
-      }
-      return out;
-    }
-    case 'int64': {
-      const out = new BigInt64Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (!Number.isSafeInteger(v)) bad(i, 'a whole number (within ±2^53 in JSON)');
-        out[i] = BigInt(v as number);
-      }
-      return out;
-    }
-    case 'bool': {
-      const out = new Uint8Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== 'boolean') bad(i, 'true or false');
-        out[i] = v ? 1 : 0;
-      }
-      return out;
-    }
-    case 'string': {
-      for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'string') bad(i, 'a string');
+    case 'float32':
+      return Float32Array.from(values as number[]);
+    case 'uint8':
+      return Uint8Array.from(values as number[]);
+    case 'int64':
+      return BigInt64Array.from(values as number[], (v) => BigInt(v));
+    case 'bool':
+      return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
+    case 'string':
       return values as string[];
-    }
   }
 }
 
