@@ -12,6 +12,7 @@
  */
 import { HttpError, notFound, serviceUnavailable } from '../errors';
 import type { InferenceBackend, NamedTensors } from '../inference/backend';
+import { queueStats } from '../inference/configured';
 import type { Logger } from '../log';
 import type { QueueStats } from '../metrics';
 import type { ModelCard } from '../predictors/types';
@@ -125,11 +126,16 @@ export class ModelStore implements QueueStats {
   }
 
   queueDepth(): Record<string, number> {
-    return (this.current?.backend as Partial<QueueStats> | undefined)?.queueDepth?.() ?? {};
+    return this.stats()?.queueDepth() ?? {};
   }
 
   busyWorkers(): number {
-    return (this.current?.backend as Partial<QueueStats> | undefined)?.busyWorkers?.() ?? 0;
+    return this.stats()?.busyWorkers() ?? 0;
+  }
+
+  /** The running backend's queue, if it keeps one (the worker pool). */
+  private stats(): QueueStats | null {
+    return this.current === null ? null : queueStats(this.current.backend);
   }
 
   async close(): Promise<void> {
