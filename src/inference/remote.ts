@@ -243,13 +243,15 @@ export class RemoteBackend implements InferenceBackend {
         const plan = this.plans.get(model) as Plan;
         try {
           const metadata = await this.fetchJson<ModelMetadata>(`v2/models/${pathPart(model)}/versions/${pathPart(version)}`);
-          const problem = this.check({ ...plan, inputShapes: new Map() }, metadata);
+          // Checked into a fresh plan: the running one keeps its shapes unless this version is usable.
+          const checked: Plan = { ...plan, inputShapes: new Map() };
+          const problem = this.check(checked, metadata);
           if (problem !== null) {
             plan.problem = problem;
             this.options.log?.error({ model, version, problem }, 'the model server now serves a version this app cannot use');
             return;
           }
-          this.check(plan, metadata);
+          plan.inputShapes = checked.inputShapes;
           plan.problem = undefined;
           plan.version = version;
           this.announce(model, version, await this.card(model, version));
