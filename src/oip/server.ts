@@ -173,7 +173,7 @@ export function modelInputs(config: ModelConfig, wires: unknown[], binary: Binar
 }
 
 function reshaped(t: Tensor, shape: number[]): Tensor {
-  const count = Array.isArray(t.data) ? t.data.length : t.data.length;
+  const count = t.data.length;
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   return { ...t, dims: shape.map((d) => (d === -1 ? count / known : d)) } as Tensor;
 }
