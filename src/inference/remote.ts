@@ -406,8 +406,7 @@ export class RemoteBackend implements InferenceBackend {
     this.options.log?.error({ model, status: reply.status, detail }, 'the model server refused a prediction');
     if (reply.status === 404 || reply.status === 400) {
       // Perhaps the model tier changed under us (a model unloaded, a new signature): look again.
-      const plan = this.plans.get(model);
-      if (plan !== undefined) await this.refreshLatest(model);
+      await this.refreshLatest(model);
     }
     return modelServerError();
   }
