@@ -4,7 +4,7 @@
  * Both implement onnxruntime-common's API, so feeding a session and reading its outputs is one
  * piece of code; each subclass only says how a session is created. No Node APIs here.
  */
-import type { InferenceBackend, ModelSpec, NamedTensors, Tensor } from './backend';
+import type { InferenceBackend, ModelSpec, NamedTensors, Tensor, TensorType } from './backend';
 
 /** What these backends use of an onnxruntime tensor. */
 export interface OrtTensor {
@@ -19,23 +19,13 @@ export interface OrtSession {
   release(): Promise<void>;
 }
 
+/** The onnxruntime tensor types passed on as they are: onnxruntime's data is already Tensor's. */
+const TENSOR_TYPES: ReadonlySet<string> = new Set<TensorType>(['float32', 'uint8', 'int64', 'bool', 'string']);
+
 /** An onnxruntime output tensor as plain data. */
 export function fromOrt(value: OrtTensor): Tensor {
-  const dims = [...value.dims];
-  switch (value.type) {
-    case 'float32':
-      return { type: 'float32', dims, data: value.data as Float32Array };
-    case 'uint8':
-      return { type: 'uint8', dims, data: value.data as Uint8Array };
-    case 'int64':
-      return { type: 'int64', dims, data: value.data as BigInt64Array };
-    case 'bool':
-      return { type: 'bool', dims, data: value.data as Uint8Array };
-    case 'string':
-      return { type: 'string', dims, data: value.data as string[] };
-    default:
-      throw new Error(`unsupported output type ${value.type}`);
-  }
+  if (!TENSOR_TYPES.has(value.type)) throw new Error(`unsupported output type ${value.type}`);
+  return { type: value.type, dims: [...value.dims], data: value.data } as Tensor;
 }
 
 export abstract class OrtSessions implements InferenceBackend {
