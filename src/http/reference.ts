@@ -68,8 +68,11 @@ export function openApiReference(
 ): ApiReference {
   /** Every endpoint of the app, these included: what the document describes. */
   let all: Endpoint[] = [];
-  const describe = (): OpenApiDocument => openApiDocument(all, spec.info, spec.options);
-  let examples: { key: string; found: Promise<Map<string, Example[]>> } | null = null;
+  // Built once (and once per examples key below): converting every schema takes ~20 ms of the
+  // event loop, too much to spend on each GET /openapi.json or /docs; the endpoints never change.
+  let described: OpenApiDocument | null = null;
+  const describe = (): OpenApiDocument => (described ??= openApiDocument(all, spec.info, spec.options));
+  let examples: { key: string; document: Promise<OpenApiDocument> } | null = null;
   const runExamples = async (key: string): Promise<Map<string, Example[]>> => {
     const found = new Map<string, Example[]>();
     for (const e of all) if (e.examples !== undefined) found.set(e.operationId, await e.examples());
@@ -80,8 +83,11 @@ export function openApiReference(
   const document = async (): Promise<OpenApiDocument> => {
     const key = spec.examplesKey();
     if (key === null) return describe();
-    if (examples?.key !== key) examples = { key, found: runExamples(key) };
-    return openApiDocument(all, spec.info, { ...spec.options, examples: await examples.found });
+    if (examples?.key !== key) {
+      const found = runExamples(key);
+      examples = { key, document: found.then((e) => openApiDocument(all, spec.info, { ...spec.options, examples: e })) };
+    }
+    return examples.document;
   };
 
   const endpoints: Endpoint[] = [
