@@ -27,6 +27,7 @@ export function pageRoutes(deps: RouteDeps): Router {
   const { registry, config } = deps;
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: config.maxBodyBytes, parameterLimit: 20 });
+  const reviewFields = sentimentFields(config.maxReviewChars);
 
   /** The page with its three forms. @route GET / */
   router.get('/', (req, res) => renderPage(req, res, deps, {}));
@@ -58,7 +59,7 @@ export function pageRoutes(deps: RouteDeps): Router {
 
   /** Predict from the review form. @route POST /predict/sentiment */
   router.post('/predict/sentiment', form, async (req, res) => {
-    const { review } = parseFields(sentimentFields(config.maxReviewChars), req.body);
+    const { review } = parseFields(reviewFields, req.body);
     const prediction = await registry.get('sentiment').predict(review);
     renderPage(req, res, deps, { results: { sentiment: prediction }, inputs: keptInputs(req), active: 'sentiment' });
   });
