@@ -43,7 +43,7 @@ export function logRequest(log: Logger, req: Request, res: Response, id: string,
   );
 }
 
-/** The request log as a middleware of its own (the app logs from src/http/context.ts). */
+/** The request log as a middleware of its own, for the model tier (src/oip/server.ts); the web app logs from src/http/context.ts. */
 export function requestLogger(log: Logger): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();

@@ -64,7 +64,7 @@ export function armDeadline(res: Response, next: NextFunction, options: Deadline
   return () => clearTimeout(timer);
 }
 
-/** The deadline as a middleware of its own (the app arms it in src/http/context.ts). */
+/** The deadline as a middleware of its own, for the model tier (src/oip/server.ts); the web app arms it in src/http/context.ts. */
 export function deadline(options: DeadlineOptions): RequestHandler {
   return (_req, res, next) => {
     res.once('close', armDeadline(res, next, options));
