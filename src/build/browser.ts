@@ -52,6 +52,23 @@ const withoutZodLocales: esbuild.Plugin = {
 };
 
 const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Each file's sha256, computed once per build though used twice: the WebAssembly (14 MB), the
+ * bundles and public/ need it for their URL or the service worker's list, then for the manifest.
+ */
+function fileHashes(): (file: string, bytes?: Uint8Array) => string {
+  const known = new Map<string, string>();
+  return (file, bytes) => {
+    let hash = known.get(file);
+    if (hash === undefined) {
+      hash = sha256(bytes ?? fs.readFileSync(file));
+      known.set(file, hash);
+    }
+    return hash;
+  };
+}
+
 const rel = (root: string, file: string): string => path.relative(root, file).split(path.sep).join('/');
 
 async function compressed(root: string, zdir: string, bytes: Buffer, hash: string): Promise<AssetEntry['encodings']> {
@@ -122,9 +139,10 @@ export async function buildBrowser(
   const zdir = path.join(out, 'z');
   fs.mkdirSync(zdir, { recursive: true });
 
+  const hashOf = fileHashes();
   const files: Record<string, { file: string; immutable: boolean }> = {};
   const wasm = path.join(root, ORT_WASM);
-  const wasmUrl = `/engine/ort-wasm-simd-threaded-${sha256(fs.readFileSync(wasm)).slice(0, 12)}.wasm`;
+  const wasmUrl = `/engine/ort-wasm-simd-threaded-${hashOf(wasm).slice(0, 12)}.wasm`;
   files[wasmUrl] = { file: wasm, immutable: true };
 
   const engine = await esbuild.build({
@@ -160,9 +178,7 @@ export async function buildBrowser(
   for (const url of shell.slice(1)) files[url] = { file: path.join(publicDir, url), immutable: false };
   const precache = [...shell, ...Object.keys(files).filter((u) => u.startsWith('/engine/'))];
   // The worker's bytes change whenever a file it keeps does, so browsers install the new one.
-  const kept = precache
-    .filter((u) => u !== '/')
-    .map((u) => `${u} ${sha256(fs.readFileSync((files[u] as { file: string }).file))}`);
+  const kept = precache.filter((u) => u !== '/').map((u) => `${u} ${hashOf((files[u] as { file: string }).file)}`);
   const build = sha256(Buffer.from(kept.join('\n'))).slice(0, 12);
   const sw = await esbuild.build({
     absWorkingDir: root,
@@ -186,7 +202,7 @@ export async function buildBrowser(
   await Promise.all(
     Object.entries(files).map(async ([url, { file, immutable }]) => {
       const bytes = fs.readFileSync(file);
-      const hash = sha256(bytes);
+      const hash = hashOf(file, bytes);
       manifest.files[url] = {
         file: rel(root, file),
         sha256: hash,
