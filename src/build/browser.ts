@@ -25,6 +25,7 @@ import { projectRoot } from '../config';
 import { buildBatchBundle } from './batch';
 import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
 import { MANIFEST_FILE } from '../http/static';
+import { MODEL_NAMES, modelSpec, readCard } from '../predictors/registry';
 
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);
@@ -112,18 +113,11 @@ function walk(dir: string): string[] {
     .sort();
 }
 
-/** models/<name>/<version>/model.onnx of each card in `modelsDir`. */
+/** models/<name>/<version>/model.onnx of each model that has a card in `modelsDir`, read as the server reads it. */
 function modelFiles(modelsDir: string): Array<{ url: string; file: string }> {
-  return fs
-    .readdirSync(modelsDir)
-    .filter((name) => fs.existsSync(path.join(modelsDir, name, 'card.json')))
-    .map((name) => {
-      const card = JSON.parse(fs.readFileSync(path.join(modelsDir, name, 'card.json'), 'utf8')) as { version: string };
-      return {
-        url: `/models/${name}/${card.version}/model.onnx`,
-        file: path.join(modelsDir, name, card.version, 'model.onnx'),
-      };
-    })
+  return MODEL_NAMES.filter((name) => fs.existsSync(path.join(modelsDir, name, 'card.json')))
+    .map((name) => modelSpec(modelsDir, readCard(modelsDir, name)))
+    .map((spec) => ({ url: `/models/${spec.name}/${spec.version}/model.onnx`, file: spec.path }))
     .filter((m) => fs.existsSync(m.file));
 }
 
