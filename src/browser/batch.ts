@@ -25,11 +25,10 @@ import {
 } from '../batch/table';
 import { formatPercent } from '../predictors/classification';
 import type { MlForms } from './engine';
+import { COMPUTED, NETWORK_ERROR, serverFailed } from './messages';
 
 /** What a folder may hold that is worth sending; anything else in a dropped folder is left out. */
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif)$/i;
-const NETWORK_ERROR = 'Could not reach the server. Check your connection and try again.';
-const COMPUTED = { server: 'Computed on the server.', browser: 'Computed in this browser; nothing was sent.' } as const;
 
 interface Chosen {
   file: File;
@@ -303,7 +302,7 @@ class BatchView {
         } catch {
           // not our JSON (a proxy's page): say so below
         }
-        this.fail(message ?? `The server could not answer (status ${xhr.status}). Try again in a moment.`);
+        this.fail(message ?? serverFailed(xhr.status));
         return;
       }
       consume(true);

@@ -18,6 +18,7 @@
 import type { FormName } from '../errors';
 import type { Prediction } from '../predictors/types';
 import type { BrowserModels } from './runtime';
+import { NETWORK_ERROR, serverFailed } from './messages';
 import { type EngineSettings, readSettings } from './settings';
 
 export type Engine = 'server' | 'browser';
@@ -53,7 +54,6 @@ export class PredictError extends Error {
 }
 
 const MODELS: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
-const NETWORK_ERROR = 'Could not reach the server. Check your connection and try again.';
 const STATUS = {
   server: 'Your inputs are sent to the server, which runs the models and answers.',
   loading: 'Downloading the runtime and the models, once…',
@@ -74,10 +74,7 @@ async function serverAnswer(res: Response): Promise<Prediction> {
   const body = data as { error?: { code?: unknown; message?: unknown }; statement?: unknown } | null;
   if (res.ok && typeof body?.statement === 'string') return data as Prediction;
   const code = typeof body?.error?.code === 'string' ? body.error.code : 'server_error';
-  const message =
-    typeof body?.error?.message === 'string'
-      ? body.error.message
-      : `The server could not answer (status ${res.status}). Try again in a moment.`;
+  const message = typeof body?.error?.message === 'string' ? body.error.message : serverFailed(res.status);
   throw new PredictError(res.ok ? 502 : res.status, code, message);
 }
 
