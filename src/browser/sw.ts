@@ -2,8 +2,8 @@
  * The service worker (bundled by src/build/browser.ts to /sw.js; registered by the browser engine,
  * src/browser/engine.ts, the first time the page runs in browser mode). It keeps what the page
  * needs to load and predict with the server gone:
- *  - the page and its unhashed files (/, /app.js, /style.css, /favicon.svg): network first, the
- *    cached copy when the network fails, so an online visitor always gets the current page;
+ *  - the page and its unhashed files (/ and public/'s: /app.js, /style.css, /batch.js…): network
+ *    first, the cached copy when the network fails, so an online visitor always gets the current page;
  *  - content-hashed files (/engine/*: the engine, the runtime chunk, onnxruntime's WebAssembly):
  *    cache first; they never change under the same name;
  *  - /api/models: network first;
@@ -21,7 +21,8 @@ declare const __BUILD__: string;
 
 const SHELL = `ml-forms-shell-${__BUILD__}`;
 const DATA = 'ml-forms-data';
-const NETWORK_FIRST = new Set(['/', '/app.js', '/style.css', '/favicon.svg', '/api/models']);
+/** The page and its unhashed files as the build lists them (a hand-kept list missed /batch.*), and the model list. */
+const NETWORK_FIRST = new Set([...__PRECACHE__.filter((url) => !url.startsWith('/engine/')), '/api/models']);
 const MODEL_FILE = /^\/models\/([a-z]+)\/[\w.-]+\/model\.onnx$/;
 
 /**
