@@ -118,10 +118,9 @@ export class BrowserModels {
     }
   }
 
-  /** Every model, `first` first: what the page needs to keep working offline. */
-  async loadAll(first?: FormName): Promise<void> {
-    const order = first === undefined ? MODEL_NAMES : [first, ...MODEL_NAMES.filter((n) => n !== first)];
-    for (const name of order) await this.predictor(name);
+  /** Every model: what the page needs to keep working offline. */
+  async loadAll(): Promise<void> {
+    for (const name of MODEL_NAMES) await this.predictor(name);
   }
 
   /** The API's answer for `input`, computed here; rejects with the API's error for bad input. */
