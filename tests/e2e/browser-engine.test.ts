@@ -25,12 +25,11 @@ import { readReviews } from '../../training/imdb-data';
 import { findCellImages } from '../../training/malaria-data';
 import { validationIds } from '../../training/split';
 import { cellImage } from '../helpers/app';
-import { launchChromium, startTestServer, type TestServer } from '../helpers/browser';
+import { launchChromium, seriousViolations, startTestServer, type TestServer } from '../helpers/browser';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHOTS = path.join(__dirname, 'screenshots');
 const DATA = path.join(ROOT, '..', 'shared', 'data');
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const REVIEW = 'A warm, funny and beautifully acted film. I loved every minute of it.';
@@ -118,16 +117,6 @@ async function predictPicked(page: Page, engine: 'server' | 'browser'): Promise<
 
 async function ready(page: Page): Promise<void> {
   await page.evaluate('window.mlForms.ready()');
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate<Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }>>(
-    'axe.run(document, { resultTypes: ["violations"] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => ({ target: n.target })) })))',
-  );
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /**

@@ -27,10 +27,9 @@ import { Registry } from '../../src/predictors/registry';
 import { findCellImages } from '../../training/malaria-data';
 import { validationIds } from '../../training/split';
 import { cspHeader } from '../../src/http/security';
-import { launchChromium, startTestServer, type TestServer } from '../helpers/browser';
+import { launchChromium, seriousViolations, startTestServer, type TestServer } from '../helpers/browser';
 
 const SHOTS = path.join(__dirname, 'screenshots');
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const CSP = cspHeader();
 
 const REGRESSION_STATEMENT = /^The predicted value for -?[\d.e+]+ is -?[\d.e+]+\.$/;
@@ -89,19 +88,6 @@ async function open(options: { js: boolean; viewport?: { width: number; height: 
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core, evaluated through the DevTools protocol (a <script> tag would be blocked by the CSP). */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate<
-    Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>
-  >(
-    'axe.run(document, { resultTypes: ["violations"] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({ target: n.target })) })))',
-  );
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /**

@@ -2,13 +2,29 @@
  * What the browser tests (tests/e2e/) share: Debian's Chromium driven by playwright-core (never a
  * downloaded browser), and the app on a real port with the real models.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Registry } from '../../src/predictors/registry';
+
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core, evaluated through the DevTools protocol (a <script> tag would be blocked by the CSP). */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate<
+    Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>
+  >(
+    'axe.run(document, { resultTypes: ["violations"] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({ target: n.target })) })))',
+  );
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
