@@ -19,8 +19,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findCellImages } from '../training/malaria-data';
-import { validationIds } from '../training/split';
+import { copyIntoLabelFolders, heldOutCells } from '../training/malaria-data';
 import { imageLimit, processTree, syntheticCell, treeMemory } from './lib';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -74,18 +73,11 @@ async function batch(
 
 async function main(): Promise<void> {
   const dataRoot = path.resolve(arg('data') ?? path.join(ROOT, '..', 'shared', 'data'));
-  const all = findCellImages(dataRoot);
-  const held = validationIds(all);
+  const cells = heldOutCells(dataRoot, PER_CLASS);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-bench-batch-'));
   const folder = path.join(tmp, 'cells');
-  const files: string[] = [];
-  for (const label of ['parasitized', 'uninfected']) {
-    fs.mkdirSync(path.join(folder, label), { recursive: true });
-    for (const f of all.filter((f) => f.label === label && held.has(f.id)).slice(0, PER_CLASS)) {
-      fs.copyFileSync(f.file, path.join(folder, label, path.basename(f.file)));
-      files.push(f.file);
-    }
-  }
+  copyIntoLabelFolders(cells, folder);
+  const files = cells.map((f) => f.file);
   const main = buildIfStale();
   const load = os.loadavg()[0] ?? 0;
   try {

@@ -22,8 +22,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { findCellImages } from '../training/malaria-data';
-import { validationIds } from '../training/split';
+import { heldOutCells } from '../training/malaria-data';
 import { syntheticCell } from './lib';
 import { treeMemory } from './proc';
 import { type Proc, buildIfStale, multipart, startApp, treeCpuMs } from './lib';
@@ -41,10 +40,7 @@ interface Image {
 
 async function cells(): Promise<{ images: Image[]; source: string }> {
   if (fs.existsSync(path.join(DATA, 'malaria'))) {
-    const items = findCellImages(DATA);
-    const held = validationIds(items);
-    const pick = (label: string) => items.filter((it) => it.label === label && held.has(it.id)).slice(0, N / 2);
-    const images = [...pick('parasitized'), ...pick('uninfected')].map((it) => ({
+    const images = heldOutCells(DATA, N / 2).map((it) => ({
       name: `${it.label}-${path.basename(it.file)}`,
       bytes: fs.readFileSync(it.file),
     }));

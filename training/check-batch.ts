@@ -19,8 +19,7 @@ import { processTree, treeMemory } from '../bench/proc';
 import { CsvRecords } from '../src/batch/csv-records';
 import { startCli } from '../tests/helpers/cli';
 import { startServer } from '../tests/helpers/server-process';
-import { findCellImages } from './malaria-data';
-import { validationIds } from './split';
+import { copyIntoLabelFolders, heldOutCells } from './malaria-data';
 
 const PER_CLASS = 1000;
 
@@ -80,14 +79,8 @@ function check(what: string, ok: boolean, measured: string): void {
 }
 
 async function malaria(dataRoot: string, tmp: string): Promise<void> {
-  const all = findCellImages(dataRoot);
-  const held = validationIds(all);
   const folder = path.join(tmp, 'cells');
-  for (const label of ['parasitized', 'uninfected']) {
-    fs.mkdirSync(path.join(folder, label), { recursive: true });
-    const chosen = all.filter((f) => f.label === label && held.has(f.id)).slice(0, PER_CLASS);
-    for (const f of chosen) fs.copyFileSync(f.file, path.join(folder, label, path.basename(f.file)));
-  }
+  copyIntoLabelFolders(heldOutCells(dataRoot, PER_CLASS), folder);
   const server = await startServer({}, 60_000);
   try {
     const local = await cli(['predict', 'malaria', folder, '--out', path.join(tmp, 'local.csv')]);

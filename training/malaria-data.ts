@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { validationIds } from './split';
 
 export const MALARIA_LABELS = ['parasitized', 'uninfected'] as const;
 export type MalariaLabel = (typeof MALARIA_LABELS)[number];
@@ -41,4 +42,20 @@ export function findCellImages(root: string): CellImageFile[] {
   throw new Error(
     `No cell images under ${root}: expected malaria/{parasitized,uninfected}/ or cell_images/{Parasitized,Uninfected}/`,
   );
+}
+
+/**
+ * The first `perClass` held-out (validation) images of each label, parasitized first: the fixed
+ * sample of real cells the batch check and the benchmarks send.
+ */
+export function heldOutCells(root: string, perClass: number): CellImageFile[] {
+  const files = findCellImages(root);
+  const held = validationIds(files);
+  return MALARIA_LABELS.flatMap((label) => files.filter((f) => f.label === label && held.has(f.id)).slice(0, perClass));
+}
+
+/** Copies `cells` into `folder`/<label>/<file name>: labelled folders as a user has them. */
+export function copyIntoLabelFolders(cells: CellImageFile[], folder: string): void {
+  for (const label of MALARIA_LABELS) fs.mkdirSync(path.join(folder, label), { recursive: true });
+  for (const f of cells) fs.copyFileSync(f.file, path.join(folder, f.label, path.basename(f.file)));
 }
