@@ -15,35 +15,19 @@
  * the shared data set is lossless WebP, which costs libvips about twice the decoding time of the
  * synthetic PNG; row 1 is printed for reference.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { copyIntoLabelFolders, heldOutCells } from '../training/malaria-data';
-import { imageLimit, processTree, syntheticCell, treeMemory } from './lib';
+import { ROOT, buildIfStale, imageLimit, processTree, syntheticCell, treeMemory } from './lib';
 
-const ROOT = path.resolve(__dirname, '..');
 const PER_CLASS = 1000;
 const SECONDS = 5;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function buildIfStale(): string {
-  const main = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-  const newest = Math.max(
-    ...fs
-      .readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => fs.statSync(path.join(ROOT, 'src', f)).mtimeMs),
-  );
-  if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest) {
-    console.error('building dist/ (npm run build) …');
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-  }
-  return main;
 }
 
 /** The built command over `folder`; wall-clock seconds, its own rows/s, peak RSS of its process. */
@@ -78,7 +62,7 @@ async function main(): Promise<void> {
   const folder = path.join(tmp, 'cells');
   copyIntoLabelFolders(cells, folder);
   const files = cells.map((f) => f.file);
-  const main = buildIfStale();
+  const main = buildIfStale(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'));
   const load = os.loadavg()[0] ?? 0;
   try {
     const png = path.join(tmp, 'synthetic.png');

@@ -277,7 +277,8 @@ export function responseBytes(base: string, target: Target): Promise<number> {
   });
 }
 
-export function buildIfStale(): void {
+/** Runs `npm run build` if `output` is missing or older than a source file; returns `output`. */
+export function buildIfStale(output = path.join(ROOT, 'dist', 'server.js')): string {
   const newest = (dir: string): number => {
     let t = 0;
     for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -285,16 +286,16 @@ export function buildIfStale(): void {
     }
     return t;
   };
-  const dist = path.join(ROOT, 'dist', 'server.js');
   const src = Math.max(
     newest(path.join(ROOT, 'src')),
     fs.statSync(path.join(ROOT, 'server.ts')).mtimeMs,
     fs.statSync(path.join(ROOT, 'app.ts')).mtimeMs,
   );
-  if (!fs.existsSync(dist) || fs.statSync(dist).mtimeMs < src) {
+  if (!fs.existsSync(output) || fs.statSync(output).mtimeMs < src) {
     console.error('building dist/ (npm run build) …');
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   }
+  return output;
 }
 
 // ---------------------------------------------------------------------------------------------
