@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { copyIntoLabelFolders, heldOutCells } from '../training/malaria-data';
-import { ROOT, buildIfStale, imageLimit, processTree, syntheticCell, treeMemory } from './lib';
+import { ROOT, bestImageLimit, buildIfStale, processTree, syntheticCell, treeMemory } from './lib';
 
 const PER_CLASS = 1000;
 const SECONDS = 5;
@@ -69,9 +69,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(png, await syntheticCell());
     const list = path.join(tmp, 'cells.list');
     fs.writeFileSync(list, files.join('\n') + '\n');
-    const best = (file: string): number => Math.max(...[1, 2, 4].map((c) => imageLimit(file, c, SECONDS).perSecond));
-    const limit = best(png);
-    const realLimit = best(list);
+    const limit = bestImageLimit(png, SECONDS);
+    const realLimit = bestImageLimit(list, SECONDS);
     const run = await batch(main, folder, path.join(tmp, 'out.csv'));
     const wall = run.rows / run.seconds;
     const f = (n: number): string => n.toFixed(0);

@@ -213,6 +213,11 @@ export function imageLimit(
   return JSON.parse(out.trim().split('\n').pop() as string) as { perSecond: number; cpuMsPerImage: number };
 }
 
+/** The in-process image limit over `file` with 1, 2 and 4 in flight, one after another: the best rate. */
+export function bestImageLimit(file: string, seconds: number): number {
+  return Math.max(...[1, 2, 4].map((c) => imageLimit(file, c, seconds).perSecond));
+}
+
 /**
  * The app exactly as `npm start` runs it (the node flags of the start script included).
  * `nodeArgs` go before the script (the profiler's flags; a cluster's processes inherit them).

@@ -33,6 +33,7 @@ import {
   ROOT,
   type Row,
   type Target,
+  bestImageLimit,
   buildIfStale,
   fitFlaskModel,
   flaskPageTemplate,
@@ -299,7 +300,7 @@ async function main(): Promise<void> {
   // The same with a real cell from the dataset, when it is beside the repository (for reference:
   // the synthetic cell is a 1 KB PNG of flat colours, far cheaper to decode than a real one).
   const realCell = findRealCell();
-  const realLimit = realCell === null || QUICK ? NaN : Math.max(...[1, 2, 4].map((c) => imageLimit(realCell, c, 5).perSecond));
+  const realLimit = realCell === null || QUICK ? NaN : bestImageLimit(realCell, 5);
 
   // 2. The app with its defaults, as `npm start` starts it.
   const app = await startApp('app');
