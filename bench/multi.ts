@@ -23,14 +23,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { heldOutCells } from '../training/malaria-data';
-import { syntheticCell } from './lib';
-import { treeMemory } from './proc';
-import { type Proc, buildIfStale, multipart, startApp, treeCpuMs } from './lib';
+import { type Proc, buildIfStale, mb, multipart, startApp, syntheticCell, treeCpuMs, treeMemory } from './lib';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const N = 100;
 const DATA = path.resolve(process.env.ML_FORMS_DATA ?? path.join(__dirname, '..', '..', 'shared', 'data'));
-const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Image {
