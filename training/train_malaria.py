@@ -17,7 +17,6 @@ Writes models/malaria/2/model.onnx, models/malaria/card.json and models/malaria/
 """
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -135,10 +134,6 @@ def set_seed(seed=SEED):
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
