@@ -19,6 +19,7 @@ import { processTree, treeMemory } from '../bench/proc';
 import { CsvRecords } from '../src/batch/csv-records';
 import { startCli } from '../tests/helpers/cli';
 import { startServer } from '../tests/helpers/server-process';
+import { forEach } from './for-each';
 import { copyIntoLabelFolders, heldOutCells } from './malaria-data';
 
 const PER_CLASS = 1000;
@@ -59,16 +60,6 @@ async function cli(args: string[]): Promise<Run> {
   const result = await done;
   clearInterval(sampler);
   return { code: result.code, stderr: result.stderr, seconds: (performance.now() - started) / 1000, peakRss, peakPss };
-}
-
-/** Runs `task` over `items`, `concurrency` at a time. */
-async function forEach<T>(items: T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < items.length; i = next++) await task(items[i] as T);
-    }),
-  );
 }
 
 const lines: string[] = [];

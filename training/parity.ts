@@ -21,6 +21,7 @@ import { OnnxBackend } from '../src/inference/onnx';
 import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
+import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
 import { idsDigest, type Labelled, validationIds } from './split';
@@ -98,20 +99,6 @@ function checkDigest(card: ModelCard, ids: Set<string>): void {
   }
 }
 
-/** Runs `task` over `items` with `concurrency` in flight, printing progress. */
-async function forEach<T>(items: T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < items.length; i = next++) {
-        await task(items[i] as T);
-        if (++done % 1000 === 0) process.stderr.write(`  ${done}/${items.length}\n`);
-      }
-    }),
-  );
-}
-
 /**
  * Recomputes the held-out split of `items`, checks it is the one the card was measured on, runs
  * each held-out item through `predict` (the serving path) and compares accuracy with the card's.
@@ -127,9 +114,14 @@ async function heldOutAccuracy<T extends Labelled>(
   checkDigest(card, held);
   const validation = items.filter((item) => held.has(item.id));
   let correct = 0;
-  await forEach(validation, concurrency, async (item) => {
-    if ((await predict(item)).label === item.label) correct++;
-  });
+  await forEach(
+    validation,
+    concurrency,
+    async (item) => {
+      if ((await predict(item)).label === item.label) correct++;
+    },
+    1000,
+  );
   const served = correct / validation.length;
   const expected = card.metrics.validation.accuracy as number;
   return {

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { decodeToRgb } from '../src/images';
 import { OnnxBackend } from '../src/inference/onnx';
 import { MODEL_NAME, preprocess } from '../src/predictors/malaria';
+import { forEach } from './for-each';
 import { type CellImageFile, findCellImages } from './malaria-data';
 import { idsDigest, validationIds } from './split';
 
@@ -45,20 +46,18 @@ async function runGraph(
 ): Promise<void> {
   const backend = new OnnxBackend();
   await backend.load([{ name: MODEL_NAME, version: 'training', path: graph }]);
-  let next = 0;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (let i = next++; i < files.length; i = next++) {
-        const image = await decodeToRgb(fs.readFileSync((files[i] as CellImageFile).file), { maxPixels: MAX_PIXELS });
-        const result = (await backend.infer(MODEL_NAME, preprocess(image)))[output];
-        if (result === undefined || (result.type !== 'uint8' && result.type !== 'float32')) {
-          throw new Error(`${graph}: no ${output} output`);
-        }
-        sink(i, result.data as Float32Array | Uint8Array, image.width, image.height);
-        if (++done % 5000 === 0) process.stderr.write(`  ${done}/${files.length}\n`);
+  await forEach(
+    files,
+    4,
+    async (file, i) => {
+      const image = await decodeToRgb(fs.readFileSync(file.file), { maxPixels: MAX_PIXELS });
+      const result = (await backend.infer(MODEL_NAME, preprocess(image)))[output];
+      if (result === undefined || (result.type !== 'uint8' && result.type !== 'float32')) {
+        throw new Error(`${graph}: no ${output} output`);
       }
-    }),
+      sink(i, result.data as Float32Array | Uint8Array, image.width, image.height);
+    },
+    5000,
   );
   await backend.close();
 }
