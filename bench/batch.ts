@@ -20,7 +20,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { copyIntoLabelFolders, heldOutCells } from '../training/malaria-data';
-import { ROOT, bestImageLimit, buildIfStale, processTree, syntheticCell, treeMemory } from './lib';
+import { ROOT, bestImageLimit, buildIfStale, syntheticCell } from './lib';
+import { samplePeakMemory } from './proc';
 
 const PER_CLASS = 1000;
 const SECONDS = 5;
@@ -42,13 +43,9 @@ async function batch(
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let peakRss = 0;
-  const sampler = setInterval(() => {
-    if (child.pid !== undefined && processTree(child.pid).length > 0)
-      peakRss = Math.max(peakRss, treeMemory(child.pid).rss);
-  }, 100);
+  const sampler = child.pid === undefined ? undefined : samplePeakMemory(child.pid);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearInterval(sampler);
+  const peakRss = sampler?.stop().rss ?? 0;
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`the batch command exited ${code}:\n${stderr}`);
   const m = /([\d,]+) predicted in [\d.]+ s \(([\d,]+)\/s\)/.exec(stderr);

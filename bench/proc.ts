@@ -1,4 +1,4 @@
-/** Memory of a process tree from Linux /proc: shared by the load benchmark and the batch checks. */
+/** Memory of a process tree from Linux /proc: shared by the load benchmark, the batch bench and the batch check. */
 import fs from 'node:fs';
 
 /** A process and all its descendants (Linux /proc). */
@@ -33,4 +33,23 @@ export function treeMemory(pid: number): { rss: number; pss: number } {
     }
   }
   return { rss, pss };
+}
+
+/**
+ * Samples treeMemory(`pid`) every `everyMs` until stop(), which returns the peaks (0 if no sample
+ * was taken): the memory of a command run to its end.
+ */
+export function samplePeakMemory(pid: number, everyMs = 100): { stop(): { rss: number; pss: number } } {
+  const peak = { rss: 0, pss: 0 };
+  const sampler = setInterval(() => {
+    const m = treeMemory(pid);
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.pss = Math.max(peak.pss, m.pss);
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(sampler);
+      return peak;
+    },
+  };
 }

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { processTree, treeMemory } from '../bench/proc';
+import { samplePeakMemory } from '../bench/proc';
 import { CsvRecords } from '../src/batch/csv-records';
 import { startCli } from '../tests/helpers/cli';
 import { startServer } from '../tests/helpers/server-process';
@@ -49,17 +49,10 @@ async function cli(args: string[]): Promise<Run> {
   const started = performance.now();
   const { child, done } = startCli([...args, '--quiet']);
   child.stdin.end();
-  let peakRss = 0;
-  let peakPss = 0;
-  const sampler = setInterval(() => {
-    if (child.pid === undefined || processTree(child.pid).length === 0) return;
-    const m = treeMemory(child.pid);
-    peakRss = Math.max(peakRss, m.rss);
-    peakPss = Math.max(peakPss, m.pss);
-  }, 100);
+  const sampler = child.pid === undefined ? undefined : samplePeakMemory(child.pid);
   const result = await done;
-  clearInterval(sampler);
-  return { code: result.code, stderr: result.stderr, seconds: (performance.now() - started) / 1000, peakRss, peakPss };
+  const peak = sampler?.stop() ?? { rss: 0, pss: 0 };
+  return { code: result.code, stderr: result.stderr, seconds: (performance.now() - started) / 1000, peakRss: peak.rss, peakPss: peak.pss };
 }
 
 const lines: string[] = [];
