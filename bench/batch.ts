@@ -19,17 +19,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { dataDir } from '../training/args';
 import { copyIntoLabelFolders, heldOutCells } from '../training/malaria-data';
 import { ROOT, bestImageLimit, buildIfStale, syntheticCell } from './lib';
 import { samplePeakMemory } from './proc';
 
 const PER_CLASS = 1000;
 const SECONDS = 5;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 /** The built command over `folder`; wall-clock seconds, its own rows/s, peak RSS of its process. */
 async function batch(
@@ -53,8 +49,7 @@ async function batch(
 }
 
 async function main(): Promise<void> {
-  const dataRoot = path.resolve(arg('data') ?? path.join(ROOT, '..', 'shared', 'data'));
-  const cells = heldOutCells(dataRoot, PER_CLASS);
+  const cells = heldOutCells(dataDir(), PER_CLASS);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-bench-batch-'));
   const folder = path.join(tmp, 'cells');
   copyIntoLabelFolders(cells, folder);

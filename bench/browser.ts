@@ -25,6 +25,7 @@ import type { AssetManifest } from '../src/http/static';
 import type { Prediction } from '../src/predictors/types';
 import { launchChromium, startTestServer, type TestServer } from '../tests/helpers/browser';
 import { cellImage } from '../tests/helpers/app';
+import { arg } from '../training/args';
 import { readReviews } from '../training/imdb-data';
 import { findCellImages } from '../training/malaria-data';
 import { validationIds } from '../training/split';
@@ -34,10 +35,6 @@ const DATA = path.join(ROOT, '..', 'shared', 'data');
 const MODELS = ['regression', 'malaria', 'sentiment'] as const;
 type Model = (typeof MODELS)[number];
 
-const arg = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const RUNS = Number(arg('runs') ?? 50);
 
 /** The page's globals, as the in-page functions below use them (no DOM types in this project). */

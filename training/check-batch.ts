@@ -19,15 +19,11 @@ import { samplePeakMemory } from '../bench/proc';
 import { CsvRecords } from '../src/batch/csv-records';
 import { startCli } from '../tests/helpers/cli';
 import { startServer } from '../tests/helpers/server-process';
+import { dataDir } from './args';
 import { forEach } from './for-each';
 import { copyIntoLabelFolders, heldOutCells } from './malaria-data';
 
 const PER_CLASS = 1000;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
@@ -167,7 +163,7 @@ async function reviews(dataRoot: string, tmp: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const dataRoot = path.resolve(arg('data') ?? path.join(__dirname, '..', '..', 'shared', 'data'));
+  const dataRoot = dataDir();
   if (!fs.existsSync(path.join(dataRoot, 'malaria')) || !fs.existsSync(path.join(dataRoot, 'imdb'))) {
     console.log(`${dataRoot} has no malaria/ and imdb/: batch check skipped`);
     return;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readCard } from '../src/predictors/registry';
+import { arg, dataDir } from './args';
 import { findCellImages } from './malaria-data';
 
 const TILE = 160;
@@ -20,11 +21,6 @@ interface ErrorRow {
   label: string;
   predicted: string;
   confidence: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
 }
 
 const escapeXml = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -39,8 +35,8 @@ function caption(row: ErrorRow, rank: number): Buffer {
 
 async function main(): Promise<void> {
   const root = path.join(__dirname, '..');
-  const dataRoot = path.resolve(arg('data', path.join(root, '..', 'shared', 'data')));
-  const out = path.resolve(arg('out', path.join(root, 'reports', 'malaria-errors.png')));
+  const dataRoot = dataDir();
+  const out = path.resolve(arg('out') ?? path.join(root, 'reports', 'malaria-errors.png'));
   const card = readCard(path.join(root, 'models'), 'malaria');
   const rows = (card.most_confident_errors as { images: ErrorRow[] } | undefined)?.images ?? [];
   if (rows.length === 0) throw new Error('models/malaria/card.json lists no most_confident_errors');

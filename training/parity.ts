@@ -21,6 +21,7 @@ import { OnnxBackend } from '../src/inference/onnx';
 import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
+import { arg, dataDir } from './args';
 import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
@@ -28,11 +29,6 @@ import { idsDigest, type Labelled, validationIds } from './split';
 
 /** The card rounds accuracy to 4 decimals: anything beyond half a unit of that is a real difference. */
 const TOLERANCE_POINTS = 0.005;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 /**
  * --split: every prediction made in process and through the model tier; they must be identical.
@@ -184,7 +180,7 @@ async function regression(registry: Registry, split?: SplitCheck): Promise<Outco
 
 async function main(): Promise<void> {
   const config = loadConfig({ NODE_ENV: 'test' });
-  const dataRoot = path.resolve(arg('data') ?? path.join(__dirname, '..', '..', 'shared', 'data'));
+  const dataRoot = dataDir();
   const only = arg('only');
   const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();

@@ -20,16 +20,12 @@ import path from 'node:path';
 import { decodeToRgb } from '../src/images';
 import { OnnxBackend } from '../src/inference/onnx';
 import { MODEL_NAME, preprocess } from '../src/predictors/malaria';
+import { arg, dataDir } from './args';
 import { forEach } from './for-each';
 import { type CellImageFile, findCellImages } from './malaria-data';
 import { idsDigest, validationIds } from './split';
 
 const MAX_PIXELS = 25_000_000;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const sha256 = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -63,7 +59,7 @@ async function runGraph(
 }
 
 async function main(): Promise<void> {
-  const dataRoot = path.resolve(arg('data') ?? path.join(__dirname, '..', '..', 'shared', 'data'));
+  const dataRoot = dataDir();
   const out = arg('out');
   const graph = arg('graph');
   const score = arg('score');
