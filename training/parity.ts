@@ -13,14 +13,13 @@
  *
  * Usage: npm run parity [-- --data ../shared/data] [--only malaria|sentiment|regression] [--split | --inference-url URL]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { OnnxBackend } from '../src/inference/onnx';
 import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
+import { type ServerProcess, startServer } from '../tests/helpers/server-process';
 import { arg, dataDir } from './args';
 import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
@@ -55,25 +54,6 @@ class SplitCheck {
 /** One prediction: in process, or (with --split) both ways, compared. */
 function predictWith(split: SplitCheck | undefined, model: string, id: string, inProcess: () => Promise<Prediction>, remote: (r: Registry) => Promise<Prediction>): Promise<Prediction> {
   return split === undefined ? inProcess() : split.both(model, id, inProcess, remote);
-}
-
-/** A model tier (ROLE=models) from this checkout on a free port, ready. */
-async function startModelTier(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'server.ts')], {
-    env: { ...process.env, ROLE: 'models', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      const m = /"port":(\d+)/.exec(buffered);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`the model tier exited (${code}) during start-up`)));
-  });
-  child.stdout?.resume();
-  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 interface Outcome {
@@ -184,11 +164,11 @@ async function main(): Promise<void> {
   const only = arg('only');
   const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
-  let tier: { url: string; child: ChildProcess } | undefined;
+  let tier: ServerProcess | undefined;
   let split: SplitCheck | undefined;
   const url = arg('inference-url');
   if (url !== undefined || process.argv.includes('--split')) {
-    if (url === undefined) tier = await startModelTier();
+    if (url === undefined) tier = await startServer({ ROLE: 'models' }, 60_000, '/v2/health/ready');
     const remote = new Registry(
       new RemoteBackend({ url: url ?? (tier?.url as string), token: process.env.INFERENCE_TOKEN, timeoutMs: 30_000, retries: 2 }),
       config.modelsDir,
