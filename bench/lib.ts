@@ -12,7 +12,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { processTree, treeMemory } from './proc';
 
-export { processTree, treeMemory } from './proc';
+export { mb, processTree, treeMemory } from './proc';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const HOST = '127.0.0.1';
@@ -39,7 +39,6 @@ export async function syntheticCell(): Promise<Buffer> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-export const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
 // ---------------------------------------------------------------------------------------------
 // Processes: start, wait until ready, sample RSS of the whole tree, stop.

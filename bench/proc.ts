@@ -1,6 +1,9 @@
 /** Memory of a process tree from Linux /proc: shared by the load benchmark, the batch bench and the batch check. */
 import fs from 'node:fs';
 
+/** Bytes as whole MB, for the reports. */
+export const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
 /** A process and all its descendants (Linux /proc). */
 export function processTree(pid: number): number[] {
   const out = [pid];

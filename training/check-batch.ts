@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { samplePeakMemory } from '../bench/proc';
+import { mb, samplePeakMemory } from '../bench/proc';
 import { CsvRecords } from '../src/batch/csv-records';
 import { startCli } from '../tests/helpers/cli';
 import { startServer } from '../tests/helpers/server-process';
@@ -24,8 +24,6 @@ import { forEach } from './for-each';
 import { copyIntoLabelFolders, heldOutCells } from './malaria-data';
 
 const PER_CLASS = 1000;
-
-const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
 function readCsv(file: string): string[][] {
   const parser = new CsvRecords();
