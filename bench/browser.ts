@@ -29,6 +29,7 @@ import { arg } from '../training/args';
 import { readReviews } from '../training/imdb-data';
 import { findCellImages } from '../training/malaria-data';
 import { validationIds } from '../training/split';
+import { quantile } from './stats';
 
 const ROOT = projectRoot();
 const DATA = path.join(ROOT, '..', 'shared', 'data');
@@ -55,10 +56,6 @@ declare class OffscreenCanvas {
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KB`;
 const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(0));
-const quantile = (values: number[], q: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-};
 
 /** Typical inputs: a real held-out cell and a review of median length when the data are here. */
 async function inputs(): Promise<{ x: number; image: Buffer; review: string; note: string }> {

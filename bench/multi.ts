@@ -24,11 +24,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { heldOutCells } from '../training/malaria-data';
 import { type Proc, buildIfStale, mb, multipart, startApp, syntheticCell, treeCpuMs, treeMemory } from './lib';
+import { quantile } from './stats';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const N = 100;
 const DATA = path.resolve(process.env.ML_FORMS_DATA ?? path.join(__dirname, '..', '..', 'shared', 'data'));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Image {
   name: string;
@@ -183,8 +183,8 @@ async function main(): Promise<void> {
   agent.destroy();
   await app.stop();
 
-  const rate = (name: string): number => N / median((samples[name] as Sample[]).map((s) => s.seconds));
-  const cpu = (name: string): number => median((samples[name] as Sample[]).map((s) => s.cpuMs)) / N;
+  const rate = (name: string): number => N / quantile((samples[name] as Sample[]).map((s) => s.seconds));
+  const cpu = (name: string): number => quantile((samples[name] as Sample[]).map((s) => s.cpuMs)) / N;
   const best = Math.max(rate('singles c=1'), rate('singles c=8'));
   const lines = [
     `# Many images in one post: ${new Date().toISOString()}`,

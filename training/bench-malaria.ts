@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import { decodeToRgb } from '../src/images';
 import { OnnxBackend } from '../src/inference/onnx';
+import { quantile } from '../bench/stats';
 import { MODEL_NAME, preprocess } from '../src/predictors/malaria';
 
 async function main(): Promise<void> {
@@ -34,9 +35,8 @@ async function main(): Promise<void> {
     cpu.push((used.user + used.system) / 1e3);
   }
   await backend.close();
-  const median = (xs: number[], q = 0.5): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))] as number;
   console.log(
-    JSON.stringify({ ms: median(times), p90: median(times, 0.9), cpuMs: median(cpu), runs, width: image.width, height: image.height }),
+    JSON.stringify({ ms: quantile(times), p90: quantile(times, 0.9), cpuMs: quantile(cpu), runs, width: image.width, height: image.height }),
   );
 }
 
