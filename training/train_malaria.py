@@ -371,6 +371,19 @@ def onnx_bench(path, image_file, runs=500):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def timed_graph(models, size, mode, views, image_file, runs=500):
+    """The uncalibrated graph of `models` with `views` views, exported to a temporary file and timed
+    by onnx_bench: (its size in bytes, the timing)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        export(models, size, mode, views, 1.0, None, path)
+        return os.path.getsize(path), onnx_bench(path, image_file, runs)
+
+
+def parasitized_recall(pred, y):
+    return round(float((pred[y == 0] == 0).mean()), 4)
+
+
 def load_average():
     try:
         return os.getloadavg()[0]
@@ -427,15 +440,11 @@ def compare_views(models, data, size, mode, image_file):
         logits = val_logits(members, data["x_val"], views)
         pred = logits.argmax(1)
         out = {"models": what, "views": views, "accuracy": round(accuracy(logits, y), 4),
-               "parasitized_recall": round(float((pred[y == 0] == 0).mean()), 4)}
+               "parasitized_recall": parasitized_recall(pred, y)}
         if timed:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.onnx")
-                export(members, size, mode, views, 1.0, None, path)
-                out["bytes"] = os.path.getsize(path)
-                bench = onnx_bench(path, image_file, runs=300)
-                out["ms_per_image"] = round(bench["ms"], 3)
-                out["cpu_ms_per_image"] = round(bench["cpuMs"], 3)
+            out["bytes"], bench = timed_graph(members, size, mode, views, image_file, runs=300)
+            out["ms_per_image"] = round(bench["ms"], 3)
+            out["cpu_ms_per_image"] = round(bench["cpuMs"], 3)
         return out
 
     if len(models) > 1:
@@ -467,17 +476,13 @@ def select(data_dir, configs, epochs):
         secs = time.time() - t0
         for views in cfg.get("views", VIEW_CHOICES):
             logits = val_logits(models, data["x_val"], views)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.onnx")
-                export(models, size, mode, views, 1.0, None, path)
-                nbytes = os.path.getsize(path)
-                bench = onnx_bench(path, typical_image(data)["file"])
+            nbytes, bench = timed_graph(models, size, mode, views, typical_image(data)["file"])
             pred = logits.argmax(1)
             y = data["y_val"]
             row = {"size": size, "width": width, "convs": convs, "members": members, "mode": mode, "views": views,
                    "parameters": sum(count_params(m) for m in models),
                    "val_accuracy": round(accuracy(logits, y), 4),
-                   "parasitized_recall": round(float((pred[y == 0] == 0).mean()), 4),
+                   "parasitized_recall": parasitized_recall(pred, y),
                    "bytes": nbytes, "ms_per_image": round(bench["ms"], 3), "epochs": n_epochs,
                    "train_seconds": round(secs, 1)}
             print(json.dumps(row), flush=True)
