@@ -53,7 +53,7 @@ import {
   warm as warmFor,
   wrk,
 } from './lib';
-import { FORM_POST_BEFORE, breakdownTable, column, profileTarget } from './profile';
+import { FORM_POST, FORM_POST_BEFORE, breakdownTable, column, profileTarget } from './profile';
 
 const QUICK = process.argv.includes('--quick');
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(pngFile, png);
   const upload = multipart(png);
   const targets = {
-    regressionForm: { method: 'POST', path: '/predict/regression', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=5' } as Target,
+    regressionForm: FORM_POST,
     regressionApi: { method: 'POST', path: '/api/predict/regression', headers: { 'content-type': 'application/json' }, body: '{"x": 5}' } as Target,
     sentimentApi: { method: 'POST', path: '/api/predict/sentiment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ review: REVIEW }) } as Target,
     malariaApi: { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } as Target,
