@@ -46,6 +46,8 @@ export class Registry {
   private readonly models: readonly FormName[];
   /** What a remote model tier said it serves, by model (see `serve`). */
   private readonly servedModels = new Map<string, ServedModel>();
+  /** This app's cards as load() read them: the predictors are written for their inputs and outputs. */
+  private readonly localCards = new Map<string, ModelCard>();
 
   /** `options.models`: the models to load (default all; the batch command loads the one it runs). */
   constructor(
@@ -72,6 +74,7 @@ export class Registry {
   /** Reads the cards, loads every model into the backend, then builds the predictors. */
   async load(): Promise<void> {
     const cards = this.models.map((name) => readCard(this.modelsDir, name));
+    for (const card of cards) this.localCards.set(card.name, card);
     await this.backend.load(cards.map((card) => modelSpec(this.modelsDir, card)));
     const predictors: Partial<Predictors> = {};
     for (const card of cards) {
@@ -97,8 +100,8 @@ export class Registry {
   private serve(name: string): void {
     const served = this.servedModels.get(name);
     const predictor = this.predictors?.[name as FormName];
-    if (served === undefined || predictor === undefined) return;
-    const local = readCard(this.modelsDir, name);
+    const local = this.localCards.get(name);
+    if (served === undefined || predictor === undefined || local === undefined) return;
     const remote = served.card;
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
     const usable =
