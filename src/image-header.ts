@@ -42,9 +42,12 @@ const startsWith = (bytes: Uint8Array, signature: readonly number[], offset = 0)
 const ascii = (text: string): number[] => Array.from(text, (c) => c.charCodeAt(0));
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_SOI = [0xff, 0xd8, 0xff];
+const GIF8 = ascii('GIF8');
 const IHDR = ascii('IHDR');
 const RIFF = ascii('RIFF');
 const WEBP = ascii('WEBP');
+const VP8_START_CODE = [0x9d, 0x01, 0x2a];
 
 /**
  * The format by the file's first bytes (magic numbers), never by its name or declared type.
@@ -53,9 +56,9 @@ const WEBP = ascii('WEBP');
  */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   if (startsWith(bytes, PNG_SIGNATURE)) return 'png';
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(bytes, JPEG_SOI)) return 'jpeg';
   if (startsWith(bytes, RIFF) && startsWith(bytes, WEBP, 8)) return 'webp';
-  if (startsWith(bytes, ascii('GIF8')) && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61) return 'gif';
+  if (startsWith(bytes, GIF8) && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61) return 'gif';
   return null;
 }
 
@@ -121,7 +124,7 @@ function webpDimensions(bytes: Uint8Array, view: DataView): { width: number; hei
   let height = 0;
   if (chunk === 'VP8 ') {
     // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 bits of scale above).
-    if (!startsWith(bytes, [0x9d, 0x01, 0x2a], 23)) return null;
+    if (!startsWith(bytes, VP8_START_CODE, 23)) return null;
     width = view.getUint16(26, true) & 0x3fff;
     height = view.getUint16(28, true) & 0x3fff;
   } else if (chunk === 'VP8L') {
