@@ -196,8 +196,8 @@ export function loadConfig(env: Env = process.env): Config {
   const osCores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const cores = int(env, 'HEROKU_AVAILABLE_PARALLELISM', osCores, 1, 1024);
   // A web tier on a model tier (INFERENCE_URL) serves from one process (server.ts).
-  const remote = env.INFERENCE_URL !== undefined && env.INFERENCE_URL.trim() !== '';
-  const httpProcesses = int(env, 'WEB_CONCURRENCY', remote ? 1 : defaultHttpProcesses(cores, memoryLimit()), 1, 64);
+  const inferenceUrl = url(env, 'INFERENCE_URL');
+  const httpProcesses = int(env, 'WEB_CONCURRENCY', inferenceUrl !== undefined ? 1 : defaultHttpProcesses(cores, memoryLimit()), 1, 64);
   const clusterModels = env.CLUSTER_MODELS?.trim() || 'each';
   if (clusterModels !== 'each' && clusterModels !== 'host') throw new ConfigError(`CLUSTER_MODELS must be each or host, got "${env.CLUSTER_MODELS}"`);
   const role = env.ROLE === undefined || env.ROLE.trim() === '' ? 'web' : env.ROLE.trim();
@@ -230,7 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
     inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),
     metricsToken: env.METRICS_TOKEN === undefined || env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
-    inferenceUrl: url(env, 'INFERENCE_URL'),
+    inferenceUrl,
     inferenceToken: env.INFERENCE_TOKEN === undefined || env.INFERENCE_TOKEN === '' ? undefined : env.INFERENCE_TOKEN,
     inferenceTimeoutMs: int(env, 'INFERENCE_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 50, requestTimeoutMs),
     inferenceRetries: int(env, 'INFERENCE_RETRIES', 2, 0, 10),
