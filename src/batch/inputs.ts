@@ -159,12 +159,13 @@ async function* sourceText(source: string, onBytes: (n: number) => void): AsyncG
   if (rest !== '') yield rest;
 }
 
-interface Line {
+export interface Line {
   line: number;
   text: string;
 }
 
-async function* lines(texts: AsyncIterable<string>): AsyncGenerator<Line> {
+/** The lines of streamed text, numbered from 1, without their line breaks (LF or CRLF). */
+export async function* lines(texts: AsyncIterable<string>): AsyncGenerator<Line> {
   let n = 0;
   let pending = '';
   for await (const text of texts) {

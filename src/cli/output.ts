@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { CsvRecords } from '../batch/csv-records';
-import { UsageError } from '../batch/inputs';
+import { UsageError, lines } from '../batch/inputs';
 import type { RowError } from '../batch/rows';
 
 export type OutputFormat = 'csv' | 'jsonl';
@@ -94,17 +94,8 @@ function dropPartialLine(file: string): void {
   }
 }
 
-/** Each line of a file, streamed. */
-async function* fileLines(file: string): AsyncGenerator<string> {
-  let pending = '';
-  for await (const chunk of fs.createReadStream(file, { encoding: 'utf8' })) {
-    pending += chunk as string;
-    const parts = pending.split('\n');
-    pending = parts.pop() as string;
-    yield* parts;
-  }
-  if (pending !== '') yield pending;
-}
+/** A file's text, streamed. */
+const fileText = (file: string): AsyncIterable<string> => fs.createReadStream(file, { encoding: 'utf8' });
 
 const parseError = (text: string): RowError => {
   const at = text.indexOf(': ');
@@ -124,7 +115,7 @@ export async function readPrior(file: string, format: OutputFormat, columns: rea
   };
   const regression = columns[1] === 'value';
   if (format === 'jsonl') {
-    for await (const line of fileLines(file)) {
+    for await (const { text: line } of lines(fileText(file))) {
       if (line.trim() === '') continue;
       let record: { input?: unknown; label?: string; value?: number; error?: RowError };
       try {
@@ -161,7 +152,7 @@ export async function readPrior(file: string, format: OutputFormat, columns: rea
       add(fields[0] ?? '', outcome);
     }
   };
-  for await (const line of fileLines(file)) take(parser.push(line + '\n'));
+  for await (const text of fileText(file)) take(parser.push(text));
   take(parser.end());
   return prior;
 }
