@@ -144,7 +144,8 @@ export async function predictCommand(options: PredictOptions, config: Config, io
   const progress = new Progress(progressState, mode, io.stderr, io.progressIntervalMs);
   const known = new KnownAnswers(labels);
   const hasKnownAnswers = (item: InputItem): boolean => item.truth !== undefined;
-  const remaining = new Map([...(prior?.rows ?? new Map<string, PriorOutcome[]>())].map(([k, v]) => [k, [...v]]));
+  // The rows already written, consumed as their inputs come by (prior.rows is not read again).
+  const remaining = prior?.rows ?? new Map<string, PriorOutcome[]>();
 
   if (!options.quiet) {
     const resumed =
