@@ -7,10 +7,21 @@
  *
  * Output: width × height 8-bit sRGB pixels, interleaved RGB, row-major (NHWC without the N).
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { type ImageLimits, type RgbImage, readImageHeader, undecodableImage } from './image-header';
 
 export type { RgbImage } from './image-header';
+
+/**
+ * The first frame as it is displayed, the start of both pipelines below: EXIF orientation
+ * applied, transparency flattened onto black (the dataset's background is black), sRGB.
+ */
+function displayed(bytes: Uint8Array, limits: ImageLimits, failOn: 'error' | 'warning'): Sharp {
+  return sharp(bytes, { pages: 1, limitInputPixels: limits.maxPixels, failOn })
+    .rotate()
+    .flatten({ background: '#000000' })
+    .toColourspace('srgb');
+}
 
 /**
  * Decode any accepted image to RGB at its own size: EXIF orientation applied (width and height
@@ -23,10 +34,7 @@ export async function decodeToRgb(bytes: Uint8Array, limits: ImageLimits): Promi
   // limitInputPixels makes libvips check the same limit from the header it reads itself.
   const header = readImageHeader(bytes, limits);
   try {
-    const { data, info } = await sharp(bytes, { pages: 1, limitInputPixels: limits.maxPixels, failOn: 'error' })
-      .rotate()
-      .flatten({ background: '#000000' })
-      .toColourspace('srgb')
+    const { data, info } = await displayed(bytes, limits, 'error')
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -46,10 +54,7 @@ export async function decodeToRgb(bytes: Uint8Array, limits: ImageLimits): Promi
  * `size`×`size`. Call it only for a file that decodeToRgb accepted.
  */
 export async function thumbnail(bytes: Uint8Array, size: number, limits: ImageLimits): Promise<Buffer> {
-  return sharp(bytes, { pages: 1, limitInputPixels: limits.maxPixels })
-    .rotate()
-    .flatten({ background: '#000000' })
-    .toColourspace('srgb')
+  return displayed(bytes, limits, 'warning') // sharp's default
     .resize(size, size, { fit: 'contain', background: '#000000' })
     .jpeg({ quality: 70 })
     .toBuffer();
