@@ -12,10 +12,10 @@ import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/back
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';
 import { SentimentPredictor } from './sentiment';
-import { type ModelCard, ModelCardSchema } from './types';
+import { MODEL_NAMES, type ModelCard, ModelCardSchema } from './types';
 import { z } from 'zod';
 
-export const MODEL_NAMES: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
+export { MODEL_NAMES };
 
 export interface Predictors {
   regression: RegressionPredictor;

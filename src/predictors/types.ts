@@ -6,6 +6,9 @@
 import { z } from 'zod';
 import type { FormName } from '../errors';
 
+/** The models, in page order: the names a card may have. */
+export const MODEL_NAMES = ['regression', 'malaria', 'sentiment'] as const satisfies readonly FormName[];
+
 const probability = z.number().min(0).max(1);
 const version = z.string().meta({ description: "The model's version: the folder under models/<name>/ it was loaded from." });
 const statement = z.string().meta({ description: 'One sentence for a person.' });
@@ -65,7 +68,7 @@ const line = { slope: z.number(), intercept: z.number() };
  */
 export const ModelCardSchema = z
   .looseObject({
-    name: z.enum(['regression', 'malaria', 'sentiment']),
+    name: z.enum(MODEL_NAMES),
     version,
     task: z.string(),
     description: z.string(),
