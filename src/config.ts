@@ -148,6 +148,20 @@ function url(env: Env, name: string): string | undefined {
   return parsed.href.replace(/\/+$/, '');
 }
 
+/** One of two `choices`, trimmed; `fallback` when unset or blank. */
+function choice<C extends string>(env: Env, name: string, choices: readonly [C, C], fallback: C): C {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(choices as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be ${choices.join(' or ')}, got "${env[name]}"`);
+  return raw as C;
+}
+
+/** A value used as given (a token); unset when missing or empty. */
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
 function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined) return fallback;
@@ -198,10 +212,8 @@ export function loadConfig(env: Env = process.env): Config {
   // A web tier on a model tier (INFERENCE_URL) serves from one process (server.ts).
   const inferenceUrl = url(env, 'INFERENCE_URL');
   const httpProcesses = int(env, 'WEB_CONCURRENCY', inferenceUrl !== undefined ? 1 : defaultHttpProcesses(cores, memoryLimit()), 1, 64);
-  const clusterModels = env.CLUSTER_MODELS?.trim() || 'each';
-  if (clusterModels !== 'each' && clusterModels !== 'host') throw new ConfigError(`CLUSTER_MODELS must be each or host, got "${env.CLUSTER_MODELS}"`);
-  const role = env.ROLE === undefined || env.ROLE.trim() === '' ? 'web' : env.ROLE.trim();
-  if (role !== 'web' && role !== 'models') throw new ConfigError(`ROLE must be web or models, got "${env.ROLE}"`);
+  const clusterModels = choice(env, 'CLUSTER_MODELS', ['each', 'host'], 'each');
+  const role = choice(env, 'ROLE', ['web', 'models'], 'web');
   const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000);
   return {
     env: nodeEnv as Config['env'],
@@ -229,9 +241,9 @@ export function loadConfig(env: Env = process.env): Config {
     onnxRunsPerTurn: int(env, 'ONNX_RUNS_PER_TURN', 2, 0, 1024),
     sharpConcurrency: int(env, 'SHARP_CONCURRENCY', 1, 0, 64),
     inferenceNice: int(env, 'INFERENCE_NICE', 5, 0, 19),
-    metricsToken: env.METRICS_TOKEN === undefined || env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
+    metricsToken: optional(env, 'METRICS_TOKEN'),
     inferenceUrl,
-    inferenceToken: env.INFERENCE_TOKEN === undefined || env.INFERENCE_TOKEN === '' ? undefined : env.INFERENCE_TOKEN,
+    inferenceToken: optional(env, 'INFERENCE_TOKEN'),
     inferenceTimeoutMs: int(env, 'INFERENCE_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 50, requestTimeoutMs),
     inferenceRetries: int(env, 'INFERENCE_RETRIES', 2, 0, 10),
     modelMaxBodyBytes: Math.round(num(env, 'MODEL_MAX_BODY_MB', 64, 0.001, 2048) * 1024 * 1024),
