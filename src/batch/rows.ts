@@ -19,9 +19,12 @@ export interface RowError {
   message: string;
 }
 
+/** The fields of a prediction a row keeps. */
+export type RowPrediction = Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>;
+
 /** What one input became. `input` names it: a file path, an id, or a line number. */
 export type BatchRow =
-  | { input: string; prediction: Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>; error?: undefined }
+  | { input: string; prediction: RowPrediction; error?: undefined }
   | { input: string; prediction?: undefined; error: RowError };
 
 /** The CSV columns for a model with these labels (a card's `labels`; none means a regression). */

@@ -10,14 +10,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { InputItem } from '../batch/inputs';
-import type { BatchRow, RowError } from '../batch/rows';
+import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
 import { type FormName, HttpError, fileTooLarge } from '../errors';
 import { localBackend } from '../inference/configured';
 import { parseX } from '../predictors/regression';
 import { Registry } from '../predictors/registry';
 import { parseReview } from '../predictors/sentiment';
-import type { Prediction } from '../predictors/types';
 
 export interface Engine {
   /** E.g. "in process, onnxruntime-node (2 worker threads)". */
@@ -28,10 +27,8 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-type Outcome = Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>;
-
 /** An input's row: its reading error, or what `run` answers, or the error it throws. */
-async function row(item: InputItem, run: () => Promise<Outcome>): Promise<BatchRow> {
+async function row(item: InputItem, run: () => Promise<RowPrediction>): Promise<BatchRow> {
   if (item.error !== undefined) return { input: item.id, error: item.error };
   try {
     const { label, confidence, scores, value } = await run();
@@ -99,7 +96,7 @@ export async function inProcessEngine(model: FormName, config: Config, concurren
   );
   const registry = new Registry(pool, config.modelsDir, { maxPixels: config.maxImagePixels }, { models: [model] });
   await registry.load();
-  const predict = (item: InputItem): Promise<Outcome> => {
+  const predict = (item: InputItem): Promise<RowPrediction> => {
     switch (model) {
       case 'malaria':
         return readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
@@ -183,7 +180,7 @@ export function remoteEngine(
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Engine {
   const url = `${base}/api/predict/${model}`;
-  const send = async (item: InputItem): Promise<Outcome> => {
+  const send = async (item: InputItem): Promise<RowPrediction> => {
     const { body, headers } = await requestBody(model, item);
     let last: RowFailure | undefined;
     for (let attempt = 0; attempt < retry.attempts; attempt++) {
@@ -205,7 +202,7 @@ export function remoteEngine(
       } catch {
         answer = undefined;
       }
-      if (res.ok && answer !== undefined) return answer as Outcome;
+      if (res.ok && answer !== undefined) return answer as RowPrediction;
       const error = (answer as { error?: RowError } | undefined)?.error;
       last = new RowFailure(
         error?.code ?? `http_${res.status}`,
