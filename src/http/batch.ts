@@ -12,6 +12,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '../config';
 import { z } from 'zod';
 import { ERRORS, ERROR_CODES, type ErrorCode, HttpError } from '../errors';
+import type { RgbImage } from '../image-header';
 import { thumbnail } from '../images';
 import { OrderedPool } from '../batch/ordered';
 import type { ImageResult } from '../batch/table';
@@ -66,11 +67,14 @@ async function resultFor(
   predictor: MalariaPredictor,
   name: string,
   bytes: Uint8Array,
-  refused?: HttpError,
-): Promise<{ row: ImageResult; failure?: unknown }> {
+  refused: HttpError | undefined,
+  keepPixels: boolean,
+): Promise<{ row: ImageResult; failure?: unknown; image?: RgbImage }> {
   try {
     if (refused !== undefined) throw refused;
-    return { row: { file: name, ...(await predictor.predict(bytes)) } };
+    if (!keepPixels) return { row: { file: name, ...(await predictor.predict(bytes)) } };
+    const { prediction, image } = await predictor.predictKeepingPixels(bytes);
+    return { row: { file: name, ...prediction }, image };
   } catch (err) {
     const shown = err instanceof HttpError && err.expose ? err : INTERNAL;
     return { row: { file: name, error: { code: shown.code, message: shown.message } }, failure: err };
@@ -94,11 +98,10 @@ export async function classifyPost(
     throw uploadErrors.unsupportedContentType(false);
   }
   const predictor = deps.registry.get('malaria');
-  const limits = { maxPixels: config.maxImagePixels };
   let count: number | null = null;
 
   const classify = async (file: UploadedImage): Promise<ClassifiedImage> => {
-    const { row, failure } = await resultFor(predictor, file.name, file.bytes, file.error);
+    const { row, failure, image: pixels } = await resultFor(predictor, file.name, file.bytes, file.error, options.thumbnails);
     if (failure !== undefined && 'error' in row && row.error.code === 'internal_error') {
       deps.log?.error(
         { err: failure, reqId: res.locals.requestId as unknown, image: file.index },
@@ -107,8 +110,8 @@ export async function classifyPost(
     }
     const image: ClassifiedImage = { index: file.index, row, failure };
     // A post of one image is answered as today's single result, which has no thumbnail.
-    if (options.thumbnails && failure === undefined && count !== 1) {
-      image.thumbnail = await thumbnail(file.bytes, THUMBNAIL_SIZE, limits).then(
+    if (pixels !== undefined && count !== 1) {
+      image.thumbnail = await thumbnail(pixels, THUMBNAIL_SIZE).then(
         (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
         () => undefined,
       );
@@ -255,7 +258,7 @@ export function batchEndpoint(deps: BatchDeps): Endpoint {
             ['cell-2.png', await cellImage('png', { parasite: true })],
             ['notes.png', Buffer.from('not an image')],
           ] as const
-        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes)).row),
+        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes, undefined, false)).row),
       );
       return [{ name: 'two cells and a text file', status: 200, body: { predictions: rows } }];
     },

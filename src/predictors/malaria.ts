@@ -51,6 +51,12 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
     return this.predictPixels(await this.decode(fileBytes));
   }
 
+  /** predict(), handing back the decoded pixels too (the page's results table draws its thumbnails from them). */
+  async predictKeepingPixels(fileBytes: Uint8Array): Promise<{ prediction: ClassificationPrediction; image: RgbImage }> {
+    const image = await this.decode(fileBytes);
+    return { prediction: await this.predictPixels(image), image };
+  }
+
   /** For callers that already hold decoded RGB pixels (the parity check, batch tools). */
   async predictPixels(image: RgbImage): Promise<ClassificationPrediction> {
     const outputs = await this.backend.infer(MODEL_NAME, preprocess(image));
