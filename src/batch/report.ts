@@ -5,6 +5,7 @@
  *
  * Pure: no Node APIs.
  */
+import { count } from '../units';
 
 export class KnownAnswers {
   private readonly confusion: number[][];
@@ -69,7 +70,6 @@ export class KnownAnswers {
   /** The report a person reads at the end of a run (several lines, no trailing line break). */
   format(): string {
     const pct = (n: number, d: number): string => (d === 0 ? '–' : `${((100 * n) / d).toFixed(2)} %`);
-    const count = (n: number): string => n.toLocaleString('en-US');
     const lines = [`Known answers: ${count(this.seen)} inputs`];
     if (this.errors > 0) lines.push(`  ${count(this.errors)} got an error instead of a prediction and are left out`);
     for (const [label, n] of this.unknownLabels) {

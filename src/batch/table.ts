@@ -6,6 +6,7 @@
  */
 import type { Prediction } from '../predictors/types';
 import { type BatchRow, type RowError, toCsv } from './rows';
+import { count } from '../units';
 
 /**
  * One element of the batch API's `predictions`, in post order: the file's name with either the
@@ -74,16 +75,16 @@ export function summarize(rows: readonly ImageResult[], labels: readonly string[
     counts.set(label, (counts.get(label) ?? 0) + 1);
     if (needsReview(row)) review++;
   }
-  return { total: rows.length, labels: [...counts].map(([label, count]) => ({ label, count })), unreadable, review };
+  return { total: rows.length, labels: [...counts].map(([label, n]) => ({ label, count: n })), unreadable, review };
 }
 
-const plural = (n: number, one: string, many: string): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`;
 
 /** "21 images: 9 parasitized, 11 uninfected, 1 unreadable." */
 export function summaryText(s: BatchSummary): string {
   const parts = [
-    ...s.labels.map((l) => `${l.count.toLocaleString('en-US')} ${l.label}`),
-    `${s.unreadable.toLocaleString('en-US')} unreadable`,
+    ...s.labels.map((l) => `${count(l.count)} ${l.label}`),
+    `${count(s.unreadable)} unreadable`,
   ];
   return `${plural(s.total, 'image', 'images')}: ${parts.join(', ')}.`;
 }

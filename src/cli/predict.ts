@@ -18,6 +18,7 @@ import { MODEL_NAMES, readCard } from '../predictors/registry';
 import { type Engine, inProcessEngine, remoteEngine, remoteLabels } from './engines';
 import { type OutputFormat, type Prior, type PriorOutcome, type Sink, readPrior, streamSink } from './output';
 import { Progress, type ProgressMode } from './progress';
+import { count } from '../units';
 
 export interface PredictOptions {
   model: string;
@@ -43,8 +44,6 @@ export interface Io {
 export const EXIT = { ok: 0, rowErrors: 1, usage: 2, interrupted: 130 } as const;
 
 const DEFAULT_FIELD: Record<FormName, string> = { regression: 'x', malaria: '', sentiment: 'review' };
-
-const count = (n: number): string => n.toLocaleString('en-US');
 
 function check(options: PredictOptions): FormName {
   const model = options.model as FormName;

@@ -4,6 +4,8 @@
  * The total is a count of rows when it is known up front (images), else the share of the input's
  * bytes read (text files; unknown for standard input).
  */
+import { count } from '../units';
+
 export interface ProgressSource {
   /** Rows written, those skipped by --resume included. */
   done: number;
@@ -15,8 +17,6 @@ export interface ProgressSource {
 }
 
 export type ProgressMode = 'bar' | 'lines' | 'none';
-
-const count = (n: number): string => n.toLocaleString('en-US');
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '–';
