@@ -112,6 +112,14 @@ export function projectRoot(from: string = __dirname): string {
   return dir;
 }
 
+let pkg: { name: string; version: string } | undefined;
+
+/** This app's name and version, from its package.json (read once). */
+export function packageInfo(): { name: string; version: string } {
+  pkg ??= JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
+  return pkg;
+}
+
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;

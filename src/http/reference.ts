@@ -5,10 +5,8 @@
  * inputs, run through its own code (src/http/endpoint.ts), once per set of model versions. The
  * model tier (src/oip/server.ts) serves its own document the same way (openApiReference).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { type Config, projectRoot } from '../config';
+import { type Config, packageInfo } from '../config';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
 import { type DocumentInfo, type DocumentOptions, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
@@ -30,11 +28,10 @@ const OpenApiSchema = z
   .meta({ id: 'OpenApiDocument', description: 'This document.' });
 
 function info(config: Config): DocumentInfo {
-  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
   const mb = config.maxUploadBytes / (1024 * 1024);
   return {
     title: 'ml-forms',
-    version: pkg.version,
+    version: packageInfo().version,
     description: [
       'Three machine-learning models (linear regression, a malaria cell-image classifier, a movie-review sentiment classifier) behind a JSON API.',
       'Every answer is JSON. Errors, whatever the status, are `{"error":{"code":"…","message":"…"}}`: the code is stable, the message is for a person. A 503 carries `Retry-After`.',

@@ -23,12 +23,10 @@
  * endpoint's example inputs run through its own code). The tests check every answer the tier
  * gives against that document (tests/helpers/openapi-check.ts).
  */
-import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express, type Request, Router } from 'express';
 import { z } from 'zod';
-import { type Config, projectRoot } from '../config';
+import { type Config, packageInfo } from '../config';
 import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
 import type { NamedTensors, Tensor } from '../inference/backend';
 import { bearerCheck } from '../http/auth';
@@ -515,7 +513,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   const lifecycle = deps.lifecycle ?? new Lifecycle();
   const log = deps.log ?? silent;
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
-  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
+  const pkg = packageInfo();
   const serverMetadata: ServerMetadata = { name: pkg.name, version: pkg.version, extensions: EXTENSIONS };
   const authorized = bearerCheck(config.inferenceToken);
   const ready = (): boolean => store.ready && !lifecycle.shuttingDown;
