@@ -56,8 +56,8 @@ async function remoteBackend(config: Config, url: string): Promise<InferenceBack
 
 /** An HTTP process: the app, alone or as one of the cluster's. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
-  const [{ default: sharp }, { createApp }, { serve }, { Lifecycle }, { Metrics }, { MODEL_NAMES, Registry }, configured] = await Promise.all([
-    import('sharp'),
+  const [{ configureSharp }, { createApp }, { serve }, { Lifecycle }, { Metrics }, { MODEL_NAMES, Registry }, configured] = await Promise.all([
+    import('./src/images'),
     import('./app'),
     import('./src/http/serve'),
     import('./src/lifecycle'),
@@ -66,10 +66,7 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
     import('./src/inference/configured'),
   ]);
   const lifecycle = new Lifecycle();
-  // libvips: few threads (uploads are small and requests already run in parallel), and no
-  // operation cache (it holds decoded images for reuse that never comes: every upload differs).
-  sharp.concurrency(config.sharpConcurrency);
-  sharp.cache(false);
+  configureSharp(config.sharpConcurrency);
   // Decoding runs in libuv's and libvips' threads: like inference, behind the event loop.
   if (config.inferenceNice !== 0) niceBackgroundThreads(config.inferenceNice);
   const metrics = new Metrics();

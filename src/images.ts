@@ -13,6 +13,16 @@ import { type ImageLimits, type RgbImage, readImageHeader, undecodableImage } fr
 export type { RgbImage } from './image-header';
 
 /**
+ * libvips as the server and the batch command run it: `threads` per operation (SHARP_CONCURRENCY;
+ * images are small and already decoded in parallel, one per request or batch slot), and no operation
+ * cache (it keeps decoded images for a reuse that never comes: every upload differs).
+ */
+export function configureSharp(threads: number): void {
+  sharp.concurrency(threads);
+  sharp.cache(false);
+}
+
+/**
  * Decode any accepted image to RGB at its own size: EXIF orientation applied (width and height
  * are the displayed ones), first frame of a GIF, transparency flattened onto black (the dataset's
  * background is black), grey/palette/CMYK/16-bit converted to 8-bit sRGB.

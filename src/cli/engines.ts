@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import { configureSharp } from '../images';
 import type { InputItem } from '../batch/inputs';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
@@ -84,9 +84,7 @@ async function readImageFile(file: string, maxBytes: number): Promise<Uint8Array
 
 /** The model's predictors in this process: `concurrency` inference threads, as the server runs them. */
 export async function inProcessEngine(model: FormName, config: Config, concurrency: number): Promise<Engine> {
-  // libvips as the server sets it: few threads per image (images run in parallel), no operation cache.
-  sharp.concurrency(config.sharpConcurrency);
-  sharp.cache(false);
+  configureSharp(config.sharpConcurrency);
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
   // The server's inference threads (src/inference/configured.ts), one per --concurrency; at most a
   // window of jobs queue, and none waits long enough to reach the server's per-request deadline.
