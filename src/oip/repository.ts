@@ -175,6 +175,7 @@ export function servedVersions(config: ModelConfig, onDisk: string[]): string[] 
   return onDisk.filter((v) => p.versions.some((w) => Number(w) === Number(v)));
 }
 
+/** Where a model version's graph is: <repository>/<name>/<version>/model.onnx (Triton's layout; the app's registry uses it too). */
 export function onnxPath(repo: string, name: string, version: string): string {
   return path.join(repo, name, version, 'model.onnx');
 }

@@ -9,6 +9,7 @@ import { type FormName, serviceUnavailable } from '../errors';
 import type { ImageLimits } from '../image-header';
 import { decodeToRgb } from '../images';
 import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
+import { onnxPath } from '../oip/repository';
 import { MalariaPredictor } from './malaria';
 import { RegressionPredictor } from './regression';
 import { SentimentPredictor } from './sentiment';
@@ -35,7 +36,7 @@ export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {
   return {
     name: card.name,
     version: card.version,
-    path: path.join(modelsDir, card.name, card.version, 'model.onnx'),
+    path: onnxPath(modelsDir, card.name, card.version),
     inputs: card.inputs,
     outputs: card.outputs,
   };
