@@ -7,6 +7,11 @@ export function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** Whether `--name` is on the command line. */
+export function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
 /** `--data DIR`, by default ../shared/data beside the repository; absolute. */
 export function dataDir(): string {
   return path.resolve(arg('data') ?? path.join(__dirname, '..', '..', 'shared', 'data'));

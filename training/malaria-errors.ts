@@ -1,15 +1,17 @@
 /**
  * Contact sheet of the validation images the committed malaria model gets wrong most confidently
  * (the card's most_confident_errors), so a person can judge whether the label or the model is
- * wrong. Writes a PNG to reports/ (git-ignored: dataset images are never committed).
+ * wrong; with --dropped, of the training images that label cleaning left out (the card's
+ * label_cleaning.dropped, least likely label first). Writes a PNG to reports/ (git-ignored:
+ * dataset images are never committed).
  *
- * Usage: npm run malaria:errors [-- --data ../shared/data] [--out reports/malaria-errors.png]
+ * Usage: npm run malaria:errors [-- --dropped] [--data ../shared/data] [--out reports/malaria-errors.png]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readCard } from '../src/predictors/registry';
-import { arg, dataDir } from './args';
+import { arg, dataDir, flag } from './args';
 import { findCellImages } from './malaria-data';
 
 const TILE = 160;
@@ -25,8 +27,13 @@ interface ErrorRow {
 
 const escapeXml = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function caption(row: ErrorRow, rank: number): Buffer {
-  const lines = [`${rank}. ${row.id}`, `label ${row.label}`, `model ${row.predicted} ${(row.confidence * 100).toFixed(1)} %`];
+interface DroppedRow {
+  id: string;
+  label: string;
+  label_probability: number;
+}
+
+function caption(lines: string[]): Buffer {
   const text = lines
     .map((l, i) => `<text x="4" y="${13 + i * 14}" font-family="sans-serif" font-size="11" fill="#fff">${escapeXml(l)}</text>`)
     .join('');
@@ -36,21 +43,30 @@ function caption(row: ErrorRow, rank: number): Buffer {
 async function main(): Promise<void> {
   const root = path.join(__dirname, '..');
   const dataRoot = dataDir();
-  const out = path.resolve(arg('out') ?? path.join(root, 'reports', 'malaria-errors.png'));
+  const dropped = flag('dropped');
+  const out = path.resolve(arg('out') ?? path.join(root, 'reports', dropped ? 'malaria-dropped.png' : 'malaria-errors.png'));
   const card = readCard(path.join(root, 'models'), 'malaria');
-  const rows = (card.most_confident_errors as { images: ErrorRow[] } | undefined)?.images ?? [];
-  if (rows.length === 0) throw new Error('models/malaria/card.json lists no most_confident_errors');
+  const rows: Array<{ id: string; lines: string[] }> = dropped
+    ? ((card.label_cleaning as { dropped: DroppedRow[] } | null)?.dropped ?? []).map((r, i) => ({
+        id: r.id,
+        lines: [`${i + 1}. ${r.id}`, `label ${r.label}`, `P(label) ${(r.label_probability * 100).toFixed(1)} %`],
+      }))
+    : ((card.most_confident_errors as { images: ErrorRow[] } | undefined)?.images ?? []).map((r, i) => ({
+        id: r.id,
+        lines: [`${i + 1}. ${r.id}`, `label ${r.label}`, `model ${r.predicted} ${(r.confidence * 100).toFixed(1)} %`],
+      }));
+  if (rows.length === 0) throw new Error(`models/malaria/card.json lists no ${dropped ? 'label_cleaning.dropped' : 'most_confident_errors'}`);
   const files = new Map(findCellImages(dataRoot).map((f) => [f.id, f.file]));
 
   const tiles = await Promise.all(
-    rows.map(async (row, i) => {
+    rows.map(async (row) => {
       const file = files.get(row.id);
       if (file === undefined) throw new Error(`${row.id} is not under ${dataRoot}`);
       const image = await sharp(file).resize(TILE, TILE, { fit: 'contain', background: '#000' }).png().toBuffer();
       return sharp({ create: { width: TILE, height: TILE + CAPTION, channels: 3, background: '#000' } })
         .composite([
           { input: image, left: 0, top: 0 },
-          { input: caption(row, i + 1), left: 0, top: TILE },
+          { input: caption(row.lines), left: 0, top: TILE },
         ])
         .png()
         .toBuffer();
@@ -74,7 +90,7 @@ async function main(): Promise<void> {
   );
   fs.mkdirSync(path.dirname(out), { recursive: true });
   await sheet.png().toFile(out);
-  console.log(`${rows.length} most confident errors of malaria v${card.version} → ${out}`);
+  console.log(`${rows.length} ${dropped ? 'dropped training images' : 'most confident errors'} of malaria v${card.version} → ${out}`);
 }
 
 main().catch((err: unknown) => {

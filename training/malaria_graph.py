@@ -7,7 +7,8 @@
       -> Pad with black to S x S, centred                         = `pixels` uint8 [N, 3, S, S]
       -> Cast to float -> [test-time views: the 8 flips/rotations, concatenated on the batch axis]
       -> the CNN (torch export: per-channel normalisation, convolutions, linear) -> logits
-      -> [mean of the views' logits] -> / temperature -> Softmax -> [clip to the supported cap]
+      -> [mean of the views' logits] -> [+ decision shift on the parasitized logit] -> / temperature
+      -> Softmax -> [clip to the supported cap]
       -> probabilities float32 [N, 2]
 
 Resize comes before the padding, not after: padding a 25-megapixel strip (say 25,000 x 1,000) to a
@@ -136,12 +137,14 @@ def _append_cnn(b, cnn, x, prefix):
     return ren(cnn_out)
 
 
-def compose(cnns, size, mode, temperature=1.0, views=1, cap=None):
+def compose(cnns, size, mode, temperature=1.0, views=1, cap=None, shift=0.0):
     """The served model. `cnns`: torch-exported ModelProtos, each with one float input (NCHW, values
     0..255) and one output (logits [M, 2]); several are an ensemble (logits averaged).
     temperature: logits are divided by it before the softmax. views: how many dihedral views are
     averaged (logits). cap: if set, probabilities are clipped to [1 - cap, cap] (two classes, so
-    they still sum to 1)."""
+    they still sum to 1). shift: added to the first (parasitized) logit before the temperature, so the
+    most probable label is parasitized from a lower unshifted probability (the cost of a missed
+    parasite; see train_malaria.py's DECISION_RULE)."""
     b = _Builder()
     pixels = _preprocess(b, size, mode)
     x = _views(b, b.op("Cast", [pixels], "pixels_float", to=TensorProto.FLOAT), views)
@@ -150,12 +153,15 @@ def compose(cnns, size, mode, temperature=1.0, views=1, cap=None):
     if views > 1:
         per_view = b.op("Reshape", [logits, b.const("views_shape", [views, -1, 2])], "view_logits")
         logits = b.op("ReduceMean", [per_view, b.const("view_axis", [0])], "mean_logits", keepdims=0)
+    if shift:
+        logits = b.op("Add", [logits, b.const("decision_shift", [[shift, 0.0]], np.float32)], "shifted_logits")
     scaled = b.op("Div", [logits, b.const("temperature", [temperature], np.float32)], "scaled_logits")
     probs = b.op("Softmax", [scaled], "softmax" if cap is not None else "probabilities", axis=1)
     if cap is not None:
         probs = b.op("Clip", [probs, b.const("cap_low", 1.0 - cap, np.float32), b.const("cap_high", cap, np.float32)], "probabilities")
     doc = (f"malaria: fit into {size}x{size} (Resize {mode}, antialias), black padding; {len(cnns)} CNN(s); {views} "
-           f"dihedral view(s) averaged; temperature {temperature:.4f}"
+           f"dihedral view(s) averaged; "
+           + (f"parasitized logit + {shift:g}; " if shift else "") + f"temperature {temperature:.4f}"
            + (f"; probabilities clipped to [{1 - cap:g}, {cap:g}]" if cap is not None else ""))
     return _model(b, "malaria", "probabilities", TensorProto.FLOAT, ["N", 2], doc)
 

@@ -20,7 +20,7 @@ import { RemoteBackend } from '../src/inference/remote';
 import { Registry } from '../src/predictors/registry';
 import type { ModelCard, Prediction } from '../src/predictors/types';
 import { type ServerProcess, startServer } from '../tests/helpers/server-process';
-import { arg, dataDir } from './args';
+import { arg, dataDir, flag } from './args';
 import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   let tier: ServerProcess | undefined;
   let split: SplitCheck | undefined;
   const url = arg('inference-url');
-  if (url !== undefined || process.argv.includes('--split')) {
+  if (url !== undefined || flag('split')) {
     if (url === undefined) tier = await startServer({ ROLE: 'models' }, 60_000, '/v2/health/ready');
     const remote = new Registry(
       new RemoteBackend({ url: url ?? (tier?.url as string), token: process.env.INFERENCE_TOKEN, timeoutMs: 30_000, retries: 2 }),

@@ -3,6 +3,7 @@
 that takes the decoded image at its own size (see training/malaria_graph.py).
 
     /usr/bin/python3 training/train_malaria.py [--data DIR] [--size S] [--epochs E] [--width W] [--views V] [--mode M]
+                                               [--clean P] [--shift auto|X]
     /usr/bin/python3 training/train_malaria.py --select      # re-run the comparison (short schedules)
 
 Pixels: malaria_graph.py writes the graph's preprocessing nodes (resize + padding) as a small ONNX
@@ -13,7 +14,7 @@ After training: the CNN is exported with torch (opset 17), composed into the fin
 with the preprocessing, the test-time views, the temperature and the confidence cap; then every
 validation image goes through the final graph in onnxruntime-node (prepare-malaria.ts --score), and
 the card's metrics are computed from those served probabilities.
-Writes models/malaria/2/model.onnx, models/malaria/card.json and models/malaria/config.pbtxt.
+Writes models/malaria/<VERSION>/model.onnx, models/malaria/card.json and models/malaria/config.pbtxt.
 """
 
 import argparse
@@ -36,7 +37,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 LABELS = ["parasitized", "uninfected"]
-VERSION = "2"
+VERSION = "3"
 SEED = 42
 BATCH_SIZE = 128
 LR = 3e-3
@@ -56,6 +57,17 @@ VIEWS_RULE = (f"the number of test-time views (1, 2, 4 or 8) with the highest va
               "on the shared machine); accuracies within 0.05 point (2 images) count as tied and fewer views win")
 DEFAULT_CONVS = 1
 DEFAULT_MEMBERS = 2
+DEFAULT_CLEAN = 0.1
+CLEAN_RULE = ("the members are first trained on every training image; the training images whose given label that "
+              "first ensemble (all 8 dihedral views) gives a probability below {clean:g} are dropped, and the final "
+              "members are trained on the rest (about 1-2 % of the NIH labels are known to be wrong; the validation "
+              "labels are never changed)")
+RECALL_TARGET = 0.965
+SHIFT_STEP = 0.05
+DECISION_RULE = (f"a missed parasite is the costly error: the smallest shift (multiple of {SHIFT_STEP:g}, at most 3) added to "
+                 f"the parasitized logit before the temperature for which the validation parasitized recall reaches "
+                 f"{RECALL_TARGET:.1%}; the temperature is fitted after the shift, so the stated probabilities are those of the "
+                 "shifted model and calibrated as such")
 
 
 # The comparison behind the defaults, measured 2026-11-27 on the 2-core machine shared with other
@@ -126,6 +138,29 @@ SELECTION = [
      "note": "a longer schedule adds nothing (30 epochs, 4 views: 96.95 %)"},
     {"how": "ad hoc: the width-16 (4 views) and width-10 (1 view) ensembles' graphs, log-odds averaged", "members": 4,
      "accuracy": 0.9702, "parasitized_recall": 0.959, "note": "1.3 ms and 1.7 MB together: over both budgets"},
+    # 2026-11-27, second round (version 3): one-off runs on the cached pixels with this file's train() and a
+    # variant network (not kept); one member unless said; "at 96.5 % recall": the accuracy when the decision
+    # shift is set so that at most 70 of the 2,000 parasitized cells are missed (false alarms in brackets).
+    {"how": "ad hoc", "size": 64, "width": 8, "convs": 1, "members": 1, "epochs": 30, "views": 4,
+     "accuracy": 0.9683, "parasitized_recall": 0.9535, "note": "5 stages 8/16/32/64/128 at 64 px (1 view: 96.75 %); at 96.5 % recall 96.78 % (59)"},
+    {"how": "ad hoc", "size": 64, "width": 16, "convs": 1, "members": 1, "epochs": 30, "views": 8,
+     "accuracy": 0.9658, "parasitized_recall": 0.9485, "note": "stride-2 first convolution at 64 px instead of conv + pool at 32 px"},
+    {"how": "ad hoc", "size": 32, "width": 24, "convs": 1, "members": 1, "epochs": 30, "views": 4,
+     "accuracy": 0.9688, "parasitized_recall": 0.9585, "bytes": 771390, "ms_per_image": 0.917,
+     "note": "channels 24/48/96/160 (1 view 96.90 %, 0.39 ms); at 96.5 % recall 96.80 % (58); with label cleaning no better"},
+    {"how": "ad hoc", "size": 32, "width": 16, "convs": 1, "members": 2, "epochs": 30, "views": 4,
+     "accuracy": 0.9695, "parasitized_recall": 0.957, "note": "version 2 (no cleaning): at 96.5 % recall 96.58 % (67)"},
+    {"how": "ad hoc = this script's default", "size": 32, "width": 16, "convs": 1, "members": 2, "epochs": 30, "views": 4,
+     "clean": 0.1, "accuracy": 0.9703, "parasitized_recall": 0.958,
+     "note": "label cleaning, 129 training images dropped: at 96.5 % recall 96.90 % (54)"},
+    {"how": "ad hoc", "size": 32, "width": 16, "convs": 1, "members": 2, "epochs": 30, "views": 4,
+     "clean": 0.2, "accuracy": 0.969, "parasitized_recall": 0.958, "note": "206 dropped: at 96.5 % recall 96.88 % (55)"},
+    {"how": "ad hoc", "size": 32, "width": 16, "convs": 1, "members": 2, "epochs": 30, "views": 4,
+     "clean": "0.1, twice", "accuracy": 0.968, "parasitized_recall": 0.955,
+     "note": "second cleaning by the cleaned members (160 dropped): at 96.5 % recall 96.97 % (51)"},
+    {"how": "ad hoc", "members": 6, "views": 4, "accuracy": 0.9698, "parasitized_recall": 0.9645,
+     "note": "the six cleaned members above together (2.4 MB, ~2.2 ms): 96.97 % with 71 missed and 50 false alarms; "
+             "no configuration measured reaches 97.0 % accuracy at 96.5 % parasitized recall"},
 ]
 
 
@@ -328,7 +363,7 @@ def accuracy(logits, y):
 # Export and measurement in onnxruntime-node
 
 
-def export(models, size, mode, views, temperature, cap, path):
+def export(models, size, mode, views, temperature, cap, path, shift=0.0):
     """models: the ensemble's members (one or more). Each is exported by torch, then all are
     composed into one graph with the preprocessing (malaria_graph.compose)."""
     cnns = []
@@ -343,7 +378,7 @@ def export(models, size, mode, views, temperature, cap, path):
             cnn = onnx.load(cnn_path)
             onnx.checker.check_model(cnn)
             cnns.append(cnn)
-    return malaria_graph.save(malaria_graph.compose(cnns, size, mode, temperature, views, cap), path)
+    return malaria_graph.save(malaria_graph.compose(cnns, size, mode, temperature, views, cap, shift), path)
 
 
 def onnx_scores(path, data_dir):
@@ -402,6 +437,69 @@ def confusion(pred, y):
 
 
 VIEW_CHOICES = (1, 4, 8)
+
+
+def clean_labels(models, data, threshold):
+    """Drops the training images whose given label the ensemble `models` (8 views) finds unlikely
+    (probability below threshold). Returns (the data without them, the card's report)."""
+    logits = val_logits(models, data["x_train"], 8)
+    p = calibration.softmax(logits)
+    y = data["y_train"]
+    given = p[np.arange(len(y)), y]
+    keep = given >= threshold
+    items = [it for it in data["meta"]["items"] if it["split"] != "validation"]
+    dropped = sorted((float(given[i]), items[i]["id"], items[i]["label"]) for i in np.nonzero(~keep)[0])
+    report = {
+        "rule": CLEAN_RULE.format(clean=threshold),
+        "threshold": threshold,
+        "first_round_validation_accuracy_8_views": round(accuracy(val_logits(models, data["x_val"], 8), data["y_val"]), 4),
+        "n_train_before": int(len(y)),
+        "n_dropped": int((~keep).sum()),
+        "dropped_by_label": {lab: int(((~keep) & (y == k)).sum()) for k, lab in enumerate(LABELS)},
+        "dropped": [{"id": i, "label": lab, "label_probability": round(g, 4)} for g, i, lab in dropped],
+        "contact_sheet": "npm run malaria:errors -- --dropped",
+    }
+    cleaned = dict(data, x_train=data["x_train"][keep], y_train=y[keep])
+    return cleaned, report
+
+
+def recall_at(logits, y, shift):
+    z = logits[:, 0] + shift - logits[:, 1]
+    return float((z[y == 0] >= 0).mean())
+
+
+def choose_shift(logits, y):
+    for k in range(int(round(3 / SHIFT_STEP)) + 1):
+        if recall_at(logits, y, k * SHIFT_STEP) >= RECALL_TARGET:
+            return round(k * SHIFT_STEP, 4)
+    return 3.0
+
+
+def decision_report(logits, y, ids, shift):
+    """The shift's effect, in-sample and 2-fold cross-fitted (each fold decided with the shift chosen
+    on the other: an estimate of how the rule does on images it was not chosen on)."""
+    def counts(lg, yy, sh):
+        pred = np.where(lg[:, 0] + sh - lg[:, 1] >= 0, 0, 1)
+        return int(((pred == 1) & (yy == 0)).sum()), int(((pred == 0) & (yy == 1)).sum())
+    fold = calibration.folds(ids)
+    missed = alarms = 0
+    fold_shifts = []
+    for f in range(calibration.FOLDS):
+        sh = choose_shift(logits[fold != f], y[fold != f])
+        fold_shifts.append(sh)
+        m, a = counts(logits[fold == f], y[fold == f], sh)
+        missed, alarms = missed + m, alarms + a
+    n_par = int((y == 0).sum())
+    m0, a0 = counts(logits, y, 0.0)
+    return {
+        "rule": DECISION_RULE,
+        "shift": shift,
+        "unshifted": {"accuracy": round(1 - (m0 + a0) / len(y), 4), "parasitized_recall": round(1 - m0 / n_par, 4),
+                      "missed_parasites": m0, "false_alarms": a0},
+        "cross_fitted": {"fold_shifts": fold_shifts, "accuracy": round(1 - (missed + alarms) / len(y), 4),
+                         "parasitized_recall": round(1 - missed / n_par, 4), "missed_parasites": missed,
+                         "false_alarms": alarms},
+    }
 
 
 def _train_member(args):
@@ -501,6 +599,9 @@ def main():
                     help="test-time dihedral views averaged in the graph; auto: chosen by measurement (VIEWS_RULE)")
     ap.add_argument("--convs", type=int, default=DEFAULT_CONVS, help="convolutions per stage")
     ap.add_argument("--members", type=int, default=DEFAULT_MEMBERS, help="ensemble members (seeds 42, 43, ...), logits averaged in the graph")
+    ap.add_argument("--clean", type=float, default=DEFAULT_CLEAN,
+                    help="drop training images whose label a first ensemble finds less likely than this (CLEAN_RULE); 0: no cleaning")
+    ap.add_argument("--shift", default="auto", help="decision shift on the parasitized logit; auto: DECISION_RULE")
     ap.add_argument("--select", action="store_true", help="compare configurations with a short schedule; writes no model")
     ap.add_argument("--select-configs", default='[{"size":32,"width":16,"mode":"linear"},{"size":32,"width":16,"mode":"cubic"}]')
     ap.add_argument("--select-epochs", type=int, default=6)
@@ -517,7 +618,8 @@ def main():
 
     started_at = time.time()
     defaults = {"data": common.DEFAULT_DATA, "size": DEFAULT_SIZE, "epochs": DEFAULT_EPOCHS, "width": DEFAULT_WIDTH,
-                "mode": DEFAULT_MODE, "views": DEFAULT_VIEWS, "convs": DEFAULT_CONVS, "members": DEFAULT_MEMBERS}
+                "mode": DEFAULT_MODE, "views": DEFAULT_VIEWS, "convs": DEFAULT_CONVS, "members": DEFAULT_MEMBERS,
+                "clean": DEFAULT_CLEAN, "shift": "auto"}
     command = "npm run train -- malaria" + "".join(f" --{k} {getattr(args, k)}" for k, d in defaults.items() if str(getattr(args, k)) != str(d))
     size, mode = args.size, args.mode
     data = load_cache(size, mode, data_dir)
@@ -526,6 +628,13 @@ def main():
     load_before = load_average()
     t0 = time.time()
     models, history = train_members(data, args.width, args.epochs, args.convs, args.members)
+    cleaning = None
+    if args.clean > 0:
+        data, cleaning = clean_labels(models, data, args.clean)
+        print(f"  label cleaning: dropped {cleaning['n_dropped']} training images {cleaning['dropped_by_label']}; "
+              f"training again on {len(data['y_train'])}", file=sys.stderr)
+        cleaning["first_round_history"] = history
+        models, history = train_members(data, args.width, args.epochs, args.convs, args.members)
     train_seconds = time.time() - t0
     load_after = load_average()
     model = models[0]
@@ -536,10 +645,14 @@ def main():
     view_table = compare_views(models, data, size, mode, typical["file"])
     views = choose_views(view_table) if args.views == "auto" else int(args.views)
     print(f"  views: {json.dumps(view_table)} -> {views}", file=sys.stderr)
-    logits = val_logits(models, data["x_val"], views)
+    raw_logits = val_logits(models, data["x_val"], views)
+    shift = choose_shift(raw_logits, y) if args.shift == "auto" else float(args.shift)
+    decision = decision_report(raw_logits, y, ids, shift)
+    print(f"  decision: {json.dumps(decision)}", file=sys.stderr)
+    logits = raw_logits + np.array([shift, 0.0])
     cal = calibration.calibrate(logits, y, ids)
     path = common.model_path("malaria", VERSION)
-    graph = export(models, size, mode, views, cal["temperature"], cal["cap"], path)
+    graph = export(models, size, mode, views, cal["temperature"], cal["cap"], path, shift)
 
     # Every number below is from the served graph: images decoded by src/images.ts, onnxruntime-node.
     meta, probs = onnx_scores(path, data_dir)
@@ -575,7 +688,9 @@ def main():
             f"{size}×{size}, float, per-channel normalisation (mean {[round(float(v), 4) for v in model.mean]}, std "
             f"{[round(float(v), 4) for v in model.std]} of [0, 1] values, from the training split)"
             + (f", the {views} flips/rotations of the square averaged (logits)" if views > 1 else "")
-            + f", the CNN, logits / {cal['temperature']:.4f} (temperature), softmax"
+            + ", the CNN"
+            + (f", {shift:g} added to the parasitized logit (decision shift)" if shift else "")
+            + f", logits / {cal['temperature']:.4f} (temperature), softmax"
             + (f", probabilities clipped to [{1 - cal['cap']:g}, {cal['cap']:g}]" if cal["cap"] is not None else "")
             + ". Training read the output of the same preprocessing nodes (training/prepare-malaria.ts runs them "
               "in onnxruntime-node on src/images.ts's decode)."
@@ -633,6 +748,8 @@ def main():
                    f"{os.cpu_count()}-core CPU shared with other jobs, load average {bench_load:.2f} at measurement",
         },
         "selection": SELECTION,
+        "decision": decision,
+        "label_cleaning": cleaning,
         "test_time_views": {"rule": VIEWS_RULE, "chosen": views, "table": view_table,
                             "how": "the trained members, each alone and together, with 1, 2, 4 and 8 of the dihedral "
                                    "views averaged (PyTorch on the cached pixels; each graph timed as in performance)"},
@@ -647,6 +764,7 @@ def main():
             "members": args.members,
             "resize_mode": mode,
             "views": views,
+            "label_cleaning_threshold": args.clean,
             "train_seconds": round(train_seconds, 1),
             "load_average": {"before": load_before, "after": load_after},
             "history": history,

@@ -38,7 +38,7 @@ describe('when the input is valid', () => {
       const res = await request(ctx.app).post('/api/predict/malaria').attach('image', await cellImage('png'), 'cell.png');
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
-      expect(res.body).toMatchObject({ model: 'malaria', version: '2', label: 'uninfected' });
+      expect(res.body).toMatchObject({ model: 'malaria', version: '3', label: 'uninfected' });
       expect(Object.keys(res.body.scores)).toEqual(['parasitized', 'uninfected']);
       expect(res.body.scores.parasitized + res.body.scores.uninfected).toBeCloseTo(1, 6);
       expect(res.body.confidence).toBe(res.body.scores.uninfected);
@@ -82,7 +82,7 @@ describe('when the input is valid', () => {
       const res = await request(ctx.app).get('/api/models');
       expect(res.status).toBe(200);
       expect(res.body.models.map((m: { name: string }) => m.name)).toEqual(['regression', 'malaria', 'sentiment']);
-      expect(res.body.models.map((m: { version: string }) => m.version)).toEqual(['1', '2', '2']);
+      expect(res.body.models.map((m: { version: string }) => m.version)).toEqual(['1', '3', '2']);
       for (const card of res.body.models) {
         expect(card.metrics.validation).toBeDefined();
         expect(Array.isArray(card.labels)).toBe(true);

@@ -71,7 +71,7 @@ describe('OnnxBackend runs through a gate per model', () => {
     const models = path.join(__dirname, '..', '..', 'models');
     const backend = new OnnxBackend({ runsPerTurn: 1 });
     await backend.load([
-      { name: 'malaria', version: '2', path: path.join(models, 'malaria', '2', 'model.onnx') },
+      { name: 'malaria', version: '3', path: path.join(models, 'malaria', '3', 'model.onnx') },
       { name: 'regression', version: '1', path: path.join(models, 'regression', '1', 'model.onnx') },
     ]);
     try {
