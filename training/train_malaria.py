@@ -463,14 +463,14 @@ def clean_labels(models, data, threshold):
     return cleaned, report
 
 
-def recall_at(logits, y, shift):
-    z = logits[:, 0] + shift - logits[:, 1]
-    return float((z[y == 0] >= 0).mean())
+def decide(logits, shift):
+    """Predicted label indices with `shift` added to the parasitized logit, as the graph decides."""
+    return np.where(logits[:, 0] + shift - logits[:, 1] >= 0, 0, 1)
 
 
 def choose_shift(logits, y):
     for k in range(int(round(3 / SHIFT_STEP)) + 1):
-        if recall_at(logits, y, k * SHIFT_STEP) >= RECALL_TARGET:
+        if float((decide(logits, k * SHIFT_STEP)[y == 0] == 0).mean()) >= RECALL_TARGET:
             return round(k * SHIFT_STEP, 4)
     return 3.0
 
@@ -478,27 +478,22 @@ def choose_shift(logits, y):
 def decision_report(logits, y, ids, shift):
     """The shift's effect, in-sample and 2-fold cross-fitted (each fold decided with the shift chosen
     on the other: an estimate of how the rule does on images it was not chosen on)."""
-    def counts(lg, yy, sh):
-        pred = np.where(lg[:, 0] + sh - lg[:, 1] >= 0, 0, 1)
-        return int(((pred == 1) & (yy == 0)).sum()), int(((pred == 0) & (yy == 1)).sum())
     fold = calibration.folds(ids)
-    missed = alarms = 0
+    conf = np.zeros((2, 2), dtype=int)
     fold_shifts = []
     for f in range(calibration.FOLDS):
-        sh = choose_shift(logits[fold != f], y[fold != f])
-        fold_shifts.append(sh)
-        m, a = counts(logits[fold == f], y[fold == f], sh)
-        missed, alarms = missed + m, alarms + a
-    n_par = int((y == 0).sum())
-    m0, a0 = counts(logits, y, 0.0)
+        fold_shifts.append(choose_shift(logits[fold != f], y[fold != f]))
+        conf += confusion(decide(logits[fold == f], fold_shifts[-1]), y[fold == f])
+
+    def figures(c):
+        missed, alarms = int(c[0, 1]), int(c[1, 0])
+        return {"accuracy": round(1 - (missed + alarms) / int(c.sum()), 4), "parasitized_recall": round(1 - missed / int(c[0].sum()), 4),
+                "missed_parasites": missed, "false_alarms": alarms}
     return {
         "rule": DECISION_RULE,
         "shift": shift,
-        "unshifted": {"accuracy": round(1 - (m0 + a0) / len(y), 4), "parasitized_recall": round(1 - m0 / n_par, 4),
-                      "missed_parasites": m0, "false_alarms": a0},
-        "cross_fitted": {"fold_shifts": fold_shifts, "accuracy": round(1 - (missed + alarms) / len(y), 4),
-                         "parasitized_recall": round(1 - missed / n_par, 4), "missed_parasites": missed,
-                         "false_alarms": alarms},
+        "unshifted": figures(confusion(decide(logits, 0.0), y)),
+        "cross_fitted": {"fold_shifts": fold_shifts, **figures(conf)},
     }
 
 
