@@ -15,6 +15,9 @@ export interface CsvRecord {
   unterminated?: boolean;
 }
 
+/** The characters that end a run of unquoted text once it has begun (a quote in it is text). */
+const RUN_END = /[,\n\r]/g;
+
 export class CsvRecords {
   private fields: string[] = [];
   private field = '';
@@ -27,28 +30,46 @@ export class CsvRecords {
   private line = 1;
   private recordLine = 1;
 
-  /** Feeds the next chunk of text; returns the records it completed. */
+  /**
+   * Feeds the next chunk of text; returns the records it completed. Linear in the chunk: runs of
+   * ordinary characters are found by one scan and appended as slices, not character by character.
+   */
   push(text: string): CsvRecord[] {
     const out: CsvRecord[] = [];
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i] as string;
+    const n = text.length;
+    let i = 0;
+    // The next line break at or after i, looked up again only once passed, so that counting the
+    // line breaks inside quoted fields reads the chunk once however many quotes it has.
+    let newline = -1;
+    while (i < n) {
       if (this.quoted) {
         if (this.quoteSeen) {
           this.quoteSeen = false;
-          if (c === '"') {
+          if (text[i] === '"') {
             this.field += '"';
+            i++;
             continue;
           }
-          this.quoted = false; // the quote closed the field; c is handled below as unquoted text
-        } else if (c === '"') {
-          this.quoteSeen = true;
-          continue;
-        } else {
-          if (c === '\n') this.line++;
-          this.field += c;
+          this.quoted = false; // the quote closed the field; text[i] is handled below as unquoted text
           continue;
         }
+        const quote = text.indexOf('"', i);
+        const end = quote < 0 ? n : quote;
+        for (let from = i; ; from = newline + 1) {
+          if (newline < from) {
+            const at = text.indexOf('\n', from);
+            newline = at < 0 ? n : at;
+          }
+          if (newline >= end) break;
+          this.line++;
+        }
+        this.field += text.slice(i, end);
+        if (quote < 0) break;
+        this.quoteSeen = true;
+        i = quote + 1;
+        continue;
       }
+      const c = text[i] as string;
       if (c === ',') {
         this.endField();
       } else if (c === '\n') {
@@ -61,9 +82,15 @@ export class CsvRecords {
         this.quoted = true;
         this.fieldStarted = true;
       } else {
-        this.field += c;
+        // c and the ordinary characters after it (a quote inside an unquoted field is text)
+        RUN_END.lastIndex = i + 1;
+        const end = RUN_END.exec(text)?.index ?? n;
+        this.field += text.slice(i, end);
         this.fieldStarted = true;
+        i = end;
+        continue;
       }
+      i++;
     }
     return out;
   }

@@ -4,36 +4,65 @@
  * endpoints are Endpoint objects (./endpoint.ts): each is also its own entry in /openapi.json, and
  * the page's forms are read with the same field schemas.
  */
-import express, { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
-import { parseFields } from '../fields';
+import { type Fields, fieldsBodyLimit, parseFields } from '../fields';
 import { REGRESSION_FIELDS } from '../predictors/regression';
 import { sentimentFields } from '../predictors/sentiment';
 import { ClassificationPredictionSchema, ModelCardSchema, RegressionPredictionSchema } from '../predictors/types';
 import { cellImage } from '../sample-image';
 import { batchEndpoint, classifyPost } from './batch';
-import { type Endpoint, fieldsBody, jsonEndpoint } from './endpoint';
+import { cancelWhenAnswered } from './deadline';
+import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
 import { imageBody } from './upload';
 import { batchTable, keptInputs, type PageDeps, renderPage } from './view';
 
 export interface RouteDeps extends PageDeps {
   lifecycle: Lifecycle;
   log?: Logger;
+  /**
+   * The client rate limit (src/http/rate-limit.ts; [] when off). One for every prediction route,
+   * built once per app, so that a client's form posts, API calls and batches share one budget.
+   */
+  rateLimit: RequestHandler[];
+}
+
+/** Inference queued for a request already answered, or whose client left, is not started (src/http/deadline.ts). */
+const answeredSignal = cancelWhenAnswered();
+
+/**
+ * What a prediction route runs before anything else, its body parser included: the client's rate
+ * limit (a limited client's body is not read), then the signal that skips its queued inference
+ * once it has been answered. A text form parses its small body first, so a 429 page keeps the input.
+ */
+const guards = (deps: RouteDeps): RequestHandler[] => [...deps.rateLimit, answeredSignal];
+
+/**
+ * An endpoint behind the guards, its 429 documented when the limit is on. Every endpoint that runs
+ * a model or stores what clients send goes through it (a POST /api/feedback too).
+ */
+export function guarded(endpoint: Endpoint, deps: RouteDeps): Endpoint {
+  return {
+    ...endpoint,
+    errors: deps.rateLimit.length > 0 ? [...endpoint.errors, 'rate_limited'] : endpoint.errors,
+    handlers: [...guards(deps), ...endpoint.handlers],
+  };
 }
 
 export function pageRoutes(deps: RouteDeps): Router {
   const { registry, config } = deps;
   const router = Router();
-  const form = express.urlencoded({ extended: false, limit: config.maxBodyBytes, parameterLimit: 20 });
+  /** A form's body parser, limited to what its fields can need (src/fields.ts, fieldsBodyLimit). */
+  const form = (fields: Fields): RequestHandler => formParser(fieldsBodyLimit(fields, config.maxBodyBytes));
   const reviewFields = sentimentFields(config.maxReviewChars);
 
   /** The page with its three forms. @route GET / */
   router.get('/', (req, res) => renderPage(req, res, deps, {}));
 
   /** Predict from the number form. @route POST /predict/regression */
-  router.post('/predict/regression', form, async (req, res) => {
+  router.post('/predict/regression', form(REGRESSION_FIELDS), ...guards(deps), async (req, res) => {
     const { x } = parseFields(REGRESSION_FIELDS, req.body);
     const prediction = await registry.get('regression').predict(x);
     renderPage(req, res, deps, { results: { regression: prediction }, inputs: keptInputs(req), active: 'regression' });
@@ -43,7 +72,7 @@ export function pageRoutes(deps: RouteDeps): Router {
    * Predict from the image form: one image answers as the single-image form always has (its
    * error, if any, is the page's status); several give the results table. @route POST /predict/malaria
    */
-  router.post('/predict/malaria', async (req, res) => {
+  router.post('/predict/malaria', ...guards(deps), async (req, res) => {
     const images = await classifyPost(req, res, deps, { thumbnails: true });
     if (images === null) return;
     const [only] = images;
@@ -58,7 +87,7 @@ export function pageRoutes(deps: RouteDeps): Router {
   });
 
   /** Predict from the review form. @route POST /predict/sentiment */
-  router.post('/predict/sentiment', form, async (req, res) => {
+  router.post('/predict/sentiment', form(reviewFields), ...guards(deps), async (req, res) => {
     const { review } = parseFields(reviewFields, req.body);
     const prediction = await registry.get('sentiment').predict(review);
     renderPage(req, res, deps, { results: { sentiment: prediction }, inputs: keptInputs(req), active: 'sentiment' });
@@ -81,10 +110,10 @@ const ReadinessSchema = z
 
 const ModelListSchema = z.strictObject({ models: z.array(ModelCardSchema) }).meta({ id: 'ModelList' });
 
-/** The JSON API: predictions and model cards. Each endpoint is its own documentation (./endpoint.ts). */
+/** The JSON API: predictions (behind the guards) and model cards. Each endpoint is its own documentation (./endpoint.ts). */
 export function apiEndpoints(deps: RouteDeps): Endpoint[] {
   const { registry, config } = deps;
-  return [
+  const predictions = [
     jsonEndpoint({
       method: 'post',
       path: '/api/predict/regression',
@@ -126,6 +155,9 @@ export function apiEndpoints(deps: RouteDeps): Endpoint[] {
         'a blank review': { review: '   ' },
       }),
     }),
+  ];
+  return [
+    ...predictions.map((endpoint) => guarded(endpoint, deps)),
     jsonEndpoint({
       method: 'get',
       path: '/api/models',

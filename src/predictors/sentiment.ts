@@ -5,12 +5,33 @@
  *       output "probabilities" float32 [N, 2]  over card.labels (negative, positive)
  */
 import { z } from 'zod';
-import { type Field, fail, parseField } from '../fields';
+import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../fields';
 import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
 import { classificationPrediction } from './classification';
 import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 
 export const MODEL_NAME = 'sentiment';
+
+/** A character that is not blank once NUL becomes a space (\s is trim's set of white space). */
+const NOT_BLANK = /[^\s\0]/;
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** Code points in `s`, a lone surrogate counting as one (as `[...s].length`, without the array). */
+function codePoints(s: string): number {
+  if (!SURROGATE.test(s)) return s.length;
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
 
 const reviewFields = new Map<number, Field<z.ZodType<string, string>>>();
 
@@ -21,12 +42,14 @@ export function reviewField(maxChars: number): Field<z.ZodType<string, string>> 
   field = {
     schema: z
       .string({ error: '"review" must be text.' })
-      // Lone surrogates and NUL cannot be tokenised meaningfully; replace rather than reject.
-      .transform((raw) => raw.toWellFormed().replaceAll('\u0000', ' '))
-      .superRefine((review, ctx) => {
-        if (review.trim() === '') return fail(ctx, 'empty_review', 'The review is empty. Paste a movie review.');
-        // Characters as a person counts them (code points), as JSON Schema's maxLength does.
-        const length = [...review].length;
+      // Checked on the text as sent, before the transform copies it: an over-long review (the body
+      // limit allows 12 times the characters, or a quarter of a million spaces) costs one pass.
+      // A review refused here is not transformed.
+      .superRefine((raw, ctx) => {
+        if (!NOT_BLANK.test(raw)) return fail(ctx, 'empty_review', 'The review is empty. Paste a movie review.');
+        // Characters as a person counts them (code points), as JSON Schema's maxLength does. The
+        // transform below keeps their number (a lone surrogate becomes one U+FFFD).
+        const length = codePoints(raw);
         if (length > maxChars) {
           fail(
             ctx,
@@ -35,6 +58,8 @@ export function reviewField(maxChars: number): Field<z.ZodType<string, string>> 
           );
         }
       })
+      // Lone surrogates and NUL cannot be tokenised meaningfully; replace rather than reject.
+      .transform((raw) => raw.toWellFormed().replaceAll('\u0000', ' '))
       .meta({
         description: 'The movie review, as typed (English; HTML and emoji are fine). Not blank.',
         maxLength: maxChars,
@@ -42,6 +67,7 @@ export function reviewField(maxChars: number): Field<z.ZodType<string, string>> 
       }),
     missing: { code: 'missing_review', message: 'Paste a movie review into the field "review".' },
     invalid: 'invalid_review',
+    maxBytes: maxChars * MAX_BYTES_PER_CHAR,
   };
   reviewFields.set(maxChars, field);
   return field;
