@@ -56,7 +56,7 @@ async function remoteBackend(config: Config, url: string): Promise<InferenceBack
 
 /** An HTTP process: the app, alone or as one of the cluster's. */
 async function serveHttp(config: Config, started: bigint): Promise<void> {
-  const [{ configureSharp }, { createApp }, { serve }, { Lifecycle }, { Metrics }, { MODEL_NAMES, Registry }, configured] = await Promise.all([
+  const [{ configureSharp, decodeLimits }, { createApp }, { serve }, { Lifecycle }, { Metrics }, { MODEL_NAMES, Registry }, configured] = await Promise.all([
     import('./src/images'),
     import('./app'),
     import('./src/http/serve'),
@@ -91,7 +91,7 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
       metricsSource = () => link.clusterMetrics();
     }
   }
-  const registry = new Registry(metrics.instrument(backend), config.modelsDir, { maxPixels: config.maxImagePixels });
+  const registry = new Registry(metrics.instrument(backend), config.modelsDir, decodeLimits(config));
   const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
   const listen = (): Promise<unknown> => serve(app, { config, lifecycle, log, name: 'ml-forms', onClose: () => registry.close() });
   if (cluster.isWorker) {

@@ -192,10 +192,12 @@ export function readImageHeader(bytes: Uint8Array, limits: ImageLimits): ImageHe
   }
   const { width, height } = dims;
   if (width * height > limits.maxPixels) {
-    const mp = (limits.maxPixels / 1e6).toFixed(0);
+    // Said with the reason: the limit is many cells wide, so an image over it is not one cell crop.
+    const mp = Math.round(limits.maxPixels / 1e4) / 100;
     throw payloadTooLarge(
       'image_too_large',
-      `The image is ${width}×${height} pixels; images may have at most ${mp} megapixels. Resize it and try again.`,
+      `The image is ${width}×${height} pixels; images may have at most ${mp} megapixels, ` +
+        'far more than one cell needs (a cell crop is about 150 × 150 pixels). Crop it to one cell, or resize it, and try again.',
     );
   }
   return { format, width, height };

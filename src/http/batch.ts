@@ -68,13 +68,15 @@ async function resultFor(
   name: string,
   bytes: Uint8Array,
   refused: HttpError | undefined,
-  keepPixels: boolean,
-): Promise<{ row: ImageResult; failure?: unknown; image?: RgbImage }> {
+  thumbnailOf?: (image: RgbImage) => Promise<string | undefined>,
+): Promise<{ row: ImageResult; failure?: unknown; thumbnail?: string }> {
   try {
     if (refused !== undefined) throw refused;
-    if (!keepPixels) return { row: { file: name, ...(await predictor.predict(bytes)) } };
-    const { prediction, image } = await predictor.predictKeepingPixels(bytes);
-    return { row: { file: name, ...prediction }, image };
+    if (thumbnailOf === undefined) return { row: { file: name, ...(await predictor.predict(bytes)) } };
+    // The thumbnail is drawn before the model runs: the pixels are then handed to the model and
+    // released, rather than kept (12 MB for the largest image) until the thumbnail is done.
+    const { prediction, used } = await predictor.predictAfter(bytes, thumbnailOf);
+    return { row: { file: name, ...prediction }, thumbnail: used };
   } catch (err) {
     const shown = err instanceof HttpError && err.expose ? err : INTERNAL;
     return { row: { file: name, error: { code: shown.code, message: shown.message } }, failure: err };
@@ -100,8 +102,23 @@ export async function classifyPost(
   const predictor = deps.registry.get('malaria');
   let count: number | null = null;
 
+  // A post of one image is answered as today's single result, which has no thumbnail.
+  const thumbnailOf = async (pixels: RgbImage): Promise<string | undefined> =>
+    count === 1
+      ? undefined
+      : thumbnail(pixels, THUMBNAIL_SIZE).then(
+          (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
+          () => undefined,
+        );
+
   const classify = async (file: UploadedImage): Promise<ClassifiedImage> => {
-    const { row, failure, image: pixels } = await resultFor(predictor, file.name, file.bytes, file.error, options.thumbnails);
+    const { row, failure, thumbnail: drawn } = await resultFor(
+      predictor,
+      file.name,
+      file.bytes,
+      file.error,
+      options.thumbnails ? thumbnailOf : undefined,
+    );
     if (failure !== undefined && 'error' in row && row.error.code === 'internal_error') {
       deps.log?.error(
         { err: failure, reqId: res.locals.requestId as unknown, image: file.index },
@@ -109,13 +126,7 @@ export async function classifyPost(
       );
     }
     const image: ClassifiedImage = { index: file.index, row, failure };
-    // A post of one image is answered as today's single result, which has no thumbnail.
-    if (pixels !== undefined && count !== 1) {
-      image.thumbnail = await thumbnail(pixels, THUMBNAIL_SIZE).then(
-        (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
-        () => undefined,
-      );
-    }
+    if (drawn !== undefined) image.thumbnail = drawn;
     return image;
   };
 
@@ -258,7 +269,7 @@ export function batchEndpoint(deps: BatchDeps): Endpoint {
             ['cell-2.png', await cellImage('png', { parasite: true })],
             ['notes.png', Buffer.from('not an image')],
           ] as const
-        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes, undefined, false)).row),
+        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes, undefined)).row),
       );
       return [{ name: 'two cells and a text file', status: 200, body: { predictions: rows } }];
     },

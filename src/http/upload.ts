@@ -107,8 +107,11 @@ const RAW_IMAGE_TYPES = [...ACCEPTED_FORMATS.map((f) => `image/${f}`), 'applicat
  */
 export function imageBody(config: Config): RequestReader<Uint8Array> {
   const mb = config.maxUploadBytes / (1024 * 1024);
+  const mp = Math.round(config.maxImagePixels / 1e4) / 100;
   const file = z.file().meta({
-    description: `The image file: ${ACCEPTED_FORMATS_TEXT}, at most ${mb} MB; the format is read from the bytes, not the name or declared type.`,
+    description:
+      `The image file: ${ACCEPTED_FORMATS_TEXT}, at most ${mb} MB and ${mp} megapixels (width × height, read from the header; ` +
+      'a cell crop is about 150 × 150 pixels); the format is read from the bytes, not the name or declared type.',
   });
   return {
     middleware: [imageUpload(config)],

@@ -15,12 +15,20 @@ import type { ClassificationPrediction, ModelCard, Predictor } from './types';
 export const MODEL_NAME = 'malaria';
 
 /**
+ * Decoded pixels, with what they hold of the server's decode budget (src/memory-budget.ts): the
+ * predictor calls `release` once the model has run on them and nothing else needs them.
+ */
+export interface DecodedImage extends RgbImage {
+  release?: () => void;
+}
+
+/**
  * File bytes → RGB pixels at the image's own size, every check of src/image-header.ts included:
  * sharp on the server (src/images.ts decodeToRgb), a canvas in the browser engine
  * (src/browser/decode.ts). Injected so this module stays free of Node APIs and the browser runs
  * this same predictor.
  */
-export type ImageDecoder = (bytes: Uint8Array) => Promise<RgbImage>;
+export type ImageDecoder = (bytes: Uint8Array) => Promise<DecodedImage>;
 
 /** One decoded image as a batch of one: the graph takes any height and width. */
 export function preprocess(image: RgbImage): NamedTensors {
@@ -48,13 +56,22 @@ export class MalariaPredictor implements Predictor<Uint8Array> {
 
   /** Decode (header checks first), infer: the resize is inside the graph, as in training. */
   async predict(fileBytes: Uint8Array): Promise<ClassificationPrediction> {
-    return this.predictPixels(await this.decode(fileBytes));
+    return (await this.predictAfter(fileBytes, async () => undefined)).prediction;
   }
 
-  /** predict(), handing back the decoded pixels too (the page's results table draws its thumbnails from them). */
-  async predictKeepingPixels(fileBytes: Uint8Array): Promise<{ prediction: ClassificationPrediction; image: RgbImage }> {
+  /**
+   * predict(), with `use` given the decoded pixels first (the page's results table draws its
+   * thumbnails from them, before the model runs, so that nothing keeps the pixels after it). Their
+   * share of the decode budget is released once the model has run.
+   */
+  async predictAfter<T>(fileBytes: Uint8Array, use: (image: RgbImage) => Promise<T>): Promise<{ prediction: ClassificationPrediction; used: T }> {
     const image = await this.decode(fileBytes);
-    return { prediction: await this.predictPixels(image), image };
+    try {
+      const used = await use(image);
+      return { prediction: await this.predictPixels(image), used };
+    } finally {
+      image.release?.();
+    }
   }
 
   /** For callers that already hold decoded RGB pixels (the parity check, batch tools). */

@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c.port).toBe(3000);
     expect(c.maxUploadBytes).toBe(5 * 1024 * 1024);
-    expect(c.maxImagePixels).toBe(25_000_000);
+    expect(c.maxImagePixels).toBe(4_000_000);
     expect(c.maxReviewChars).toBe(20_000);
     expect(c.requestTimeoutMs).toBeLessThan(30_000);
     expect(c.modelsDir).toMatch(/models$/);
