@@ -10,7 +10,8 @@ import { PageRenderer } from './src/http/page';
 import { requestContext } from './src/http/context';
 import { mount } from './src/http/endpoint';
 import { type ApiReference, apiReference } from './src/http/reference';
-import { metricsEndpoint } from './src/http/metrics-endpoint';
+import { METRICS_OFF, metricsEndpoint, metricsToken } from './src/http/metrics-endpoint';
+import { clientRateLimit } from './src/http/rate-limit';
 import { apiEndpoints, healthEndpoints, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
 import { modelFileEndpoint, StaticAssets } from './src/http/static';
@@ -41,19 +42,28 @@ export function createApp(deps: AppDeps): Express {
   // where edits to views/ show on the next request.
   const page = new PageRenderer(path.join(root, 'views'), { cache: deps.config.env !== 'development' });
   const assets = deps.assets ?? StaticAssets.load(root, { editable: deps.config.env === 'development' });
-  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript };
+  // One rate limit for every prediction route: a client's budget is shared by its form posts, API calls and batches.
+  const rateLimit = clientRateLimit(deps.config);
+  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript, pageScript: assets.pageScript, rateLimit };
   const app = express();
   app.disable('x-powered-by');
   // Every dynamic answer is a prediction for a POST or a small JSON document: hashing each body
   // for an ETag no client revalidates is wasted work (static files in public/ keep theirs).
   app.disable('etag');
-  app.set('trust proxy', 1); // Heroku's router terminates TLS and sets X-Forwarded-*
+  // Heroku's router terminates TLS and sets X-Forwarded-*. One hop exactly: it APPENDS the address
+  // that connected to it to X-Forwarded-For, so req.ip is that last entry; earlier entries are the
+  // client's own words (forgeable), and trusting them would let a client choose the address the
+  // rate limit counts (src/http/rate-limit.ts) or pose as loopback.
+  app.set('trust proxy', 1);
 
   const log = deps.log ?? silent;
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
   // Every JSON endpoint is an Endpoint (src/http/endpoint.ts): its route and its documentation in
   // /openapi.json and /docs are one object.
-  const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken, deps.metricsSource));
+  // In production /metrics needs METRICS_TOKEN (it is off without one: src/http/metrics-endpoint.ts).
+  const scrapeToken = metricsToken(deps.config);
+  if (scrapeToken === null) log.info(METRICS_OFF);
+  const scrape = metricsEndpoint(scrapeToken === null ? null : metrics.handler(scrapeToken, deps.metricsSource));
   const health = healthEndpoints(routeDeps);
   const api = apiEndpoints(routeDeps);
   const modelFile = modelFileEndpoint({ registry: deps.registry, modelsDir: deps.config.modelsDir, assets });

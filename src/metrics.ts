@@ -8,7 +8,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import client from 'prom-client';
 import { bearerCheck } from './http/auth';
 import { fullPath, predictRoute } from './http/request-path';
-import type { InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
+import type { InferOptions, InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
 
 /** What a pooled backend can say about its queue. */
 export interface QueueStats {
@@ -170,10 +170,10 @@ export class Metrics {
       close: () => backend.close(),
       ...(backend.ready === undefined ? {} : { ready: backend.ready.bind(backend) }),
       ...(backend.onServed === undefined ? {} : { onServed: backend.onServed.bind(backend) }),
-      async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+      async infer(model: string, inputs: NamedTensors, options?: InferOptions): Promise<NamedTensors> {
         const end = histogram.startTimer({ model });
         try {
-          const out = await backend.infer(model, inputs);
+          const out = await backend.infer(model, inputs, options);
           end({ outcome: 'ok' });
           return out;
         } catch (err) {

@@ -88,6 +88,18 @@ describe('WorkerPool', () => {
       await expect(stale).rejects.toMatchObject({ status: 503, code: 'timeout' });
       await expect(running).resolves.toBeDefined();
     });
+
+    it('never starts a queued job whose request was already answered (its signal aborted)', async () => {
+      const p = await make();
+      const running = p.infer('regression', x(1));
+      const answered = new AbortController();
+      const dropped = p.infer('regression', x(2), { signal: answered.signal });
+      const next = p.infer('regression', x(3));
+      answered.abort();
+      await expect(dropped).rejects.toMatchObject({ status: 503, code: 'timeout' });
+      expect(y(await running)).toBeCloseTo(5);
+      expect(y(await next)).toBeCloseTo(12);
+    });
   });
 
   describe('replicas', () => {
@@ -144,7 +156,7 @@ describe('WorkerPool', () => {
       const p = await make({ workers: 2, inline: ['regression'] });
       expect(y(await p.infer('regression', x(5)))).toBe(19);
       expect(load).toHaveBeenCalledWith(MODELS);
-      expect(infer).toHaveBeenCalledWith('regression', x(5));
+      expect(infer).toHaveBeenCalledWith('regression', x(5), {});
       expect(p.busyWorkers()).toBe(0);
       expect(p.description).toBe('onnxruntime-node (2 worker threads; in process: regression)');
     });

@@ -3,11 +3,14 @@
  * "timeout" and Retry-After, through the app's one error handler (JSON for programs, the page for
  * browsers), well before Heroku's router gives up at 30 s. Work already started (an image decode,
  * a running inference) cannot be interrupted; when it finishes, its late answer is dropped here
- * instead of failing on headers already sent. Queued inferences past the deadline are dropped by
- * the pool (maxWaitMs), so an overloaded server does not keep working for clients that left.
+ * instead of failing on headers already sent. Work not yet started is not started for a request
+ * answered or abandoned: a prediction route runs inside `cancelWhenAnswered`, whose signal the
+ * in-process backend reads (src/inference/cancel-scope.ts) and skips queued runs on; queued
+ * inferences past the deadline are also dropped by the pool and the gate (maxWaitMs).
  */
 import type { NextFunction, RequestHandler, Response } from 'express';
 import { serviceUnavailable } from '../errors';
+import { withSignal } from '../inference/cancel-scope';
 
 export interface DeadlineOptions {
   timeoutMs: number;
@@ -69,5 +72,20 @@ export function deadline(options: DeadlineOptions): RequestHandler {
   return (_req, res, next) => {
     res.once('close', armDeadline(res, next, options));
     next();
+  };
+}
+
+/**
+ * The rest of the route runs as work for this request (src/inference/cancel-scope.ts): its signal
+ * aborts when the response closes, that is once it has been answered (by the route, or by the
+ * deadline's 503 above) or its client has gone, and inference the route queued and has not started
+ * by then is skipped. Only prediction routes take it (src/http/routes.ts): shared work started from
+ * one request and awaited by others (the API reference's examples) must not carry its signal.
+ */
+export function cancelWhenAnswered(): RequestHandler {
+  return (_req, res, next) => {
+    const answered = new AbortController();
+    res.once('close', () => answered.abort());
+    withSignal(answered.signal, next);
   };
 }

@@ -144,6 +144,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not found',
   413: 'Too large',
   415: 'Unsupported media type',
+  429: 'Too many requests from this client: retry after Retry-After seconds',
   500: 'Server fault',
   503: 'Unavailable for now: retry after Retry-After seconds',
 };
@@ -183,7 +184,7 @@ function operation(endpoint: Endpoint, examples: readonly Example[], errorShape:
       .filter((d) => d !== undefined)
       .join(' ');
     const headers: Record<string, unknown> = headerObjects(answer?.headers);
-    if (status === 503 && codes !== undefined) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
+    if ((status === 503 || status === 429) && codes !== undefined) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
     if (status === 401 && codes !== undefined) headers['WWW-Authenticate'] = { description: 'The scheme to send the token with: Bearer.', schema: { type: 'string' } };
     responses[String(status)] = {
       description,

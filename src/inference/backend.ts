@@ -43,12 +43,26 @@ export interface ServedModel {
   card?: ModelCard;
 }
 
+/** What a caller can say about one infer() call besides its inputs. */
+export interface InferOptions {
+  /**
+   * Aborts when nobody waits for the answer any more (its request was answered, by its deadline's
+   * 503 for one, or its client left). Prediction routes set it without passing it through the
+   * predictors: see src/inference/cancel-scope.ts.
+   */
+  signal?: AbortSignal;
+}
+
 export interface InferenceBackend {
   /** Human-readable, e.g. "onnxruntime-node (in process)". */
   readonly description: string;
   /** Loads each model once. Called at start-up, never per request. */
   load(models: ModelSpec[]): Promise<void>;
-  infer(model: string, inputs: NamedTensors): Promise<NamedTensors>;
+  /**
+   * `options.signal`: the caller no longer wants the answer once it aborts; a backend that queues
+   * work skips it instead of starting it (the in-process backend does; others may ignore it).
+   */
+  infer(model: string, inputs: NamedTensors, options?: InferOptions): Promise<NamedTensors>;
   /** Releases sessions (and threads, for pooled backends). */
   close(): Promise<void>;
   /**

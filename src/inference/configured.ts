@@ -6,10 +6,22 @@ import type { Config } from '../config';
 import type { QueueStats } from '../metrics';
 import type { InferenceBackend } from './backend';
 
-/** onnxruntime sessions in this thread. */
-export async function inProcessBackend(config: Pick<Config, 'onnxThreads' | 'onnxRunsPerTurn'>): Promise<InferenceBackend> {
+/**
+ * onnxruntime sessions in this thread, with the same bounds as the worker pool's queue: QUEUE_LIMIT
+ * runs waiting per model, and none started after REQUEST_TIMEOUT_MS of waiting (the request's
+ * deadline has answered it by then). This is the backend of every HTTP process when there are
+ * several (WEB_CONCURRENCY > 1) and of INFERENCE_WORKERS=0.
+ */
+export async function inProcessBackend(
+  config: Pick<Config, 'onnxThreads' | 'onnxRunsPerTurn' | 'queueLimit' | 'requestTimeoutMs'>,
+): Promise<InferenceBackend> {
   const { OnnxBackend } = await import('./onnx');
-  return new OnnxBackend({ intraOpThreads: config.onnxThreads, runsPerTurn: config.onnxRunsPerTurn });
+  return new OnnxBackend({
+    intraOpThreads: config.onnxThreads,
+    runsPerTurn: config.onnxRunsPerTurn,
+    queueLimit: config.queueLimit,
+    maxWaitMs: config.requestTimeoutMs,
+  });
 }
 
 /**
@@ -31,7 +43,7 @@ export async function localBackend(config: Config, inline: readonly string[]): P
   });
 }
 
-/** The backend's queue statistics, if it keeps a queue (the worker pool). */
+/** The backend's queue statistics, if it keeps a queue (the worker pool, the in-process backend). */
 export function queueStats(backend: InferenceBackend): QueueStats | null {
   const b = backend as Partial<QueueStats>;
   return typeof b.queueDepth === 'function' && typeof b.busyWorkers === 'function' ? (b as QueueStats) : null;

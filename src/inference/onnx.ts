@@ -9,9 +9,16 @@
  * time, the loop polls its sockets between them, and a /healthz or a form post waits for at most
  * two runs of each model. Measured (bench, 32 image uploads in flight, 2 HTTP processes): /healthz p99 37 ms
  * without the gate, 16 ms with 2, 11 ms with 1; images/s equal with 2, 5-10 % lower with 1.
+ *
+ * Its queue is bounded as the worker pool's is (this backend serves alone when WEB_CONCURRENCY > 1
+ * or INFERENCE_WORKERS=0): `queueLimit` runs waiting per model, then 503 overloaded; a run that
+ * waited longer than `maxWaitMs`, or whose request no longer waits (the signal: given to infer(), or
+ * the prediction route's, src/inference/cancel-scope.ts), is not started. queueDepth() and
+ * busyWorkers() feed /metrics (inference_queue_depth, inference_workers_busy: runs in progress).
  */
 import * as ort from 'onnxruntime-node';
-import type { ModelSpec, NamedTensors } from './backend';
+import type { InferOptions, ModelSpec, NamedTensors } from './backend';
+import { currentSignal } from './cancel-scope';
 import { RunGate } from './gate';
 import { OrtSessions } from './ort-sessions';
 
@@ -22,6 +29,10 @@ export interface OnnxOptions {
   memoryArena?: boolean;
   /** Runs started at once in this thread; the rest wait in order (0: no limit). Default 2. */
   runsPerTurn?: number;
+  /** Runs waiting per model before infer() refuses with 503 overloaded (QUEUE_LIMIT). Absent: no limit. */
+  queueLimit?: number;
+  /** A run still waiting after this long is not started: 503 timeout (REQUEST_TIMEOUT_MS). Absent: no limit. */
+  maxWaitMs?: number;
 }
 
 export class OnnxBackend extends OrtSessions {
@@ -34,13 +45,37 @@ export class OnnxBackend extends OrtSessions {
     super((t) => new ort.Tensor(t.type, t.data, t.dims));
   }
 
-  override infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+  override async load(models: ModelSpec[]): Promise<void> {
+    await super.load(models);
+    for (const m of models) this.gate(m.name); // /metrics shows each model's queue from the start
+  }
+
+  override infer(model: string, inputs: NamedTensors, options: InferOptions = {}): Promise<NamedTensors> {
+    return this.gate(model).run(() => super.infer(model, inputs), options.signal ?? currentSignal());
+  }
+
+  private gate(model: string): RunGate {
     let gate = this.gates.get(model);
     if (gate === undefined) {
-      gate = new RunGate(this.options.runsPerTurn ?? 2);
+      const { queueLimit, maxWaitMs } = this.options;
+      gate = new RunGate(this.options.runsPerTurn ?? 2, { queueLimit, maxWaitMs });
       this.gates.set(model, gate);
     }
-    return gate.run(() => super.infer(model, inputs));
+    return gate;
+  }
+
+  /** Runs waiting per model (for /metrics: inference_queue_depth). */
+  queueDepth(): Record<string, number> {
+    const depth: Record<string, number> = {};
+    for (const [model, gate] of this.gates) depth[model] = gate.queued;
+    return depth;
+  }
+
+  /** Runs in progress, all models (for /metrics: inference_workers_busy). */
+  busyWorkers(): number {
+    let running = 0;
+    for (const gate of this.gates.values()) running += gate.running;
+    return running;
   }
 
   protected createSession(model: ModelSpec): Promise<ort.InferenceSession> {

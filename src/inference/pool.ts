@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { serviceUnavailable } from '../errors';
-import type { InferenceBackend, ModelSpec, NamedTensors } from './backend';
+import type { InferOptions, InferenceBackend, ModelSpec, NamedTensors } from './backend';
+import { currentSignal } from './cancel-scope';
 import { OnnxBackend, type OnnxOptions } from './onnx';
 import { type JobMessage, type WorkerInit, type WorkerMessage, transferList } from './worker';
 
@@ -47,6 +48,8 @@ interface Job {
   model: string;
   inputs: NamedTensors;
   enqueuedAt: number;
+  /** Aborted when nobody waits for the answer any more: the job is dropped instead of run. */
+  signal?: AbortSignal;
   resolve: (outputs: NamedTensors) => void;
   reject: (err: unknown) => void;
 }
@@ -71,7 +74,13 @@ export function workerScript(dir: string = __dirname): { script: string; eval: b
   return { script, eval: true };
 }
 
-/** Typed-array inputs copied into buffers of their own (a view may share a larger buffer). */
+/**
+ * Typed-array inputs copied into buffers of their own (a view may share a larger buffer), which
+ * are then moved to the worker. Decoded pixels cannot be moved without this copy: sharp's output
+ * is a Node Buffer, which postMessage never transfers, and its transferable toUint8Array() kept
+ * libvips' copy of every image (sharp 0.35.5: RSS grew by width × height × 3 per call). The
+ * decode budget (src/memory-budget.ts) keeps the originals in flight few, and so the copies.
+ */
 function ownedCopy(inputs: NamedTensors): NamedTensors {
   const out: NamedTensors = {};
   for (const [name, t] of Object.entries(inputs)) {
@@ -106,8 +115,12 @@ export class WorkerPool implements InferenceBackend {
     await Promise.all(Array.from({ length: this.options.workers }, (_, i) => this.spawn(this.modelsForWorker(i))));
   }
 
-  infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
-    if (this.inlineModels.has(model)) return this.inlineBackend.infer(model, inputs);
+  infer(model: string, inputs: NamedTensors, options: InferOptions = {}): Promise<NamedTensors> {
+    if (this.inlineModels.has(model)) return this.inlineBackend.infer(model, inputs, options);
+    // The request this is for (src/inference/cancel-scope.ts): a job whose request was answered
+    // or whose client left is dropped from the queue, never started.
+    const signal = options.signal ?? currentSignal();
+    if (signal?.aborted === true) return Promise.reject(serviceUnavailable('timeout', 'The request was already answered; the prediction was not run.', 1));
     if (this.closed) return Promise.reject(serviceUnavailable('shutting_down', 'The server is shutting down. Try again.', 1));
     if (!this.workerModels.some((m) => m.name === model)) return Promise.reject(new Error(`model "${model}" is not loaded`));
     const idle = this.slots.find((s) => s.ready && s.job === null && s.models.has(model));
@@ -121,7 +134,7 @@ export class WorkerPool implements InferenceBackend {
       );
     }
     return new Promise<NamedTensors>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, model, inputs: ownedCopy(inputs), enqueuedAt: performance.now(), resolve, reject };
+      const job: Job = { id: this.nextId++, model, inputs: ownedCopy(inputs), enqueuedAt: performance.now(), signal, resolve, reject };
       if (idle !== undefined) {
         this.run(idle, job);
       } else {
@@ -222,7 +235,7 @@ export class WorkerPool implements InferenceBackend {
     const now = performance.now();
     for (let i = 0; i < this.queue.length; ) {
       const job = this.queue[i] as Job;
-      const stale = now - job.enqueuedAt > maxWait;
+      const stale = now - job.enqueuedAt > maxWait || job.signal?.aborted === true;
       if (!stale && !slot.models.has(job.model)) {
         i++;
         continue;

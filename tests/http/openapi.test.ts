@@ -63,7 +63,7 @@ describe('GET /openapi.json', () => {
     const text = JSON.stringify(doc.paths);
     for (const code of codeSchema.anyOf.map((c) => c.const)) expect(text).toContain(`"${code}"`);
     const predict = doc.paths['/api/predict/sentiment']?.post?.responses ?? {};
-    expect(Object.keys(predict)).toEqual(['200', '400', '413', '415', '500', '503']);
+    expect(Object.keys(predict)).toEqual(['200', '400', '413', '415', '429', '500', '503']);
     expect(JSON.stringify(predict['413'])).toContain('review_too_long');
     expect(JSON.stringify(predict['400'])).not.toContain('missing_x');
     expect(predict['503']?.headers).toHaveProperty('Retry-After');

@@ -66,6 +66,80 @@ describe('RunGate', () => {
   });
 });
 
+describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call)', () => {
+  /** What run() rejected with, as the app would answer it. */
+  const failure = async (p: Promise<unknown>) => {
+    const err = (await p.then(
+      () => null,
+      (e: unknown) => e,
+    )) as { status?: number; code?: string; retryAfter?: number } | null;
+    return err === null ? null : { status: err.status, code: err.code, retryAfter: err.retryAfter };
+  };
+
+  test('with limit 1 and queueLimit 2, a fourth call is refused at once with 503 overloaded and Retry-After; the others all run', async () => {
+    const gate = new RunGate(1, { queueLimit: 2 });
+    const t = tracker();
+    const accepted = [0, 1, 2].map((i) => gate.run(t.call(i)));
+    const refused = gate.run(t.call(3));
+    expect(await failure(refused)).toEqual({ status: 503, code: 'overloaded', retryAfter: 1 });
+    expect(gate.queued).toBe(2);
+    while (t.started.length < 3 || t.finishers.length > 0) {
+      t.finishers.shift()?.();
+      await tick();
+    }
+    await expect(Promise.all(accepted)).resolves.toEqual([0, 1, 2]);
+    expect(t.started).toEqual([0, 1, 2]);
+  });
+
+  test('a waiting call whose signal aborts (its client was answered or left) leaves the queue and never starts', async () => {
+    const gate = new RunGate(1, { queueLimit: 1 });
+    const t = tracker();
+    const first = gate.run(t.call(0));
+    const answered = new AbortController();
+    const abandoned = gate.run(t.call(1), answered.signal);
+    await tick();
+    expect(gate.queued).toBe(1);
+    answered.abort();
+    expect(await failure(abandoned)).toEqual({ status: 503, code: 'timeout', retryAfter: 1 });
+    // Its place is free at once: another caller is queued, not refused as overloaded.
+    expect(gate.queued).toBe(0);
+    const next = gate.run(t.call(2));
+    t.finishers.shift()?.();
+    await tick();
+    t.finishers.shift()?.();
+    await expect(Promise.all([first, next])).resolves.toEqual([0, 2]);
+    expect(t.started).toEqual([0, 2]);
+  });
+
+  test('a call whose signal has already aborted is not started, even with a free slot', async () => {
+    const gate = new RunGate(2);
+    const t = tracker();
+    expect(await failure(gate.run(t.call(0), AbortSignal.abort()))).toMatchObject({ status: 503, code: 'timeout' });
+    expect(t.started).toEqual([]);
+  });
+
+  test('a call that waited longer than maxWaitMs is not started when its turn comes; the next one is', async () => {
+    const gate = new RunGate(1, { maxWaitMs: 30 });
+    const t = tracker();
+    const first = gate.run(t.call(0));
+    const stale = gate.run(t.call(1));
+    await new Promise((r) => setTimeout(r, 60));
+    const fresh = gate.run(t.call(2));
+    t.finishers.shift()?.();
+    expect(await failure(stale)).toEqual({ status: 503, code: 'timeout', retryAfter: 1 });
+    await tick();
+    t.finishers.shift()?.();
+    await expect(Promise.all([first, fresh])).resolves.toEqual([0, 2]);
+    expect(t.started).toEqual([0, 2]);
+    expect(gate.running).toBe(0);
+  });
+
+  test('a queue limit or maximum wait that is not a number ≥ 0 is refused', () => {
+    expect(() => new RunGate(1, { queueLimit: -1 })).toThrow(RangeError);
+    expect(() => new RunGate(1, { maxWaitMs: Number.NaN })).toThrow(RangeError);
+  });
+});
+
 describe('OnnxBackend runs through a gate per model', () => {
   test('with runsPerTurn 1, twenty malaria runs asked at once all answer, and the regression model answers while they wait', async () => {
     const models = path.join(__dirname, '..', '..', 'models');
