@@ -9,6 +9,7 @@
  *  - a call the model tier did not take (connection refused or reset, or 503) is retried
  *    INFERENCE_RETRIES times with doubling backoff; nothing else is retried (a timed-out call may
  *    still be running there);
+ *  - answers larger than maxResponseBytes (default 4 MB) are not read: the prediction fails (503);
  *  - a circuit breaker: after a few failures in a row every call fails at once, without waiting,
  *    while a probe asks the model tier every half second whether it is ready again, and closes the
  *    circuit as soon as it is.
@@ -59,6 +60,11 @@ export interface RemoteOptions {
   maxSockets?: number;
   /** How long a readiness answer is reused by /readyz. Default 1000 ms. */
   readyCacheMs?: number;
+  /**
+   * Largest answer read from the model tier, in bytes (default MAX_RESPONSE_BYTES): a model tier
+   * gone wrong (or a proxy's page in its place) cannot make this process buffer without bound.
+   */
+  maxResponseBytes?: number;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
@@ -71,6 +77,14 @@ interface Reply {
 /** The model tier could not be reached, or dropped the connection (worth a retry). */
 class ConnectionFailed extends Error {}
 class TimedOut extends Error {}
+/** The model tier's answer is larger than maxResponseBytes: not read further, not retried. */
+export class ResponseTooLarge extends Error {}
+
+/**
+ * Default largest answer: an inference answer here is a few floats per image (32 per batch at
+ * most), a card or metadata a few KB; 4 MB is far above any of them.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 interface Plan {
   spec: ModelSpec;
@@ -320,6 +334,10 @@ export class RemoteBackend implements InferenceBackend {
         }
         this.failure();
         if (err instanceof TimedOut) throw timedOut(this.options.timeoutMs);
+        if (err instanceof ResponseTooLarge) {
+          this.options.log?.error({ url: this.options.url, path }, err.message);
+          throw modelServerError();
+        }
         throw unavailable();
       }
       if (reply.status === 503 && attempt < this.options.retries) {
@@ -341,13 +359,32 @@ export class RemoteBackend implements InferenceBackend {
       // A server may answer before it has read the whole body (413 from Content-Length) and close
       // the connection: the write then fails, but the answer stands.
       let answered = false;
+      const limit = this.options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+      const tooLarge = (): ResponseTooLarge =>
+        new ResponseTooLarge(`the model server's answer to ${method} /${path} is larger than this app reads (${limit} bytes): not read further`);
       const req = this.transport.request(new URL(path, this.base), { method, headers, agent: this.agent }, (res) => {
         answered = true;
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        // Refused from Content-Length before reading, or as soon as the bytes read pass the limit;
+        // the connection is dropped (the rest of the answer is never read).
+        const refuse = (): void => {
+          clearTimeout(timer);
+          reject(tooLarge());
+          res.destroy();
+        };
+        if (Number(res.headers['content-length']) > limit) {
+          refuse();
+          return;
+        }
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > limit) refuse();
+          else chunks.push(c);
+        });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size) });
         });
         res.on('error', (err) => {
           clearTimeout(timer);

@@ -7,9 +7,13 @@
  * New model versions are loaded without a restart and without dropping a request: on
  * `POST /v2/repository/models/{name}/load` (Triton's repository extension) or on SIGHUP (every
  * model), see store.ts.
+ *
+ * It does not start without INFERENCE_TOKEN on an address other machines can reach, unless
+ * ALLOW_NO_TOKEN=1 (loadConfig says so and which variables to set).
  */
 import type { Config } from '../config';
 import { localBackend } from '../inference/configured';
+import { METRICS_OFF, metricsToken } from '../http/metrics-endpoint';
 import { serve } from '../http/serve';
 import { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
@@ -28,6 +32,9 @@ export async function serveModels(config: Config, log: Logger, started: bigint):
   });
   metrics.watchQueue(store);
   const app = createModelServer({ config, store, lifecycle, log, metrics });
+  if (metricsToken(config, config.inferenceToken) === null) log.info(METRICS_OFF);
+  // Reached only on loopback or with ALLOW_NO_TOKEN=1 (loadConfig refuses the rest).
+  if (config.inferenceToken === undefined) log.warn({ host: config.host }, 'INFERENCE_TOKEN is unset: any client that reaches this address can run the models');
   await serve(app, { config, lifecycle, log, name: 'ml-forms model server', onClose: () => store.close() });
 
   process.on('SIGHUP', () => {

@@ -15,16 +15,21 @@
  *
  * Errors are {"error": "…"}: 400 bad request, 401 token, 404 unknown model or version, 413 body
  * too large, 503 (with Retry-After) loading, overloaded or stopping. With INFERENCE_TOKEN set,
- * everything but the two health checks (and /metrics, which has METRICS_TOKEN) requires
- * `Authorization: Bearer <token>`.
+ * everything but the two health checks requires `Authorization: Bearer <token>`; /metrics takes
+ * METRICS_TOKEN instead when that is set, and is off (404) in production without it.
+ *
+ * Bodies are refused before they are parsed: JSON above MODEL_MAX_JSON_MB (binary tensor data, up
+ * to MODEL_MAX_BODY_MB, is for large batches), and any body beyond MODEL_BODY_BUDGET_MB of bodies
+ * held at once (503, Retry-After): one process survives many large requests at once.
  *
  * Each route is an Endpoint (src/http/endpoint.ts): the handler and its documentation are one
  * object, and /openapi.json is generated from them, with real answers as examples (each
  * endpoint's example inputs run through its own code). The tests check every answer the tier
  * gives against that document (tests/helpers/openapi-check.ts).
  */
-import type { IncomingMessage } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type Request, Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import express, { type ErrorRequestHandler, type Express, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { type Config, packageInfo } from '../config';
 import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
@@ -33,7 +38,7 @@ import { bearerCheck } from '../http/auth';
 import { deadline } from '../http/deadline';
 import { type Endpoint, type ErrorWriter, type Reply, type ReplyEndpoint, mount, replyEndpoint } from '../http/endpoint';
 import { bodyParserError } from '../http/errors';
-import { metricsEndpoint } from '../http/metrics-endpoint';
+import { metricsEndpoint, metricsToken } from '../http/metrics-endpoint';
 import { type DocumentInfo, MESSAGE_ONLY, METRICS_TOKEN_SCHEME } from '../http/openapi';
 import { type ApiReference, openApiReference } from '../http/reference';
 import { fullPath } from '../http/request-path';
@@ -59,7 +64,7 @@ import { InferRequestSchema, InferResponseSchema, ModelMetadataSchema, Repositor
 import type { ModelStore } from './store';
 
 export interface ModelServerDeps {
-  config: Pick<Config, 'inferenceToken' | 'metricsToken' | 'modelMaxBodyBytes' | 'requestTimeoutMs'>;
+  config: Pick<Config, 'env' | 'inferenceToken' | 'metricsToken' | 'modelMaxBodyBytes' | 'modelMaxJsonBytes' | 'modelBodyBudgetBytes' | 'requestTimeoutMs'>;
   store: ModelStore;
   lifecycle?: Lifecycle;
   log?: Logger;
@@ -71,14 +76,87 @@ export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_card
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
 
-/** The request body, refused with 413 as soon as it is known to exceed `limit` (never buffered beyond it). */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = (): HttpError =>
-    payloadTooLarge('body_too_large', `the request body is larger than this server's limit of ${limit} bytes (MODEL_MAX_BODY_MB)`);
+/**
+ * Bytes of request bodies held at once, from the first byte read until the answer is sent. Buffers
+ * live outside V8's heap, so --max-old-space-size does not bound them: 20 bodies of 64 MB at once
+ * took 2.4 GB of RSS. A body that does not fit is refused with 503 + Retry-After before it is read;
+ * a body alone always fits, so any body within the limits is served once the others are done.
+ */
+export class BodyBudget {
+  private held = 0;
+  constructor(readonly limit: number) {}
+
+  get used(): number {
+    return this.held;
+  }
+
+  /** Takes `bytes` from the budget; false (nothing taken) when they do not fit. */
+  take(bytes: number): boolean {
+    if (this.held > 0 && this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+export interface BodyLimits {
+  /** A JSON body, or the JSON header before binary tensor data (MODEL_MAX_JSON_MB): parsed JSON takes several times its bytes of heap. */
+  json: number;
+  /** A body with binary tensor data, Inference-Header-Content-Length set (MODEL_MAX_BODY_MB). */
+  binary: number;
+  budget: BodyBudget;
+}
+
+const busy = (): HttpError =>
+  new HttpError('overloaded', 'the server is reading or running other large requests (MODEL_BODY_BUDGET_MB); retry shortly', { retryAfter: 1 });
+
+/**
+ * The request body, refused before it is parsed: 413 as soon as it is known to exceed its limit
+ * (from Content-Length without reading it, or while it streams in), 503 when the budget of bodies
+ * held at once is spent. JSON bodies have a limit of their own, far below that of bodies with
+ * binary tensor data (whose JSON header has the same limit). The bytes taken from the budget are
+ * given back when the answer has been sent (or the connection closed).
+ */
+export function readBody(req: IncomingMessage, res: ServerResponse, limits: BodyLimits): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') return Promise.reject(unsupportedMediaType('unsupported_encoding', `Content-Encoding ${encoding} is not supported; send the body uncompressed`));
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge());
+  const headerLength = req.headers[BINARY_HEADER];
+  const binary = headerLength !== undefined;
+  const limit = binary ? limits.binary : Math.min(limits.json, limits.binary);
+  const tooLarge = (): HttpError =>
+    payloadTooLarge(
+      'body_too_large',
+      binary || limit === limits.binary
+        ? `the request body is larger than this server's limit of ${limit} bytes (MODEL_MAX_BODY_MB)`
+        : `the request body is larger than this server's limit of ${limit} bytes for JSON (MODEL_MAX_JSON_MB); send larger tensors as binary tensor data (Inference-Header-Content-Length), up to ${limits.binary} bytes`,
+    );
+  if (binary && Number(headerLength) > limits.json) {
+    return Promise.reject(
+      payloadTooLarge('body_too_large', `the JSON header of a request may have at most ${limits.json} bytes (MODEL_MAX_JSON_MB); send the tensors' data as binary (parameters.binary_data_size)`),
+    );
+  }
+  const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+  if (declared !== undefined && declared > limit) return Promise.reject(tooLarge());
+
+  let taken = 0;
+  const give = (): void => {
+    limits.budget.give(taken);
+    taken = 0;
+  };
+  const take = (bytes: number): boolean => {
+    if (!limits.budget.take(bytes)) return false;
+    taken += bytes;
+    return true;
+  };
+  // Given back once the answer is out (the body and what was decoded from it are garbage then).
+  res.once('close', give);
+  // A declared length is taken at once (and the body read into one buffer of that size); otherwise chunk by chunk.
+  if (declared !== undefined && !take(declared)) return Promise.reject(busy());
+  const whole = declared !== undefined && Number.isSafeInteger(declared) ? Buffer.allocUnsafe(declared) : undefined;
+
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -88,19 +166,30 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       req.off('error', onError);
       req.off('aborted', onError);
     };
+    const fail = (err: HttpError): void => {
+      cleanup();
+      req.pause();
+      reject(err);
+    };
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(tooLarge());
+      if (size + chunk.length > limit || (whole !== undefined && size + chunk.length > whole.length)) {
+        fail(tooLarge());
         return;
       }
-      chunks.push(chunk);
+      if (whole === undefined) {
+        if (!take(chunk.length)) {
+          fail(busy());
+          return;
+        }
+        chunks.push(chunk);
+      } else {
+        chunk.copy(whole, size);
+      }
+      size += chunk.length;
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      resolve(whole !== undefined ? whole.subarray(0, size) : Buffer.concat(chunks, size));
     };
     const onError = (): void => {
       cleanup();
@@ -184,7 +273,7 @@ export const OIP_ERRORS: ErrorWriter = {
 
 // The codes each endpoint can answer (ERRORS, src/errors.ts), for its document.
 const MODEL_ERRORS = ['unauthorized', 'not_found', 'loading'] as const;
-const BODY_ERRORS = ['body_too_large', 'unsupported_encoding', 'invalid_body'] as const;
+const BODY_ERRORS = ['body_too_large', 'unsupported_encoding', 'invalid_body', 'overloaded'] as const;
 const TENSOR_ERRORS = [
   'invalid_header_length',
   'invalid_json',
@@ -242,7 +331,7 @@ function info(config: ModelServerDeps['config'], version: string): DocumentInfo 
     description: [
       "The Open Inference Protocol v2 (the KServe v2 protocol, Triton's HTTP/REST API) over the models of this server's repository: health, server and model metadata, inference with JSON tensors or Triton's binary tensor data, Triton's model-repository extension, and each version's model card (this server's extension).",
       'Errors, whatever the status, are `{"error": "…"}`, as the protocol says. A 503 carries `Retry-After`. With INFERENCE_TOKEN set, every endpoint but the two health checks requires `Authorization: Bearer <token>`.',
-      `Limits: a request body of at most ${megabytes(config.modelMaxBodyBytes)} MB (MODEL_MAX_BODY_MB); a batch of 1 to the model's max_batch_size along the first dimension.`,
+      `Limits: a JSON request body (or the JSON header before binary tensor data) of at most ${megabytes(config.modelMaxJsonBytes)} MB (MODEL_MAX_JSON_MB); a body with binary tensor data of at most ${megabytes(config.modelMaxBodyBytes)} MB (MODEL_MAX_BODY_MB); bodies held at once, at most ${megabytes(config.modelBodyBudgetBytes)} MB (MODEL_BODY_BUDGET_MB: beyond it, 503 with Retry-After); a batch of 1 to the model's max_batch_size along the first dimension.`,
     ].join('\n\n'),
   };
 }
@@ -254,6 +343,7 @@ interface RouteContext {
   log: Logger;
   config: ModelServerDeps['config'];
   serverMetadata: ServerMetadata;
+  limits: BodyLimits;
   ready(): boolean;
 }
 
@@ -296,9 +386,9 @@ function healthEndpoints({ lifecycle, ready }: RouteContext): Endpoint[] {
 }
 
 /** The protocol's other endpoints and its extensions: behind the token, when there is one. */
-function protocolEndpoints({ store, lifecycle, log, config, serverMetadata }: RouteContext): Endpoint[] {
+function protocolEndpoints({ store, lifecycle, log, serverMetadata, limits }: RouteContext): Endpoint[] {
   /** The body, read (to its end, within the limit) and not used. */
-  const drained = async (req: Request): Promise<void> => void (await readBody(req, config.modelMaxBodyBytes));
+  const drained = async (req: Request): Promise<void> => void (await readBody(req, req.res as Response, limits));
   const served = (): string[] => store.entries().map((e) => e.name);
   /** Each served model by name, then an unknown one: examples for the model endpoints. */
   const eachModel = (): Record<string, ModelParams> => ({ ...Object.fromEntries(served().map((name) => [name, { name }])), ...unknownModel });
@@ -391,11 +481,11 @@ function protocolEndpoints({ store, lifecycle, log, config, serverMetadata }: Ro
           headers: HEADER_LENGTH,
         },
       },
-      errors: [...MODEL_ERRORS, ...BODY_ERRORS, ...TENSOR_ERRORS, 'overloaded', 'shutting_down'],
+      errors: [...MODEL_ERRORS, ...BODY_ERRORS, ...TENSOR_ERRORS, 'shutting_down'],
       read: async (req) => {
         const { name, version } = model(req);
         store.resolve(name, version); // an unknown model or version: 404 before reading the body
-        return { name, version, body: await readBody(req, config.modelMaxBodyBytes), headerLength: req.get(BINARY_HEADER) };
+        return { name, version, body: await readBody(req, req.res as Response, limits), headerLength: req.get(BINARY_HEADER) };
       },
       answer: async ({ name, version, body, headerLength }): Promise<Reply> => {
         const { json, binary } = readMessage(body, headerLength);
@@ -532,11 +622,14 @@ export function createModelServer(deps: ModelServerDeps): Express {
     return { route: 'other', model: '' };
   };
 
-  const context: RouteContext = { store, lifecycle, log, config, serverMetadata, ready };
+  const limits: BodyLimits = { json: config.modelMaxJsonBytes, binary: config.modelMaxBodyBytes, budget: new BodyBudget(config.modelBodyBudgetBytes) };
+  const context: RouteContext = { store, lifecycle, log, config, serverMetadata, limits, ready };
   const health = healthEndpoints(context);
   const protocol = protocolEndpoints(context);
 
-  const scrape = metricsEndpoint(metrics.handler(deps.config.metricsToken));
+  // Outside production without METRICS_TOKEN, /metrics takes INFERENCE_TOKEN like the rest of the tier.
+  const scrapeToken = metricsToken(config, config.inferenceToken);
+  const scrape = metricsEndpoint(scrapeToken === null ? null : metrics.handler(scrapeToken));
   const reference = openApiReference([...health, ...protocol, scrape], {
     info: info(config, pkg.version),
     options: { errorShape: MESSAGE_ONLY, securitySchemes: SECURITY_SCHEMES },
@@ -569,6 +662,26 @@ export function createModelServer(deps: ModelServerDeps): Express {
   return app;
 }
 
+/** How long a connection whose body was refused stays open after the answer, unread. */
+const LINGER_MS = 1000;
+
+/**
+ * Closes the connection after the answer without reading the rest of the body, as Node would, but
+ * a little later: closing a socket with unread bytes sends a reset, and a client still busy sending
+ * (20 bodies of 64 MB at once) may lose the answer it had not read yet. The socket stops reading
+ * (TCP flow control stops the client), sends its FIN with the answer, and is destroyed LINGER_MS
+ * later or when the client closes first.
+ */
+function lingeringClose(socket: Socket): void {
+  socket.destroySoon = function lingering(this: Socket): void {
+    this.pause();
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
 /** Every error as {"error": "…"}, the protocol's error body. */
 function oipErrorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
@@ -581,8 +694,11 @@ function oipErrorHandler(log: Logger): ErrorRequestHandler {
     if (known === null || error.status >= 500) log.error({ err, path: fullPath(req).slice(0, 200), method: req.method }, 'model server request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
     if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
-    // A body refused part-way is not read to its end: close the connection instead.
-    if (error.status === 413) res.set('Connection', 'close');
+    // A body refused before or part-way is not read to its end: close the connection instead.
+    if (error.status === 413 || !req.complete) {
+      res.set('Connection', 'close');
+      lingeringClose(req.socket);
+    }
     res.status(error.status).json(OIP_ERRORS.body(error));
   };
 }

@@ -11,9 +11,24 @@ export interface ServerProcess {
 
 const ROOT = path.join(__dirname, '..', '..');
 
-/** Starts server.ts with `env`; ready once `readyPath` answers 200 (the model tier: /v2/health/ready). */
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000, readyPath = '/readyz'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+/**
+ * The node flags of `npm start` (package.json's start script: the heap and semi-space limits a
+ * dyno runs with), for tests that measure memory as deployed.
+ */
+export const START_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160'];
+
+/**
+ * Starts server.ts with `env`; ready once `readyPath` answers 200 (the model tier: /v2/health/ready).
+ * On loopback (HOST=127.0.0.1) unless `env` says otherwise: the model tier starts there without
+ * INFERENCE_TOKEN. `nodeArgs` go before the script (e.g. START_FLAGS).
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+  readyPath = '/readyz',
+  nodeArgs: string[] = [],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
   });

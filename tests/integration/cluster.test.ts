@@ -31,7 +31,8 @@ describe.each([
   let server: ServerProcess;
 
   beforeAll(async () => {
-    server = await startServer(env);
+    // Production (as the child runs) serves /metrics only with METRICS_TOKEN.
+    server = await startServer({ ...env, METRICS_TOKEN: 'm' });
     for (let i = 0; i < 100 && listening(server).length < 2; i++) await sleep(50);
   });
 
@@ -66,7 +67,7 @@ describe.each([
     expect(review.status).toBe(200);
     expect(((await review.json()) as { label: string }).label).toBe('positive');
 
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer m' } })).text();
     const forms200 = /^http_requests_total\{method="POST",route="\/predict\/:model",model="regression",status="200"\} (\d+)$/m.exec(metrics);
     expect(Number(forms200?.[1])).toBe(20);
     expect(metrics).toMatch(/^inference_duration_seconds_count\{model="sentiment",outcome="ok"\} 1$/m);
