@@ -3,13 +3,13 @@
  *  - in process: the server's own Registry and predictors over the same worker pool of inference
  *    threads, with the server's configuration (MODELS_DIR, MAX_* limits, ONNX_THREADS, …);
  *  - remote (--url): each input POSTed to a running ml-forms JSON API, retried with backoff on 503
- *    (honouring Retry-After) and on connection failures.
+ *    (honouring Retry-After) and on connection failures. Redirects are not followed: an answer
+ *    such as 307 would have the file posted again to wherever it points, so it is an error.
  * Either way an input becomes a BatchRow: the prediction, or the API's error code and message.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { configureSharp } from '../images';
-import type { InputItem } from '../batch/inputs';
+import { type InputItem, NotRegularFile, openRegular } from '../batch/inputs';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
 import { type FormName, HttpError, fileTooLarge } from '../errors';
@@ -60,16 +60,22 @@ function rowError(err: unknown): RowError {
 }
 
 const unreadable = (err: unknown): HttpError | RowFailure =>
-  err instanceof HttpError
+  err instanceof HttpError || err instanceof RowFailure
     ? err
-    : new RowFailure(
-        'unreadable_file',
-        `The file could not be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
-      );
+    : err instanceof NotRegularFile
+      ? new RowFailure('not_a_file', `This is ${err.kind}, not a regular file; it was not read.`)
+      : new RowFailure(
+          'unreadable_file',
+          `The file could not be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+        );
 
-/** An image file's bytes; one over MAX_UPLOAD_MB is refused before it is read, as the API refuses the upload. */
-async function readImageFile(file: string, maxBytes: number): Promise<Uint8Array> {
-  const handle = await fs.open(file, 'r').catch((err: unknown) => {
+/**
+ * An image file's bytes, if it is still the regular file that was listed (the listing gives real
+ * paths, opened without following links). One over `maxBytes` (MAX_UPLOAD_MB in process) is
+ * refused before it is read, as the API refuses the upload.
+ */
+async function readImageFile(file: string, maxBytes = Infinity): Promise<Uint8Array> {
+  const handle = await openRegular(file, { noFollow: true }).catch((err: unknown) => {
     throw unreadable(err);
   });
   try {
@@ -128,11 +134,21 @@ export interface RetryPolicy {
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 60_000 };
 
+/** A 3xx answer, which is not followed: where it pointed, and what to do instead. */
+function redirected(base: string, res: Response): string {
+  const location = res.headers.get('location');
+  return (
+    `${base} answered ${res.status} ${res.statusText}${location === null ? '' : ` (to ${location})`}; ` +
+    'redirects are not followed: give --url the address that answers.'
+  );
+}
+
 /** The model's labels from a running ml-forms (GET /api/models); a failure here stops the run. */
 export async function remoteLabels(base: string, model: FormName): Promise<string[]> {
   let cards: { name: string; labels: string[] }[];
   try {
-    const res = await fetch(`${base}/api/models`, { signal: AbortSignal.timeout(15_000) });
+    const res = await fetch(`${base}/api/models`, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+    if (res.status >= 300 && res.status < 400) throw new Error(`GET /api/models: ${redirected(base, res)}`);
     if (!res.ok) throw new Error(`GET /api/models answered ${res.status}`);
     cards = ((await res.json()) as { models: { name: string; labels: string[] }[] }).models;
   } catch (err) {
@@ -153,12 +169,7 @@ async function requestBody(
 ): Promise<{ body: FormData | string; headers: Record<string, string> }> {
   switch (model) {
     case 'malaria': {
-      let bytes: Buffer;
-      try {
-        bytes = await fs.readFile(item.file as string);
-      } catch (err) {
-        throw unreadable(err);
-      }
+      const bytes = await readImageFile(item.file as string);
       const body = new FormData();
       body.append('image', new Blob([bytes]), path.basename(item.file as string));
       return { body, headers: {} };
@@ -185,13 +196,23 @@ export function remoteEngine(
       const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
       let res: Response;
       try {
-        res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(retry.timeoutMs) });
+        res = await fetch(url, {
+          method: 'POST',
+          body,
+          headers,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(retry.timeoutMs),
+        });
       } catch (err) {
         const cause =
           (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
         last = new RowFailure('connection_failed', `Could not reach ${base} (${cause}).`);
         await sleep(backoff);
         continue;
+      }
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        throw new RowFailure('redirected', redirected(base, res));
       }
       const text = await res.text();
       let answer: unknown;

@@ -16,7 +16,8 @@ const HELP = `Usage: ml-forms predict <model> <input…> [options]
 Runs every input through one model and writes one row per input, in input order.
 
 Models and inputs:
-  malaria      image files, folders (recursive) and glob patterns ("cells/**/*.png")
+  malaria      image files, folders (recursive) and glob patterns ("cells/**/*.png"); only regular files
+               are read: a link out of a folder is an outside_folder row, a FIFO or device a not_a_file row
   sentiment    .csv, .jsonl or .txt files (.gz too), or - for standard input
   regression   the same as sentiment
 
@@ -27,8 +28,10 @@ Options:
                       (images: folders named after the labels, e.g. parasitized/ and uninfected/, do this)
   --id-field F        the column naming each row in the output (default: the line number)
   --url URL           send each input to a running ml-forms JSON API instead of running the model here
+                      (redirects are not followed: give the address that answers)
   --concurrency N     inference threads here, or requests in flight with --url (default: the cores, ${os.availableParallelism()})
   --resume            complete --out FILE: skip the inputs it already has a row for, append the rest
+                      (a file that is not this command's output is refused and left as it was)
   --quiet             no progress or summary on standard error
   -h, --help          this help
 

@@ -3,13 +3,23 @@
  * and what an earlier run already wrote there (--resume).
  *
  * Rows are written in input order, so an interrupted run's file holds whole rows for a prefix of the
- * inputs; a line cut short by a hard kill is removed before appending. Resuming skips each input as
+ * inputs; a row cut short by a hard kill is removed before appending. Resuming skips each input as
  * many times as its name is already in the file, so the finished file has exactly one row per input.
+ *
+ * --resume never changes a file it refuses: the whole file is read and checked first (readPrior),
+ * without writing; only a file that is ours is then cut and appended to (openOutput). Ours means:
+ * a CSV file that starts with this run's header line, every complete row with its cells; a JSON
+ * Lines file whose complete lines are rows with "input". Whatever follows the last complete row
+ * without a line break (or inside a quoted field never closed) is a row cut short, dropped; a file
+ * whose header line is missing, different or itself cut short is refused untouched. An empty file
+ * is started afresh.
  */
 import fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { FileHandle } from 'node:fs/promises';
 import { CsvRecords } from '../batch/csv-records';
-import { UsageError, lines } from '../batch/inputs';
-import type { RowError } from '../batch/rows';
+import { NotRegularFile, UsageError, openRegular } from '../batch/inputs';
+import { type RowError, cellText } from '../batch/rows';
 
 export type OutputFormat = 'csv' | 'jsonl';
 
@@ -69,90 +79,175 @@ export interface Prior {
   count: number;
   /** The file already has its CSV header (or is JSON Lines with rows). */
   started: boolean;
+  /** The file as it was checked: its size and identity, and the bytes to keep (its complete rows). */
+  size: number;
+  keep: number;
+  id?: { dev: number; ino: number };
 }
 
-/** Drops a last line without its line break (a run killed mid-write). */
-function dropPartialLine(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(64 * 1024);
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - buf.length);
-      fs.readSync(fd, buf, 0, end - start, start);
-      const nl = buf.subarray(0, end - start).lastIndexOf(0x0a);
-      if (nl >= 0) {
-        if (start + nl + 1 < size) fs.ftruncateSync(fd, start + nl + 1);
-        return;
-      }
-      end = start;
+/**
+ * A file's text in pieces that each end at a line break (or at the end of a read), with their size
+ * in bytes, so a reader can tell how many bytes its complete records take. A line break (0x0a) is
+ * never inside a UTF-8 sequence, so each piece ending in one decodes completely.
+ */
+async function* pieces(handle: FileHandle): AsyncGenerator<{ text: string; bytes: number; endsLine: boolean }> {
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of handle.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>) {
+    for (let from = 0; from < chunk.length;) {
+      const nl = chunk.indexOf(0x0a, from);
+      const to = nl < 0 ? chunk.length : nl + 1;
+      yield { text: decoder.write(chunk.subarray(from, to)), bytes: to - from, endsLine: nl >= 0 };
+      from = to;
     }
-    fs.ftruncateSync(fd, 0);
-  } finally {
-    fs.closeSync(fd);
   }
+  const rest = decoder.end();
+  if (rest !== '') yield { text: rest, bytes: 0, endsLine: false };
 }
-
-/** A file's text, streamed. */
-const fileText = (file: string): AsyncIterable<string> => fs.createReadStream(file, { encoding: 'utf8' });
 
 const parseError = (text: string): RowError => {
   const at = text.indexOf(': ');
   return at < 0 ? { code: text, message: '' } : { code: text.slice(0, at), message: text.slice(at + 2) };
 };
 
-/** The rows an earlier run wrote to `file`, checked against the columns this run writes. */
+/**
+ * The rows an earlier run wrote to `file`, checked against the columns this run writes. Reads the
+ * whole file and writes nothing: a refusal (UsageError) leaves it as it was.
+ */
 export async function readPrior(file: string, format: OutputFormat, columns: readonly string[]): Promise<Prior> {
-  const prior: Prior = { rows: new Map(), count: 0, started: false };
-  if (!fs.existsSync(file)) return prior;
-  dropPartialLine(file);
-  const add = (input: string, outcome: PriorOutcome): void => {
-    const list = prior.rows.get(input);
-    if (list === undefined) prior.rows.set(input, [outcome]);
-    else list.push(outcome);
-    prior.count++;
-  };
-  const regression = columns[1] === 'value';
-  if (format === 'jsonl') {
-    for await (const { text: line } of lines(fileText(file))) {
-      if (line.trim() === '') continue;
+  const prior: Prior = { rows: new Map(), count: 0, started: false, size: 0, keep: 0 };
+  let handle: FileHandle;
+  try {
+    handle = await openRegular(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return prior;
+    throw new UsageError(
+      err instanceof NotRegularFile
+        ? `${file} is ${err.kind}, not a file --resume can complete; choose another --out`
+        : `${file} could not be read: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  try {
+    const { dev, ino } = await handle.stat();
+    prior.id = { dev, ino };
+    const add = (input: string, outcome: PriorOutcome): void => {
+      const list = prior.rows.get(input);
+      if (list === undefined) prior.rows.set(input, [outcome]);
+      else list.push(outcome);
+      prior.count++;
+    };
+    if (format === 'jsonl') await readJsonl(file, handle, prior, add);
+    else await readCsv(file, handle, columns, prior, add);
+    return prior;
+  } finally {
+    await handle.close();
+  }
+}
+
+type Add = (input: string, outcome: PriorOutcome) => void;
+
+async function readJsonl(file: string, handle: FileHandle, prior: Prior, add: Add): Promise<void> {
+  let line = 0;
+  let pending = '';
+  for await (const { text, bytes, endsLine } of pieces(handle)) {
+    prior.size += bytes;
+    pending += text;
+    if (!endsLine) continue;
+    line++;
+    const content = pending.replace(/\r?\n$/, '');
+    pending = '';
+    if (content.trim() !== '') {
       let record: { input?: unknown; label?: string; value?: number; error?: RowError };
       try {
-        record = JSON.parse(line) as typeof record;
+        record = JSON.parse(content) as typeof record;
       } catch {
         throw new UsageError(
-          `${file} is not a JSON Lines output of this command (a line is not JSON); choose another --out`,
+          `${file} is not a JSON Lines output of this command (line ${line} is not JSON); choose another --out`,
         );
       }
-      if (typeof record.input !== 'string')
-        throw new UsageError(`${file} has a row without "input"; choose another --out`);
+      if (record === null || typeof record !== 'object' || typeof record.input !== 'string')
+        throw new UsageError(`${file} has a row without "input" (line ${line}); choose another --out`);
       add(record.input, { label: record.label, value: record.value, error: record.error });
       prior.started = true;
     }
-    return prior;
+    prior.keep = prior.size;
   }
+  // Text after the last line break: a row cut short, if complete rows of ours come before it.
+  if (prior.keep < prior.size && !prior.started)
+    throw new UsageError(
+      `${file} has no complete JSON Lines row, only a line without a line break: it is not an output of this command; choose another --out`,
+    );
+}
+
+async function readCsv(
+  file: string,
+  handle: FileHandle,
+  columns: readonly string[],
+  prior: Prior,
+  add: Add,
+): Promise<void> {
+  const header = columns.join(',');
+  const notOurs = (): UsageError =>
+    new UsageError(
+      `${file} does not start with the line ${header} that this command writes: it is not an output of this command; choose another --out`,
+    );
+  const regression = columns[1] === 'value';
   const parser = new CsvRecords();
-  const take = (records: ReturnType<CsvRecords['push']>): void => {
-    for (const { fields, unterminated } of records) {
-      if (unterminated === true)
-        throw new UsageError(`${file} ends inside a quoted field; remove its last row and resume`);
+  // Whether the bytes read so far end at a record's end (not inside a quoted field), and whether
+  // the current line is blank (the parser skips blank lines without returning a record).
+  let atRecordEnd = true;
+  let blank = true;
+  for await (const { text, bytes, endsLine } of pieces(handle)) {
+    prior.size += bytes;
+    if (/[^\r\n]/.test(text)) blank = false;
+    const records = parser.push(text);
+    for (const { fields, line } of records) {
       if (!prior.started) {
-        if (fields.join(',') !== columns.join(',')) {
+        if (fields.join(',') !== header) {
+          if (fields[0] !== 'input' || fields[fields.length - 1] !== 'error') throw notOurs();
           throw new UsageError(
-            `${file} has the columns ${fields.join(',')}, not ${columns.join(',')}: it was written for another model; choose another --out`,
+            `${file} has the columns ${fields.join(',')}, not ${header}: it was written for another model; choose another --out`,
           );
         }
         prior.started = true;
         continue;
       }
+      if (fields.length !== columns.length)
+        throw new UsageError(
+          `${file} has ${fields.length} cells in the row on line ${line}, not ${columns.length}: it is not an output of this command; choose another --out`,
+        );
       const error = fields[fields.length - 1] ?? '';
       const outcome: PriorOutcome =
         error !== '' ? { error: parseError(error) } : regression ? { value: Number(fields[1]) } : { label: fields[1] };
-      add(fields[0] ?? '', outcome);
+      add(cellText(fields[0] ?? ''), outcome); // the name as the input gave it, without csvField's "'"
     }
-  };
-  for await (const text of fileText(file)) take(parser.push(text));
-  take(parser.end());
-  return prior;
+    // A first line longer than the header (a text file without line breaks, say) is not ours: stop reading.
+    if (!prior.started && prior.size > Buffer.byteLength(header) + 2) throw notOurs();
+    if (endsLine) {
+      atRecordEnd = records.length > 0 || (atRecordEnd && blank);
+      blank = true;
+      if (atRecordEnd) prior.keep = prior.size;
+    }
+  }
+  // After the last record's end: a row cut short (kept out of prior.rows, predicted again), if the header is ours.
+  if (prior.size > 0 && !prior.started) throw notOurs();
+}
+
+/**
+ * The stream for --out: a new file, or with --resume the file readPrior checked, its complete rows
+ * kept (a row cut short after them dropped) and the new rows appended. A file that changed since
+ * it was checked is refused, unchanged.
+ */
+export function openOutput(file: string, prior: Prior | undefined): fs.WriteStream {
+  if (prior === undefined || prior.size === 0) return fs.createWriteStream(file, { flags: 'w' });
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    const now = fs.fstatSync(fd);
+    if (!now.isFile() || now.size !== prior.size || now.dev !== prior.id?.dev || now.ino !== prior.id?.ino)
+      throw new UsageError(`${file} changed while it was being read; run the command again`);
+    if (prior.keep < prior.size) fs.ftruncateSync(fd, prior.keep);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fs.createWriteStream(file, { fd, start: prior.keep });
 }

@@ -8,7 +8,6 @@
  * summary and report. Ctrl-C stops pulling inputs, lets the ones in flight finish and be written,
  * and exits 130; a second Ctrl-C exits at once (whole rows are on disk either way).
  */
-import fs from 'node:fs';
 import { type InputItem, UsageError, checkTextSources, listImages, readTextInputs } from '../batch/inputs';
 import { KnownAnswers } from '../batch/report';
 import { type BatchRow, csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
@@ -16,7 +15,15 @@ import type { Config } from '../config';
 import type { FormName } from '../errors';
 import { MODEL_NAMES, readCard } from '../predictors/registry';
 import { type Engine, inProcessEngine, remoteEngine, remoteLabels } from './engines';
-import { type OutputFormat, type Prior, type PriorOutcome, type Sink, readPrior, streamSink } from './output';
+import {
+  type OutputFormat,
+  type Prior,
+  type PriorOutcome,
+  type Sink,
+  openOutput,
+  readPrior,
+  streamSink,
+} from './output';
 import { Progress, type ProgressMode } from './progress';
 import { count } from '../units';
 
@@ -103,6 +110,14 @@ export async function predictCommand(options: PredictOptions, config: Config, io
     throw err;
   }
   const engine = await loading;
+  // Only now is --out touched: a file --resume refused above is left as it was.
+  let output: NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  try {
+    output = options.out === undefined ? io.stdout : openOutput(options.out, prior);
+  } catch (err) {
+    await engine.close().catch(() => undefined);
+    throw err;
+  }
 
   const progressState = {
     done: 0,
@@ -133,8 +148,6 @@ export async function predictCommand(options: PredictOptions, config: Config, io
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
 
-  const output =
-    options.out === undefined ? io.stdout : fs.createWriteStream(options.out, { flags: prior?.started ? 'a' : 'w' });
   const sink: Sink = streamSink(output, options.out !== undefined, () => {
     stopping = true;
     stop();
