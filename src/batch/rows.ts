@@ -9,6 +9,13 @@
  * Numbers are written as the JSON API rounds them (the prediction is used as it is). `error` is
  * empty, or the API's error code and message: "invalid_image: The PNG file could not be decoded. …".
  *
+ * A CSV is opened in a spreadsheet, which runs a cell starting with "=", "+", "-" or "@" as a
+ * formula (`=HYPERLINK(…)`, DDE's `=cmd|…`); file names and ids are the client's, so every text
+ * cell that starts like that, or with a tab or CR, gets a leading "'" (OWASP's rule), and so does
+ * one that starts with "'" itself, so that `--resume` can read every cell back as it was
+ * (cellText). A cell is a number only when our code puts a number there (a score, a value), so
+ * "-1.5" from us stays a number and "-1.5" from an input file's id column does not.
+ *
  * Pure functions, no Node APIs: this module is bundled for the browser too.
  */
 import type { Prediction } from '../predictors/types';
@@ -38,23 +45,40 @@ export function errorText(error: RowError): string {
   return `${error.code}: ${error.message}`;
 }
 
-const num = (n: number | undefined): string => (n === undefined ? '' : String(n));
+/** A CSV cell: text (escaped against formulas when written), or a number our code computed (written as it is). */
+export type CsvCell = string | number;
+
+const num = (n: number | undefined): CsvCell => n ?? '';
 
 /** A row's cells, in csvColumns(labels) order. An error row has only `input` and `error` filled. */
-export function rowCells(row: BatchRow, labels: readonly string[]): string[] {
+export function rowCells(row: BatchRow, labels: readonly string[]): CsvCell[] {
   const p = row.prediction;
   const error = row.error === undefined ? '' : errorText(row.error);
   if (labels.length === 0) return [row.input, num(p?.value), error];
   return [row.input, p?.label ?? '', num(p?.confidence), ...labels.map((l) => num(p?.scores?.[l])), error];
 }
 
-/** RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+/** What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"), and our own prefix. */
+const NEEDS_PREFIX = /^[=+\-@\t\r']/;
+
+/**
+ * One field: text starting like a formula (or with "'") gets a leading "'", then RFC 4180 quoting
+ * (a field with a comma, a quote or a line break is quoted, its quotes doubled). A number is
+ * written as it is.
+ */
+export function csvField(value: CsvCell): string {
+  if (typeof value === 'number') return String(value);
+  const text = NEEDS_PREFIX.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** A text cell of ours as read back by a CSV parser, without the "'" csvField put before it. */
+export function cellText(field: string): string {
+  return field.startsWith("'") ? field.slice(1) : field;
 }
 
 /** One CSV record, with its line ending. */
-export function csvLine(cells: readonly string[]): string {
+export function csvLine(cells: readonly CsvCell[]): string {
   return cells.map(csvField).join(',') + '\n';
 }
 

@@ -61,17 +61,21 @@ const MAX_NAME = 255;
 /**
  * A file name as shown in the table and the CSV: the browser's escapes for `"`, CR and LF undone
  * (multer has undone them already in `originalname`; a raw name gets the same), CR and LF as
- * spaces, other control characters dropped, Windows separators as `/`, no leading `/`.
+ * spaces, other control characters and format characters dropped (U+202E, which makes
+ * "a<U+202E>gnp.exe" show as "aexe.png"; zero-width characters; BOM), Windows separators as `/`, no leading `/`,
+ * not cut inside a surrogate pair. A name that starts like a spreadsheet formula is kept: the CSV
+ * writer escapes it (src/batch/rows.ts).
  */
 export function cleanFileName(raw: string | undefined, index: number): string {
   const name = (raw ?? '')
     .replace(/%22/gi, '"')
     .replace(/%0A|%0D|[\r\n]/gi, ' ')
-    .replace(/\p{Cc}/gu, '')
+    .replace(/[\p{Cc}\p{Cf}]/gu, '')
     .replace(/\\/g, '/')
     .replace(/^\/+/, '')
     .trim()
-    .slice(0, MAX_NAME);
+    .slice(0, MAX_NAME)
+    .replace(/[\uD800-\uDBFF]$/, '');
   return name === '' ? `image ${index + 1}` : name;
 }
 

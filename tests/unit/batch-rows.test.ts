@@ -33,9 +33,9 @@ describe('rowCells', () => {
     expect(rowCells(cell, MALARIA)).toEqual([
       'cells/parasitized/a.png',
       'parasitized',
-      '0.9987',
-      '0.9987',
-      '0.0013',
+      0.9987,
+      0.9987,
+      0.0013,
       '',
     ]);
   });
@@ -52,7 +52,7 @@ describe('rowCells', () => {
   });
 
   it('writes a regression value', () => {
-    expect(rowCells({ input: '3', prediction: { value: 18.78 } }, [])).toEqual(['3', '18.78', '']);
+    expect(rowCells({ input: '3', prediction: { value: 18.78 } }, [])).toEqual(['3', 18.78, '']);
     expect(
       rowCells({ input: '4', error: { code: 'invalid_x', message: '"x" must be a number, like 5 or -2.5.' } }, []),
     ).toEqual(['4', '', 'invalid_x: "x" must be a number, like 5 or -2.5.']);
