@@ -28,8 +28,21 @@ export interface Config {
    * the libuv threads sharp decodes on). More does not go faster; fewer leaves cores idle.
    */
   batchConcurrency: number;
-  /** Largest image accepted, width × height, read from the header (MAX_IMAGE_MEGAPIXELS, default 25). */
+  /**
+   * Largest image accepted, width × height, read from the header before decoding
+   * (MAX_IMAGE_MEGAPIXELS, default 4: 2000 × 2000, 12 MB of RGB once decoded). Cell crops are about
+   * 150 px a side (the dataset's 40–394 px, 0.16 megapixels at most): 25 times the largest area.
+   */
   maxImagePixels: number;
+  /**
+   * Decoded image bytes one process holds at once (DECODE_BUDGET_MB, default 48: four of the largest
+   * images, thousands of cell crops), reserved from the header before decoding and given back once
+   * the pixels are done with (src/memory-budget.ts). The rest wait up to decodeWaitMs, at most
+   * QUEUE_LIMIT of them, then get 503 overloaded; an image larger than the whole budget gets 413.
+   */
+  decodeBudgetBytes: number;
+  /** Longest wait for room in the decode budget before 503 overloaded (DECODE_WAIT_MS, default 2000). */
+  decodeWaitMs: number;
   /** Longest review in characters (MAX_REVIEW_CHARS, default 20000). */
   maxReviewChars: number;
   /** JSON and urlencoded body limit in bytes. */
@@ -56,6 +69,14 @@ export interface Config {
   inferenceWorkers: number;
   /** Requests waiting per model before new ones get 503 + Retry-After (QUEUE_LIMIT, default 128). */
   queueLimit: number;
+  /**
+   * Prediction requests per client per minute (RATE_LIMIT_PER_MINUTE, default 120; 0: no limit),
+   * the client known by its address (X-Forwarded-For's last entry behind Heroku's router); more
+   * get 429 + Retry-After. Several HTTP processes share it out (src/http/rate-limit.ts).
+   */
+  rateLimitPerMinute: number;
+  /** Limit loopback clients too (RATE_LIMIT_LOOPBACK=1; default 0: benchmarks and health checks run there). */
+  rateLimitLoopback: boolean;
   /**
    * Models run on the main thread even with workers (INFERENCE_INLINE, comma-separated, default
    * "regression": a few-µs model costs less inline than the round trip to a worker; "" for none).
@@ -92,6 +113,22 @@ export interface Config {
   inferenceRetries: number;
   /** Model tier: largest request body (MODEL_MAX_BODY_MB, default 64, as Triton's --http-max-input-size). */
   modelMaxBodyBytes: number;
+  /**
+   * Model tier: largest JSON part of a request (MODEL_MAX_JSON_MB, default 0.25): a whole JSON body,
+   * or the JSON header before binary tensor data. JSON tensors take several times their bytes of
+   * heap once parsed, and V8 parses many small nested arrays at ~150 ms per MB (a 256 KB body
+   * decodes in under 50 ms of CPU, tests/unit/linear-parsers.test.ts); the longest review the web
+   * tier sends as JSON is ~120 KB escaped. Large batches go as binary tensors (up to MODEL_MAX_BODY_MB).
+   */
+  modelMaxJsonBytes: number;
+  /**
+   * Model tier: bytes of request bodies held at once, read or being run (MODEL_BODY_BUDGET_MB,
+   * default 80: one largest body and ordinary traffic beside it). A body that does not fit gets 503
+   * with Retry-After before it is read; one alone always fits.
+   */
+  modelBodyBudgetBytes: number;
+  /** Model tier: start without INFERENCE_TOKEN on a non-loopback HOST (ALLOW_NO_TOKEN=1; default refused). */
+  allowNoToken: boolean;
   /** SIGTERM: how long in-flight requests may take to finish (SHUTDOWN_GRACE_MS, default 20000). */
   shutdownGraceMs: number;
   logLevel: string;
@@ -208,6 +245,12 @@ export function defaultHttpProcesses(cores: number, memoryBytes: number): number
   return Math.max(1, Math.min(cores, fit, 64));
 }
 
+/** An address only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped), localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['production', 'development', 'test'].includes(nodeEnv)) {
@@ -223,17 +266,27 @@ export function loadConfig(env: Env = process.env): Config {
   const clusterModels = choice(env, 'CLUSTER_MODELS', ['each', 'host'], 'each');
   const role = choice(env, 'ROLE', ['web', 'models'], 'web');
   const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 25_000, 100, 120_000);
+  const host = env.HOST ?? '0.0.0.0';
+  const allowNoToken = choice(env, 'ALLOW_NO_TOKEN', ['0', '1'], '0') === '1';
+  // The model tier runs whatever it is sent on its CPU and memory: open to a network, it needs a token.
+  if (role === 'models' && optional(env, 'INFERENCE_TOKEN') === undefined && !allowNoToken && !isLoopback(host)) {
+    throw new ConfigError(
+      `ROLE=models refuses to start on HOST=${host} (not a loopback address) without INFERENCE_TOKEN: set INFERENCE_TOKEN (the web tier sends the same), or HOST=127.0.0.1 to serve this machine only, or ALLOW_NO_TOKEN=1 when something in front of it checks every request`,
+    );
+  }
   return {
     env: nodeEnv as Config['env'],
     role,
     port: int(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST ?? '0.0.0.0',
+    host,
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(projectRoot(), 'models')),
     maxUploadBytes: Math.round(num(env, 'MAX_UPLOAD_MB', 5, 0.001, 100) * 1024 * 1024),
     maxBatchFiles: int(env, 'MAX_BATCH_FILES', 100, 1, 10_000),
     maxBatchBytes: Math.round(num(env, 'MAX_BATCH_MB', 50, 0.001, 1024) * 1024 * 1024),
     batchConcurrency: int(env, 'BATCH_CONCURRENCY', 4, 1, 64),
-    maxImagePixels: Math.round(num(env, 'MAX_IMAGE_MEGAPIXELS', 25, 0.01, 268) * 1e6),
+    maxImagePixels: Math.round(num(env, 'MAX_IMAGE_MEGAPIXELS', 4, 0.01, 268) * 1e6),
+    decodeBudgetBytes: Math.round(num(env, 'DECODE_BUDGET_MB', 48, 0.01, 65_536) * 1024 * 1024),
+    decodeWaitMs: int(env, 'DECODE_WAIT_MS', 2000, 0, 120_000),
     maxReviewChars: int(env, 'MAX_REVIEW_CHARS', 20_000, 1, 1_000_000),
     maxBodyBytes: int(env, 'MAX_BODY_KB', 512, 1, 10_240) * 1024,
     requestTimeoutMs,
@@ -243,6 +296,8 @@ export function loadConfig(env: Env = process.env): Config {
     // loop; a single process (or a model host) needs threads for that.
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', httpProcesses > 1 && clusterModels === 'each' ? 0 : Math.min(cores, 4), 0, 64),
     queueLimit: int(env, 'QUEUE_LIMIT', 128, 1, 100_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 120, 0, 1_000_000),
+    rateLimitLoopback: choice(env, 'RATE_LIMIT_LOOPBACK', ['0', '1'], '0') === '1',
     inferenceInline: list(env, 'INFERENCE_INLINE', ['regression']),
     inferenceReplicas: replicas(env, 'INFERENCE_REPLICAS', {}),
     onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
@@ -255,6 +310,9 @@ export function loadConfig(env: Env = process.env): Config {
     inferenceTimeoutMs: int(env, 'INFERENCE_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 50, requestTimeoutMs),
     inferenceRetries: int(env, 'INFERENCE_RETRIES', 2, 0, 10),
     modelMaxBodyBytes: Math.round(num(env, 'MODEL_MAX_BODY_MB', 64, 0.001, 2048) * 1024 * 1024),
+    modelMaxJsonBytes: Math.round(num(env, 'MODEL_MAX_JSON_MB', 0.25, 0.001, 2048) * 1024 * 1024),
+    modelBodyBudgetBytes: Math.round(num(env, 'MODEL_BODY_BUDGET_MB', 80, 0.001, 16_384) * 1024 * 1024),
+    allowNoToken,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 20_000, 0, 60_000),
     logLevel: env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
   };

@@ -22,7 +22,7 @@ export type FormName = 'regression' | 'malaria' | 'sentiment';
 export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip';
 
 interface ErrorInfo {
-  status: 400 | 401 | 404 | 413 | 415 | 500 | 503;
+  status: 400 | 401 | 404 | 413 | 415 | 429 | 500 | 503;
   /** When it happens, for the API reference. */
   when: string;
   steps: readonly ErrorStep[];
@@ -72,6 +72,8 @@ export const ERRORS = {
   model_server_error: { status: 503, when: 'The model tier failed or refused this prediction; retry after Retry-After seconds.', steps: ['inference'] },
   model_server_changed: { status: 503, when: 'The model tier now runs a model version this app cannot feed (other inputs or outputs).', steps: ['inference'] },
   too_large_for_model_server: { status: 413, when: "The input is larger than the model tier's request limit (its MODEL_MAX_BODY_MB).", steps: ['inference'] },
+  // Too many requests from one client (src/http/rate-limit.ts): named by the routes it guards.
+  rate_limited: { status: 429, when: 'This client sent more predictions than the limit (RATE_LIMIT_PER_MINUTE); retry after Retry-After seconds.', steps: [] },
   // Any request.
   timeout: { status: 503, when: 'No answer within REQUEST_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['any'] },
   internal_error: { status: 500, when: 'A fault on the server; the details are logged, not sent.', steps: ['any'] },
@@ -114,7 +116,7 @@ export const isErrorCode = (code: unknown): code is ErrorCode => typeof code ===
 export class HttpError extends Error {
   readonly status: ErrorStatus;
   readonly code: ErrorCode;
-  /** Seconds, sent as Retry-After on 503s. */
+  /** Seconds, sent as Retry-After (on 503s and 429s). */
   readonly retryAfter?: number;
 
   constructor(code: ErrorCode, message: string, options: { retryAfter?: number } = {}) {

@@ -40,6 +40,9 @@ export function notFoundHandler(): RequestHandler {
 
 export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
+    // Nobody to answer: the request was answered already (by its deadline's 503) or its client is
+    // gone. An app error then is work skipped for that reason (src/inference/gate.ts): no answer, no log line.
+    if ((res.writableEnded || res.destroyed) && err instanceof HttpError) return;
     if (res.headersSent) {
       next(err);
       return;
