@@ -2,13 +2,13 @@
  * Many cell images at once, with JavaScript: several files picked, dropped (a folder too) or
  * pasted on the image card go to POST /api/predict/malaria/batch, and each answer becomes a row of
  * the results table as it streams in, with a progress bar, while the form stays usable (sending
- * again replaces the run). One file is left to public/app.js, as before.
+ * again replaces the run). One file is left to the page script (src/browser/page.ts), as before.
  *
  * The table is the server's (views/partials/batch.ejs): rows are clones of its <template>, filled
  * by the rules the server draws its own table with (src/batch/table.ts); the CSV is the batch
  * command line's (src/batch/rows.ts). Bundled by esbuild into public/batch.js.
  *
- * app.js listens on the form, the input and the card; this module listens on the document in the
+ * The page script listens on the form, the input and the card; this module listens on the document in the
  * capture phase, so it sees each event first and keeps the several-files ones for itself.
  */
 import { batchTooLarge, tooManyFiles } from '../batch/limits';
@@ -23,9 +23,9 @@ import {
   summarize,
   summaryText,
 } from '../batch/table';
-import { formatPercent } from '../predictors/classification';
+import { formatPercent, sizeText } from '../core/format';
+import { COMPUTED, NETWORK_ERROR, NO_DATA_TRANSFER, serverFailed } from '../core/messages';
 import type { MlForms } from './engine';
-import { COMPUTED, NETWORK_ERROR, serverFailed } from './messages';
 
 /** What a folder may hold that is worth sending; anything else in a dropped folder is left out. */
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif)$/i;
@@ -84,9 +84,6 @@ function elements(): Elements | null {
   };
 }
 
-const sizeText = (bytes: number): string =>
-  bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-
 /** Every file under a dropped folder, with its path inside the drop. */
 async function filesIn(entry: FileSystemEntry): Promise<Chosen[]> {
   if (entry.isFile) {
@@ -107,7 +104,7 @@ async function filesIn(entry: FileSystemEntry): Promise<Chosen[]> {
   return nested.flat().filter((c) => IMAGE_NAME.test(c.name));
 }
 
-/** The drop's files, folders opened; null when it is one plain file (app.js's case). */
+/** The drop's files, folders opened; null when it is one plain file (the page script's case). */
 function droppedEntries(data: DataTransfer): FileSystemEntry[] | null {
   const entries = Array.from(data.items)
     .filter((item) => item.kind === 'file')
@@ -217,7 +214,7 @@ class BatchView {
       for (const c of chosen) dt.items.add(c.file);
       this.el.input.files = dt.files;
     } catch {
-      this.showError('This browser cannot take dropped or pasted files here. Use the file picker.');
+      this.showError(NO_DATA_TRANSFER);
       return;
     }
     this.choose(chosen);
@@ -231,7 +228,7 @@ class BatchView {
       note.hidden = true;
       return;
     }
-    // app.js's one-image preview no longer describes what will be sent.
+    // The page script's one-image preview no longer describes what will be sent.
     const preview = document.getElementById('image-preview');
     if (preview !== null) preview.hidden = true;
     this.clearError();
@@ -490,7 +487,7 @@ class BatchView {
     this.showError(message);
   }
 
-  /** The same error box and marking as app.js uses for this form. */
+  /** The same error box and marking as the page script uses for this form. */
   private showError(message: string): void {
     this.el.error.textContent = message;
     this.el.error.hidden = false;

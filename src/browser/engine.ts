@@ -4,7 +4,7 @@
  * loaded by views/index.ejs as a module; without JavaScript none of this exists and the page is the
  * plain form page.
  *
- * It adds the choice to the page header and `window.mlForms` for scripts, tests and public/app.js:
+ * It adds the choice to the page header and `window.mlForms` for scripts, tests and the page script (page.ts):
  *   mlForms.predict(model, input, { engine }) → the API's JSON answer, or rejects with the API's
  *     error (`code`, `message`, `status`) for bad input; `input` is a number or string (regression),
  *     an image Blob/File (malaria) or a string (sentiment).

@@ -2,9 +2,9 @@
  * The service worker (bundled by src/build/browser.ts to /sw.js; registered by the browser engine,
  * src/browser/engine.ts, the first time the page runs in browser mode). It keeps what the page
  * needs to load and predict with the server gone:
- *  - the page and its unhashed files (/ and public/'s: /app.js, /style.css, /batch.js…): network
+ *  - the page and its unhashed files (/ and public/'s: /style.css, /batch.js…): network
  *    first, the cached copy when the network fails, so an online visitor always gets the current page;
- *  - content-hashed files (/engine/*: the engine, the runtime chunk, onnxruntime's WebAssembly):
+ *  - content-hashed files (/engine/*: the page script, the engine, the runtime chunk, onnxruntime's WebAssembly):
  *    cache first; they never change under the same name;
  *  - /api/models: network first;
  *  - model files (/models/<name>/<version>/model.onnx): cache first. The page checks each file's
@@ -27,7 +27,7 @@ const MODEL_FILE = /^\/models\/([a-z]+)\/[\w.-]+\/model\.onnx$/;
 
 /**
  * Fills this build's cache. A content-hashed file an older build's cache already holds is copied
- * from there (the 2.3 MB runtime is not downloaded again because app.js changed); the page and
+ * from there (the 2.3 MB runtime is not downloaded again because the page script changed); the page and
  * its unhashed files are fetched afresh, bypassing the HTTP cache.
  */
 async function precache(): Promise<void> {

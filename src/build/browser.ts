@@ -1,8 +1,9 @@
 /**
  * The browser side of `npm run build`, after tsc:
  *  - the multi-image table's bundle, public/batch.js (src/build/batch.ts);
- *  - bundles the engine (src/browser/engine.ts, and the runtime chunk with onnxruntime-web that it
- *    imports lazily) with esbuild, content-hashed names, into dist/public/engine/;
+ *  - bundles the page script (src/browser/page.ts) and the engine (src/browser/engine.ts, and the
+ *    runtime chunk with onnxruntime-web that it imports lazily) with esbuild, content-hashed names,
+ *    into dist/public/engine/ (code both import, from src/core/, is one shared chunk);
  *  - serves onnxruntime-web's WebAssembly (ort-wasm-simd-threaded.wasm, the one variant used)
  *    straight from node_modules under a content-hashed URL;
  *  - bundles the service worker (src/browser/sw.ts) to dist/public/sw.js with the list of files
@@ -141,7 +142,7 @@ export async function buildBrowser(
 
   const engine = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: { engine: 'src/browser/engine.ts' },
+    entryPoints: { page: 'src/browser/page.ts', engine: 'src/browser/engine.ts' },
     outdir: engineDir,
     entryNames: '[name]-[hash]',
     chunkNames: '[name]-[hash]',
@@ -157,10 +158,12 @@ export async function buildBrowser(
     plugins: [withoutZodLocales],
   });
   let entryUrl = ''; // the runtime chunk is an entry point too (a dynamic import): pick the engine's
+  let pageUrl = '';
   for (const [output, meta] of Object.entries(engine.metafile.outputs)) {
     const url = `/engine/${path.basename(output)}`;
     files[url] = { file: path.join(root, output), immutable: true };
     if (meta.entryPoint === 'src/browser/engine.ts') entryUrl = url;
+    if (meta.entryPoint === 'src/browser/page.ts') pageUrl = url;
   }
 
   // Older builds' bundles go only now, after the new ones are written: a server running from this
@@ -192,7 +195,7 @@ export async function buildBrowser(
 
   for (const m of modelFiles(path.join(root, 'models'))) files[m.url] = { file: m.file, immutable: false };
 
-  const manifest: AssetManifest = { engine: entryUrl, files: {} };
+  const manifest: AssetManifest = { engine: entryUrl, page: pageUrl, files: {} };
   await Promise.all(
     Object.entries(files).map(async ([url, { file, immutable }]) => {
       const bytes = fs.readFileSync(file);

@@ -1,7 +1,7 @@
 /**
- * Static files the build prepared (src/build/browser.ts → dist/public/assets.json): the browser
- * engine and its content-hashed chunks, onnxruntime-web's WebAssembly (served straight from the
- * app's own node_modules), the service worker, the files in public/, and the model files the
+ * Static files the build prepared (src/build/browser.ts → dist/public/assets.json): the page
+ * script, the browser engine and their content-hashed chunks, onnxruntime-web's WebAssembly
+ * (served straight from the app's own node_modules), the service worker, the files in public/, and the model files the
  * browser engine downloads. Each is sent precompressed (brotli, else gzip, as the request
  * accepts) with `Vary: Accept-Encoding`; content-hashed URLs are cached for a year, immutable.
  *
@@ -32,6 +32,8 @@ export interface AssetEntry {
 export interface AssetManifest {
   /** URL of the engine's entry module, for the page's <script type="module">. */
   engine: string;
+  /** URL of the page script's module (src/browser/page.ts), for the page's other <script type="module">. */
+  page?: string;
   /** URL path → file. */
   files: Record<string, AssetEntry>;
 }
@@ -119,6 +121,12 @@ export class StaticAssets {
   /** The engine's entry module, or null when it was not built. */
   get engineScript(): string | null {
     const url = this.manifest?.engine;
+    return url !== undefined && this.files.has(url) ? url : null;
+  }
+
+  /** The page script's module, or null when it was not built: the page is then plain forms. */
+  get pageScript(): string | null {
+    const url = this.manifest?.page;
     return url !== undefined && this.files.has(url) ? url : null;
   }
 

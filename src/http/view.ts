@@ -9,10 +9,12 @@ import type { FormName } from '../errors';
 import type { Registry } from '../predictors/registry';
 import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
-import { formatNumber } from '../predictors/regression';
-import { formatPercent } from '../predictors/classification';
+import { type ChartTick, type LineChart, lineChart } from '../core/chart';
+import { formatPercent, megabytes } from '../core/format';
+import { scoreRows } from '../core/result';
 import { type BatchSummary, REVIEW_BELOW, leastSureFirst, needsReview, resultsCsv, reviewText, summarize, summaryText } from '../batch/table';
 import type { ClassifiedImage } from './batch';
+import { escapeHtmlBytes, keptText } from './echo';
 import { type PageRenderer, type Parts, joinParts } from './page';
 
 export interface PageState {
@@ -60,6 +62,8 @@ export interface PageDeps {
   page: PageRenderer;
   /** URL of the browser engine's module (src/browser/engine.ts, built), or null when not built. */
   engineScript?: string | null;
+  /** URL of the page script's module (src/browser/page.ts, built), or null when not built: plain forms then. */
+  pageScript?: string | null;
 }
 
 /** Keeps only string inputs, bounded, so a hostile body can't blow up the page. */
@@ -114,158 +118,19 @@ function describeMetric(card: ModelCard): string {
 }
 
 /**
- * The regression chart, drawn server-side as inline SVG: the fitted line, the training range
- * shaded, and the user's point. public/app.js redraws it after a fetch with the same geometry
- * (a mirror of this function); tests/e2e/page.test.ts checks both draw identical SVG.
+ * The regression card's chart, drawn server-side as inline SVG from the core's geometry
+ * (src/core/chart.ts), with the user's point when there is a result; the page script redraws it
+ * from the same function after a fetch.
  */
-export const CHART = { width: 320, height: 200, left: 52, right: 12, top: 12, bottom: 30 } as const;
-
-export interface ChartTick {
-  pos: number;
-  label: string;
-}
-
-export interface RegressionChart {
-  slope: number;
-  intercept: number;
-  range: [number, number];
-  band: { x: number; y: number; width: number; height: number };
-  xTicks: ChartTick[];
-  yTicks: ChartTick[];
-  line: { x1: number; y1: number; x2: number; y2: number };
-  point: { cx: number; cy: number } | null;
-  caption: string;
-  /** Set when the point lies outside the training range: the line is being extrapolated. */
-  note: string | null;
-}
-
-/** One decimal is plenty for SVG coordinates and keeps the markup short. */
-const r1 = (v: number): number => Math.round(v * 10) / 10;
-
-/** A step of 1, 2 or 5 × 10^k giving about `count` intervals over `span`. */
-export function niceStep(span: number, count = 4): number {
-  const raw = span / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
-}
-
-export function tickLabel(v: number, step: number): string {
-  if (v === 0) return '0';
-  if (Math.abs(v) >= 1e5 || step < 1e-3) return v.toExponential(1).replace('e+', 'e');
-  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-  return v.toFixed(decimals);
-}
-
-function niceDomain(lo: number, hi: number): { lo: number; hi: number; step: number } {
-  if (!(hi > lo)) {
-    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1;
-    lo -= pad;
-    hi += pad;
-  }
-  const step = niceStep(hi - lo);
-  return { lo: Math.floor(lo / step) * step, hi: Math.ceil(hi / step) * step, step };
-}
-
-function ticks(d: { lo: number; hi: number; step: number }, toPos: (v: number) => number): ChartTick[] {
-  const out: ChartTick[] = [];
-  const n = Math.round((d.hi - d.lo) / d.step);
-  for (let i = 0; i <= n; i++) {
-    const v = d.lo + i * d.step;
-    out.push({ pos: r1(toPos(v)), label: tickLabel(Math.abs(v) < d.step * 1e-9 ? 0 : v, d.step) });
-  }
-  return out;
-}
-
-/**
- * Axes cover the training range; a point outside it widens the x axis to include it, so the
- * picture shows how far the line is being extrapolated.
- */
-export function regressionChart(
-  fit: { slope: number; intercept: number },
-  range: [number, number],
-  point?: { x: number; y: number },
-): RegressionChart {
-  const { slope, intercept } = fit;
-  const at = (x: number): number => slope * x + intercept;
-  const has = point !== undefined && Number.isFinite(point.x) && Number.isFinite(point.y);
-  const xlo = has ? Math.min(range[0], point.x) : range[0];
-  const xhi = has ? Math.max(range[1], point.x) : range[1];
-  const xd = niceDomain(xlo, xhi);
-  const ys = [at(xd.lo), at(xd.hi)];
-  if (has) ys.push(point.y);
-  const yd = niceDomain(Math.min(...ys), Math.max(...ys));
-  const { width, height, left, right, top, bottom } = CHART;
-  const px = (x: number): number => left + ((x - xd.lo) / (xd.hi - xd.lo)) * (width - left - right);
-  const py = (y: number): number => height - bottom - ((y - yd.lo) / (yd.hi - yd.lo)) * (height - top - bottom);
-  const axes = chartAxes(fit, range, xd, yd, px, py);
-  const equation = `y = ${slope.toFixed(3)}x ${intercept < 0 ? '−' : '+'} ${Math.abs(intercept).toFixed(3)}`;
-  let caption = `Fitted line ${equation}. Shaded: the training range, x from ${range[0]} to ${range[1]}.`;
-  let note: string | null = null;
-  if (has) {
-    caption += ` Your point: x = ${point.x}, predicted ${formatNumber(point.y)}.`;
-    if (point.x < range[0] || point.x > range[1]) {
-      note = `x = ${point.x} is outside the training range (${range[0]} to ${range[1]}): the line is extrapolated there, so treat the prediction with care.`;
-    }
-  }
-  return {
-    slope,
-    intercept,
-    range,
-    ...axes,
-    point: has ? { cx: r1(px(point.x)), cy: r1(py(point.y)) } : null,
-    caption,
-    note,
-  };
-}
-
-type Domain = ReturnType<typeof niceDomain>;
-type ChartAxes = Pick<RegressionChart, 'band' | 'xTicks' | 'yTicks' | 'line'>;
-
-/** Axes already worked out, per line and range, by their domains: every point inside the training range shares one. */
-const axesCache = new WeakMap<readonly number[], Map<string, ChartAxes>>();
-
-/**
- * The band, ticks and fitted line for these domains. The same objects are returned for the same
- * domains (a few per card), so a renderer can keep what it drew from them (see slotFiller).
- */
-function chartAxes(
-  fit: { slope: number; intercept: number },
-  range: [number, number],
-  xd: Domain,
-  yd: Domain,
-  px: (x: number) => number,
-  py: (y: number) => number,
-): ChartAxes {
-  const key = `${fit.slope} ${fit.intercept} ${xd.lo} ${xd.hi} ${xd.step} ${yd.lo} ${yd.hi} ${yd.step}`;
-  let byDomain = axesCache.get(range);
-  const hit = byDomain?.get(key);
-  if (hit !== undefined) return hit;
-  const at = (x: number): number => fit.slope * x + fit.intercept;
-  const { height, top, bottom } = CHART;
-  const bandX = px(range[0]);
-  const axes: ChartAxes = {
-    band: { x: r1(bandX), y: top, width: r1(Math.max(1, px(range[1]) - bandX)), height: height - top - bottom },
-    xTicks: ticks(xd, px),
-    yTicks: ticks(yd, py),
-    line: { x1: r1(px(xd.lo)), y1: r1(py(at(xd.lo))), x2: r1(px(xd.hi)), y2: r1(py(at(xd.hi))) },
-  };
-  if (byDomain === undefined) axesCache.set(range, (byDomain = new Map()));
-  // Bounded: points far outside the range each widen the axes their own way.
-  if (byDomain.size < 32) byDomain.set(key, axes);
-  return axes;
-}
-
-/** The chart for the regression card, with the user's point when there is a result. */
 export function chartFor(
   card: ModelCard | undefined,
   prediction: Prediction | undefined,
   x: string | undefined,
-): RegressionChart | null {
+): LineChart | null {
   if (card?.fitted === undefined || card.data.x_range === undefined) return null;
   const px = x === undefined ? NaN : Number(x.trim());
   const point = prediction?.value !== undefined && Number.isFinite(px) ? { x: px, y: prediction.value } : undefined;
-  return regressionChart(card.fitted, card.data.x_range, point);
+  return lineChart(card.fitted, card.data.x_range, point);
 }
 
 /** Sample inputs behind the "Try" buttons; written for this page, not taken from any dataset. */
@@ -322,11 +187,11 @@ function shared(deps: PageDeps): SharedLocals {
   const locals: SharedLocals = {
     cards: Object.fromEntries(cards.map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>,
     limits: {
-      uploadMb: Math.round((config.maxUploadBytes / (1024 * 1024)) * 10) / 10,
+      uploadMb: megabytes(config.maxUploadBytes),
       megapixels: Math.round(config.maxImagePixels / 1e6),
       reviewChars: config.maxReviewChars,
       batchFiles: config.maxBatchFiles,
-      batchMb: Math.round((config.maxBatchBytes / (1024 * 1024)) * 10) / 10,
+      batchMb: megabytes(config.maxBatchBytes),
     },
     percent: formatPercent,
     reviewBelow: REVIEW_BELOW,
@@ -371,7 +236,8 @@ function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state:
       case 'x':
         return ejs.escapeXML(inputs.x ?? '');
       case 'review':
-        return ejs.escapeXML(inputs.review ?? '');
+        // Bounded, and escaped to bytes: a hostile body's review is long and all "<" (./echo.ts).
+        return escapeHtmlBytes(keptText(inputs.review ?? '', deps.config.maxReviewChars));
       case 'upload':
         return inputs.imageName === undefined ? '' : page.render('partials/last-upload', { name: inputs.imageName });
       case 'error': {
@@ -379,7 +245,7 @@ function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state:
         return error === undefined ? page.cached(`error ${card}`, render) : render();
       }
       case 'result': {
-        const render = (): string => page.render('partials/result', { prediction, name: card, focus });
+        const render = (): string => page.render('partials/result', { prediction, scores: prediction === undefined ? [] : scoreRows(prediction), name: card, focus });
         return prediction === undefined && !focus ? page.cached(`result ${card}`, render) : render();
       }
       case 'batch': {
@@ -402,7 +268,7 @@ function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state:
 /** The chart's axes as drawn by views/partials/chart-axes.ejs: kept per axes object (chartAxes gives the same one for the same domains). */
 const drawnAxes = new WeakMap<ChartTick[], string>();
 
-function renderedAxes(page: PageRenderer, chart: RegressionChart): string {
+function renderedAxes(page: PageRenderer, chart: LineChart): string {
   let html = page.caching ? drawnAxes.get(chart.xTicks) : undefined;
   if (html === undefined) {
     html = page.render('partials/chart-axes', { chart });
@@ -456,13 +322,14 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
   const engine = deps.engineScript
     ? { script: deps.engineScript, maxUploadBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels, maxReviewChars: deps.config.maxReviewChars }
     : null;
+  const pageScript = deps.pageScript ?? null;
   let html: Buffer;
   if (state.pageError === undefined && registry.ready) {
-    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine })).fill(section));
+    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine, pageScript })).fill(section));
   } else {
     // An error page (404, models still loading): rare enough to render whole.
     const sectionText = (name: string): string => joinParts([section(name)].flat()).toString();
-    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine }));
+    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine, pageScript }));
   }
   // Bytes with the type already set: Express then neither re-encodes the page nor parses the type
   // to add a charset.

@@ -1,4 +1,5 @@
 /** Post-processing shared by the two classifiers: probabilities in label order → label, confidence, scores. */
+import { formatPercent } from '../core/format';
 import { type NamedTensors, output } from '../inference/backend';
 import type { ClassificationPrediction } from './types';
 
@@ -47,12 +48,8 @@ export function classify(probabilities: ArrayLike<number>, labels: readonly stri
   return { label, confidence: scores[label] as number, scores };
 }
 
-/** "97.4 %": one decimal, and never "100.0 %" for a probability that is not exactly 1. */
-export function formatPercent(p: number): string {
-  const pct = p * 100;
-  if (pct >= 99.95 && p < 1) return '> 99.9 %';
-  return `${pct.toFixed(1)} %`;
-}
+/** The statement's percentage is the one the page and the scripts print (src/core/format.ts). */
+export { formatPercent };
 
 /**
  * A classifier's Prediction from its "probabilities" output: `subject` opens the statement,

@@ -20,8 +20,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { createApp } from '../../app';
 import { csvRows, runCli } from '../helpers/cli';
-import { buildBatchBundle } from '../../src/build/batch';
+import { buildBrowser } from '../../src/build/browser';
 import { loadConfig } from '../../src/config';
+import type { NamedTensors } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Registry } from '../../src/predictors/registry';
 import { findCellImages } from '../../training/malaria-data';
@@ -123,7 +124,8 @@ async function statementOf(page: Page, model: string): Promise<string> {
 }
 
 before(async () => {
-  await buildBatchBundle(); // public/batch.js from src/browser/batch.ts: never test a stale bundle
+  // The page script, the engine and public/batch.js from src/browser/: never test a stale bundle.
+  await buildBrowser(undefined, () => undefined);
   fs.mkdirSync(SHOTS, { recursive: true });
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-e2e-'));
   cellPng = path.join(tmpDir, 'cell.png');
@@ -646,6 +648,62 @@ for (const kind of ['synthetic', 'held-out'] as const) {
     });
   });
 }
+
+describe('a model answering 0.99995: never "100.0 %"', { timeout: 120_000 }, () => {
+  /** The real models, except that both classifiers put 0.99995 on their first class. */
+  class AlmostSure extends OnnxBackend {
+    override async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+      if (model !== 'malaria' && model !== 'sentiment') return super.infer(model, inputs);
+      return { probabilities: { type: 'float32', dims: [1, 2], data: Float32Array.of(0.99995, 0.00005) } };
+    }
+  }
+  let sure: TestServer;
+  before(async () => {
+    sure = await startTestServer({ backend: new AlmostSure() });
+  });
+  after(() => sure.stop());
+
+  /** The result box's statement, meters and percentages, as the browser shows them. */
+  const shown = (page: Page, model: string): Promise<string[]> =>
+    page.evaluate<string[]>(
+      `Array.from(document.querySelectorAll('#${model}-result .prediction, #${model}-result meter, #${model}-result .pct'), (e) => e.textContent.trim())`,
+    );
+
+  for (const js of [true, false]) {
+    test(`with JavaScript ${js ? 'on (the page script)' : 'off (the server\'s page)'}: "> 99.9 %" and "< 0.1 %" in the statement, meters and percentages`, async () => {
+      const { page, context, errors } = await open({ js, url: `${sure.base}/` });
+      await page.fill('#review', 'Fine.');
+      if (js) await page.click('#sentiment button[type="submit"]');
+      else await Promise.all([page.waitForURL('**/predict/sentiment'), page.click('#sentiment button[type="submit"]')]);
+      await page.locator('#sentiment-result .pct').first().waitFor();
+      if (js) {
+        // Updated in place by the page script, not a form post.
+        assert.equal(new URL(page.url()).pathname, '/');
+        assert.equal(await page.getAttribute('#sentiment-result', 'data-engine'), 'server');
+        assert.equal(await page.locator('#sentiment-result .computed').count(), 1);
+      }
+      assert.deepEqual(await shown(page, 'sentiment'), [
+        'This review is negative (> 99.9 % confidence).',
+        '> 99.9 %',
+        '> 99.9 %',
+        '< 0.1 %',
+        '< 0.1 %',
+      ]);
+      const text = (await page.locator('body').textContent()) ?? '';
+      assert.ok(text.includes('99.9 %'));
+      assert.ok(!text.includes('100.0 %'), 'no 100.0 % anywhere on the page');
+      if (js) {
+        await page.setInputFiles('#image', cellPng);
+        await page.click('#malaria button[type="submit"]');
+        await page.locator('#malaria-result .pct').first().waitFor();
+        assert.deepEqual((await shown(page, 'malaria')).slice(1), ['> 99.9 %', '> 99.9 %', '< 0.1 %', '< 0.1 %']);
+        assert.ok(!((await page.locator('body').textContent()) ?? '').includes('100.0 %'));
+      }
+      assert.deepEqual(errors, []);
+      await context.close();
+    });
+  }
+});
 
 describe('many cells at once: rows as each image finishes', { timeout: 180_000 }, () => {
   test('with a model that takes 60 ms an image, rows and the progress bar advance while the rest is classified', async () => {

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
+import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Registry } from '../../src/predictors/registry';
 
@@ -52,17 +53,19 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** The app with the real models on 127.0.0.1 (`port` 0: any free port). */
+/** The app with the real models (or `backend`) on 127.0.0.1 (`port` 0: any free port). */
 export async function startTestServer(
   options: {
     port?: number;
     env?: Record<string, string>;
     /** Answers some requests itself (a benchmark's own page) and returns true; the app answers the rest. */
     intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+    /** The models' backend: the real models unless a test gives its own (one with a chosen answer, say). */
+    backend?: InferenceBackend;
   } = {},
 ): Promise<TestServer> {
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
-  const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
+  const registry = new Registry(options.backend ?? new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
   const app = createApp({ config, registry });
   const intercept = options.intercept;

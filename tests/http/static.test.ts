@@ -14,6 +14,7 @@ import { type AssetManifest, pickEncoding, StaticAssets } from '../../src/http/s
 import { buildApp, MODELS_DIR } from '../helpers/app';
 
 const ENGINE = 'export const answer = 42; // the engine, as a stand-in\n'.repeat(20);
+const PAGE = 'document.title; // the page script, as a stand-in\n';
 const EDITED = 'console.log("built");\n'.repeat(20);
 let root: string;
 
@@ -37,7 +38,14 @@ beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-static-'));
   const manifest: AssetManifest = {
     engine: '/engine/engine-ABC.js',
+    page: '/engine/page-DEF.js',
     files: {
+      '/engine/page-DEF.js': {
+        file: write('dist/public/engine/page-DEF.js', PAGE),
+        sha256: sha(PAGE),
+        immutable: true,
+        encodings: {},
+      },
       '/engine/engine-ABC.js': {
         file: write('dist/public/engine/engine-ABC.js', ENGINE),
         sha256: sha(ENGINE),
@@ -114,6 +122,19 @@ describe('with the browser build', () => {
     expect(res.status).toBe(404); // not in public/ here, and the stale copy is refused
   });
 
+  it('the page loads the built page script, a module at its content-hashed URL, before the engine', async () => {
+    const res = await request(ctx.app).get('/');
+    const page = res.text.indexOf('<script type="module" src="/engine/page-DEF.js"></script>');
+    expect(page).toBeGreaterThan(0);
+    expect(page).toBeLessThan(res.text.indexOf('data-ml-forms-engine'));
+    expect(res.text).not.toContain('/app.js');
+    const script = await request(ctx.app).get('/engine/page-DEF.js');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toMatch(/^application\/javascript|^text\/javascript/);
+    expect(script.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(script.text).toBe(PAGE);
+  });
+
   it('the page loads the engine as a module and tells it the server limits', async () => {
     const res = await request(ctx.app).get('/');
     const tag = /<script type="module" src="\/engine\/engine-ABC\.js"[^>]*><\/script>/.exec(res.text)?.[0] ?? '';
@@ -125,12 +146,13 @@ describe('with the browser build', () => {
 });
 
 describe('without the browser build', () => {
-  it('the page has no engine script: the server is the only engine', async () => {
+  it('the page has no engine and no page script: plain forms, the server the only engine', async () => {
     const ctx = await buildApp();
     const res = await request(ctx.app).get('/');
     expect(res.status).toBe(200);
     expect(res.text).not.toContain('data-ml-forms-engine');
-    expect(res.text).toContain('<script src="/app.js" defer></script>');
+    expect(res.text).not.toContain('<script type="module"');
+    expect(res.text).not.toContain('/app.js');
   });
 });
 
