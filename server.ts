@@ -20,12 +20,14 @@
 import cluster from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
-import { createLogger } from './src/log';
+import { createLogger, knownLevel } from './src/log';
 import { niceBackgroundThreads } from './src/priority';
 import type { HostLink, LinkOptions } from './src/cluster/link';
 import type { Metrics, MetricsText } from './src/metrics';
 
-const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({
+// The logger exists before the configuration is read (to report its errors): an unknown LOG_LEVEL
+// falls back to info here, and loadConfig() then stops start-up naming it.
+const log = createLogger(knownLevel(process.env.LOG_LEVEL)).child({
   role: process.env.ROLE?.trim() === 'models' ? 'models' : cluster.isWorker ? 'http' : 'main',
 });
 

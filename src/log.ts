@@ -9,6 +9,12 @@ import { fullPath, predictRoute } from './http/request-path';
 
 export type Logger = Pick<pino.Logger, 'info' | 'warn' | 'error' | 'fatal'>;
 
+/** `level` if pino knows it, else info (blank and unknown levels alike). */
+export function knownLevel(level: string | undefined): string {
+  const trimmed = level?.trim() ?? '';
+  return trimmed === 'silent' || Object.hasOwn(pino.levels.values, trimmed) ? trimmed : 'info';
+}
+
 export function createLogger(level: string): pino.Logger {
   return pino(
     {
