@@ -1,12 +1,12 @@
 /**
  * Request fields, validated by zod schemas. The same schema parses the field in the routes and
  * describes it in the OpenAPI document (src/http/openapi.ts), so what is documented is what is
- * accepted. Failures become the app's HttpErrors with their stable codes and messages: a field
+ * accepted. Failures become the app's AppErrors with their stable codes and messages: a field
  * says which code "missing" and any other failure are, and a check of its schema may name a more
  * precise code through `fail()`. No Node-only APIs: the browser can bundle this.
  */
 import { z } from 'zod';
-import { type ErrorCode, HttpError, isErrorCode } from './errors';
+import { type ErrorCode, AppError, isErrorCode } from './errors';
 
 export interface Field<S extends z.ZodType = z.ZodType> {
   schema: S;
@@ -31,12 +31,12 @@ export function fail(ctx: z.RefinementCtx, code: ErrorCode, message: string): vo
 }
 
 export function parseField<S extends z.ZodType>(field: Field<S>, raw: unknown): z.output<S> {
-  if (raw === undefined || raw === null) throw new HttpError(field.missing.code, field.missing.message);
+  if (raw === undefined || raw === null) throw new AppError(field.missing.code, field.missing.message);
   const result = field.schema.safeParse(raw);
   if (result.success) return result.data;
   const named = namedIssue(result.error.issues);
-  if (named !== null) throw new HttpError(named.code, named.message);
-  throw new HttpError(field.invalid, result.error.issues[0]?.message ?? field.missing.message);
+  if (named !== null) throw new AppError(named.code, named.message);
+  throw new AppError(field.invalid, result.error.issues[0]?.message ?? field.missing.message);
 }
 
 /** The first issue raised by fail(), looking inside a union's branches too. */

@@ -5,7 +5,7 @@
  * decode (src/images.ts); the in-browser engine bundles it for the same checks before it decodes,
  * so it uses no Node-only API: plain Uint8Array and DataView.
  */
-import { badRequest, type HttpError, payloadTooLarge, unsupportedMediaType } from './errors';
+import { invalidInput, type AppError, inputTooLarge, unsupportedInput } from './errors';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
@@ -25,8 +25,8 @@ export interface RgbImage {
 }
 
 /** A file whose header is readable but whose pixels are not: the answer of both decoders. */
-export function undecodableImage(format: ImageFormat): HttpError {
-  return badRequest('invalid_image', `The ${format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`);
+export function undecodableImage(format: ImageFormat): AppError {
+  return invalidInput('invalid_image', `The ${format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`);
 }
 
 export interface ImageHeader {
@@ -178,23 +178,23 @@ function gifDimensions(bytes: Uint8Array, view: DataView): { width: number; heig
  * pixels (413).
  */
 export function readImageHeader(bytes: Uint8Array, limits: ImageLimits): ImageHeader {
-  if (bytes.length === 0) throw badRequest('empty_file', 'The uploaded file is empty. Choose a cell image.');
+  if (bytes.length === 0) throw invalidInput('empty_file', 'The uploaded file is empty. Choose a cell image.');
   const format = sniffImageFormat(bytes);
   if (format === null) {
-    throw unsupportedMediaType(
+    throw unsupportedInput(
       'unsupported_image_type',
       `The file is not a ${ACCEPTED_FORMATS_TEXT} image. Upload a cell image in one of those formats.`,
     );
   }
   const dims = imageDimensions(bytes, format);
   if (dims === null) {
-    throw badRequest('invalid_image', `The file looks like a ${format.toUpperCase()} image but cannot be read. It may be damaged.`);
+    throw invalidInput('invalid_image', `The file looks like a ${format.toUpperCase()} image but cannot be read. It may be damaged.`);
   }
   const { width, height } = dims;
   if (width * height > limits.maxPixels) {
     // Said with the reason: the limit is many cells wide, so an image over it is not one cell crop.
     const mp = Math.round(limits.maxPixels / 1e4) / 100;
-    throw payloadTooLarge(
+    throw inputTooLarge(
       'image_too_large',
       `The image is ${width}×${height} pixels; images may have at most ${mp} megapixels, ` +
         'far more than one cell needs (a cell crop is about 150 × 150 pixels). Crop it to one cell, or resize it, and try again.',

@@ -9,7 +9,7 @@
  */
 import sharp from 'sharp';
 import type { Config } from './config';
-import { payloadTooLarge } from './errors';
+import { inputTooLarge } from './errors';
 import { type ImageLimits, type RgbImage, readImageHeader, undecodableImage } from './image-header';
 import { ByteBudget } from './memory-budget';
 import type { DecodedImage } from './predictors/malaria';
@@ -78,7 +78,7 @@ export async function decodeToRgb(bytes: Uint8Array, limits: DecodeLimits): Prom
 async function reserve(budget: ByteBudget, width: number, height: number): Promise<() => void> {
   const bytes = width * height * 3;
   if (!budget.fits(bytes)) {
-    throw payloadTooLarge(
+    throw inputTooLarge(
       'image_too_large',
       `The image is ${width}×${height} pixels; this server decodes at most ${megapixels(budget.capacity / 3)} megapixels at a time. ` +
         'A cell crop is about 150 × 150 pixels: crop the image to one cell and try again.',

@@ -14,7 +14,7 @@
  *
  * No Node API: plain timers and promises.
  */
-import { type HttpError, serviceUnavailable } from './errors';
+import { type AppError, unavailable } from './errors';
 
 export interface ByteBudgetOptions {
   /** Reservations waiting at most; the next one is refused at once. */
@@ -31,7 +31,7 @@ export type Release = () => void;
 interface Waiter {
   bytes: number;
   grant: (release: Release) => void;
-  refuse: (err: HttpError) => void;
+  refuse: (err: AppError) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -108,8 +108,8 @@ export class ByteBudget {
     }
   }
 
-  private overloaded(): HttpError {
-    return serviceUnavailable(
+  private overloaded(): AppError {
+    return unavailable(
       'overloaded',
       'The server is decoding as many images as its memory allows. Try again in a moment.',
       this.options.retryAfterSeconds ?? 1,

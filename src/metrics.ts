@@ -6,6 +6,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import client from 'prom-client';
+import { AppError } from './errors';
 import { bearerCheck } from './http/auth';
 import { fullPath, predictRoute } from './http/request-path';
 import type { InferOptions, InferenceBackend, ModelSpec, NamedTensors } from './inference/backend';
@@ -177,7 +178,7 @@ export class Metrics {
           end({ outcome: 'ok' });
           return out;
         } catch (err) {
-          end({ outcome: (err as { status?: number }).status === 503 ? 'rejected' : 'error' });
+          end({ outcome: err instanceof AppError && err.kind === 'unavailable' ? 'rejected' : 'error' });
           throw err;
         }
       },

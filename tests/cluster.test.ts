@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import client from 'prom-client';
 import { ModelHost } from '../src/cluster/host';
 import { HostLink, type LinkOptions } from '../src/cluster/link';
-import { HttpError, serviceUnavailable } from '../src/errors';
+import { AppError, unavailable } from '../src/errors';
 import type { InferenceBackend, ModelSpec, NamedTensors } from '../src/inference/backend';
 import { FakeBackend } from './helpers/fake-backend';
 
@@ -107,14 +107,14 @@ describe('HostLink ↔ ModelHost', () => {
     expect(out.i?.data).toBeInstanceOf(BigInt64Array);
   });
 
-  it('an overloaded host’s 503 arrives as the same HttpError, Retry-After included', async () => {
+  it('an overloaded host’s 503 arrives as the same AppError, Retry-After included', async () => {
     const backend = new FakeBackend();
-    backend.failWith = serviceUnavailable('overloaded', 'The server is busy with other predictions. Try again in a moment.', 3);
+    backend.failWith = unavailable('overloaded', 'The server is busy with other predictions. Try again in a moment.', 3);
     const { host, link } = setup(backend);
     host.ready();
     const err = await link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['good'] } }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect(err).toMatchObject({ status: 503, code: 'overloaded', retryAfter: 3 });
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'overloaded', retryAfter: 3 });
   });
 
   it('any other inference failure arrives as a plain Error (answered as a 500)', async () => {
@@ -123,7 +123,7 @@ describe('HostLink ↔ ModelHost', () => {
     const { host, link } = setup(backend);
     host.ready();
     const err = await link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['x'] } }).catch((e: unknown) => e);
-    expect(err).not.toBeInstanceOf(HttpError);
+    expect(err).not.toBeInstanceOf(AppError);
     expect((err as Error).message).toBe('onnxruntime: bad input');
   });
 
@@ -141,7 +141,7 @@ describe('HostLink ↔ ModelHost', () => {
     expect(link.backend.description).toMatch(/in this process: regression/);
   });
 
-  it('when the host goes away, waiting and later requests get 503 and onHostLost runs once', async () => {
+  it('when the host goes away, waiting and later requests are refused as unavailable and onHostLost runs once', async () => {
     let slowResolve: (v: NamedTensors) => void = () => undefined;
     const slow: InferenceBackend = {
       description: 'slow',
@@ -156,9 +156,9 @@ describe('HostLink ↔ ModelHost', () => {
     const waiting = link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['x'] } });
     await flush();
     channel.cut();
-    await expect(waiting).rejects.toMatchObject({ status: 503, code: 'unavailable' });
+    await expect(waiting).rejects.toMatchObject({ kind: 'unavailable', code: 'unavailable' });
     await expect(link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['x'] } })).rejects.toMatchObject({
-      status: 503,
+      kind: 'unavailable',
     });
     expect(lost).toHaveBeenCalledTimes(1);
     slowResolve({}); // the host's late answer goes nowhere

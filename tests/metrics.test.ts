@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { serviceUnavailable } from '../src/errors';
+import { unavailable } from '../src/errors';
 import type { InferenceBackend } from '../src/inference/backend';
 import { Metrics } from '../src/metrics';
 
@@ -79,7 +79,7 @@ describe('Metrics', () => {
     it('times each infer() per model and outcome, and passes errors through', async () => {
       const metrics = new Metrics({ processMetrics: false });
       await metrics.instrument(fakeBackend()).infer('sentiment', {});
-      const overloaded = metrics.instrument(fakeBackend(serviceUnavailable('overloaded', 'busy')));
+      const overloaded = metrics.instrument(fakeBackend(unavailable('overloaded', 'busy')));
       await expect(overloaded.infer('malaria', {})).rejects.toMatchObject({ code: 'overloaded' });
       const text = await metrics.registry.metrics();
       expect(text).toContain('inference_duration_seconds_count{model="sentiment",outcome="ok"} 1');

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { HttpError } from '../src/errors';
+import { AppError } from '../src/errors';
 import { type ModelSpec, type NamedTensors, output, tensor } from '../src/inference/backend';
 import { OnnxBackend } from '../src/inference/onnx';
 import { type PoolOptions, WorkerPool, workerScript } from '../src/inference/pool';
@@ -75,8 +75,8 @@ describe('WorkerPool', () => {
       const running = p.infer('regression', x(1));
       const queued = p.infer('regression', x(2));
       const rejected = p.infer('regression', x(3));
-      await expect(rejected).rejects.toMatchObject({ status: 503, code: 'overloaded', retryAfter: 3 });
-      await expect(rejected).rejects.toBeInstanceOf(HttpError);
+      await expect(rejected).rejects.toMatchObject({ kind: 'unavailable', code: 'overloaded', retryAfter: 3 });
+      await expect(rejected).rejects.toBeInstanceOf(AppError);
       expect(y(await running)).toBe(5);
       expect(y(await queued)).toBe(8.5);
     });
@@ -85,7 +85,7 @@ describe('WorkerPool', () => {
       const p = await make({ maxWaitMs: 5 });
       const running = p.infer('regression', x(1));
       const stale = p.infer('regression', x(2));
-      await expect(stale).rejects.toMatchObject({ status: 503, code: 'timeout' });
+      await expect(stale).rejects.toMatchObject({ kind: 'unavailable', code: 'timeout' });
       await expect(running).resolves.toBeDefined();
     });
 
@@ -96,7 +96,7 @@ describe('WorkerPool', () => {
       const dropped = p.infer('regression', x(2), { signal: answered.signal });
       const next = p.infer('regression', x(3));
       answered.abort();
-      await expect(dropped).rejects.toMatchObject({ status: 503, code: 'timeout' });
+      await expect(dropped).rejects.toMatchObject({ kind: 'unavailable', code: 'timeout' });
       expect(y(await running)).toBeCloseTo(5);
       expect(y(await next)).toBeCloseTo(12);
     });
@@ -139,7 +139,7 @@ describe('WorkerPool', () => {
         () => 'resolved',
         () => 'rejected',
       );
-      const waiting = expect(p.infer('regression', x(2))).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
+      const waiting = expect(p.infer('regression', x(2))).rejects.toMatchObject({ kind: 'unavailable', code: 'shutting_down' });
       await p.close();
       pool = null;
       await waiting;

@@ -37,10 +37,9 @@ declare global {
 }
 
 /**
- * How mlForms.predict rejects when the answer is not the shared checks' HttpError: the server's
- * error as it was sent (status, code, message), or the page's own when no answer came
- * (`network_error`) or the browser cannot run the models (`engine_unavailable`). Both have the
- * same three fields.
+ * How mlForms.predict rejects: the server's error as it was sent (status, code, message), the
+ * shared checks' error in browser mode with the status the API gives its code, or the page's own
+ * when no answer came (`network_error`) or the browser cannot run the models (`engine_unavailable`).
  */
 export class PredictError extends Error {
   constructor(
@@ -52,6 +51,12 @@ export class PredictError extends Error {
     this.name = 'PredictError';
   }
 }
+
+/**
+ * The JSON API's HTTP status per error kind: src/http/status.ts, written in by the build
+ * (src/build/browser.ts) so that this module imports nothing of the HTTP layer.
+ */
+declare const __ERROR_STATUS__: Readonly<Record<string, number>>;
 
 const MODELS: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
 const STATUS = {
@@ -185,16 +190,18 @@ class Page implements MlForms {
   }
 
   async predict(model: FormName, input: unknown, options: { engine?: Engine } = {}): Promise<Prediction> {
-    if (!MODELS.includes(model)) throw new PredictError(404, 'not_found', `No model "${String(model)}".`);
+    if (!MODELS.includes(model)) throw new PredictError(__ERROR_STATUS__.not_found ?? 404, 'not_found', `No model "${String(model)}".`);
     const engine = options.engine ?? this.current;
     if (engine === 'server') return predictOnServer(model, input);
     try {
       return await (await this.browserModels()).predict(model, input);
     } catch (err) {
-      // The shared checks' HttpErrors carry the API's status, code and message already. (Not
-      // `instanceof HttpError`: that would pull the error catalogue into this module, which every
-      // page with JavaScript loads.)
-      if (err instanceof Error && 'status' in err && 'code' in err) throw err;
+      // The shared checks' AppErrors carry the API's code, kind and message; the status is the one
+      // the API answers for that kind. (Not `instanceof AppError`: that would pull the error
+      // catalogue into this module, which every page with JavaScript loads.)
+      if (err instanceof Error && 'kind' in err && typeof err.kind === 'string' && 'code' in err && typeof err.code === 'string') {
+        throw new PredictError(__ERROR_STATUS__[err.kind] ?? 500, err.code, err.message);
+      }
       throw new PredictError(
         503,
         'engine_unavailable',

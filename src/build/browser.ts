@@ -26,6 +26,7 @@ import { projectRoot } from '../config';
 import { buildBatchBundle } from './batch';
 import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
 import { MANIFEST_FILE } from '../http/static';
+import { KIND_STATUS } from '../http/status';
 import { MODEL_NAMES, modelSpec, readCard } from '../predictors/registry';
 
 const brotli = promisify(zlib.brotliCompress);
@@ -154,7 +155,7 @@ export async function buildBrowser(
     minify: true,
     metafile: true,
     logLevel: 'warning',
-    define: { __ORT_WASM_URL__: JSON.stringify(wasmUrl) },
+    define: { __ORT_WASM_URL__: JSON.stringify(wasmUrl), __ERROR_STATUS__: JSON.stringify(KIND_STATUS) },
     plugins: [withoutZodLocales],
   });
   let entryUrl = ''; // the runtime chunk is an entry point too (a dynamic import): pick the engine's

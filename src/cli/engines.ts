@@ -12,7 +12,7 @@ import { configureSharp } from '../images';
 import { type InputItem, NotRegularFile, openRegular } from '../batch/inputs';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
-import { type FormName, HttpError, fileTooLarge } from '../errors';
+import { type FormName, AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
 import { localBackend } from '../inference/configured';
 import { parseX } from '../predictors/regression';
 import { Registry } from '../predictors/registry';
@@ -39,7 +39,7 @@ async function row(item: InputItem, run: () => Promise<RowPrediction>): Promise<
 }
 
 /**
- * A row's failure that is not one of this app's own HttpErrors: a file that cannot be read, a
+ * A row's failure that is not one of this app's own AppErrors: a file that cannot be read, a
  * remote server that cannot be reached, or whatever error a remote ml-forms answered (its code is
  * passed on as it came).
  */
@@ -53,14 +53,14 @@ export class RowFailure extends Error {
   }
 }
 
-/** The API's code and message for an HttpError or RowFailure; for anything else (a bug, a failed worker), what happened. */
+/** The API's code and message for an AppError or RowFailure; for anything else (a bug, a failed worker), what happened. */
 function rowError(err: unknown): RowError {
-  if (err instanceof HttpError || err instanceof RowFailure) return { code: err.code, message: err.message };
+  if (err instanceof AppError || err instanceof RowFailure) return { code: err.code, message: err.message };
   return { code: 'internal_error', message: err instanceof Error ? err.message : String(err) };
 }
 
-const unreadable = (err: unknown): HttpError | RowFailure =>
-  err instanceof HttpError || err instanceof RowFailure
+const unreadable = (err: unknown): AppError | RowFailure =>
+  err instanceof AppError || err instanceof RowFailure
     ? err
     : err instanceof NotRegularFile
       ? new RowFailure('not_a_file', `This is ${err.kind}, not a regular file; it was not read.`)
@@ -227,7 +227,10 @@ export function remoteEngine(
         error?.code ?? `http_${res.status}`,
         error?.message ?? `${base} answered ${res.status} ${res.statusText}.`,
       );
-      if (res.status !== 503 && res.status !== 429) throw last;
+      // Retried: what the API's code says is worth retrying (busy, loading, rate-limited); an answer
+      // without the API's error body (a proxy's) by its status.
+      const retryable = isErrorCode(error?.code) ? isRetryable(kindOf(error.code)) : res.status === 503 || res.status === 429;
+      if (!retryable) throw last;
       // Retry-After in seconds (the server sends seconds; an HTTP date falls back to the backoff).
       const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
       await sleep(

@@ -8,7 +8,7 @@
  * If the host goes away, every waiting inference fails with 503 and `onHostLost` runs (server.ts
  * exits: an HTTP process without its model host can only answer errors).
  */
-import { serviceUnavailable } from '../errors';
+import { unavailable } from '../errors';
 import type { InferenceBackend, ModelSpec, NamedTensors } from '../inference/backend';
 import type { MetricsText } from '../metrics';
 import { type HostMessage, type WorkerRequest, fromWire, isMessage } from './protocol';
@@ -151,5 +151,5 @@ export class HostLink {
 
 /** What a request gets while the model host is gone (the cluster is about to replace this process). */
 function hostGone(): Error {
-  return serviceUnavailable('unavailable', 'The model server is restarting. Try again in a moment.', 2);
+  return unavailable('unavailable', 'The model server is restarting. Try again in a moment.', 2);
 }

@@ -4,7 +4,7 @@
  * 'advanced'` (the structured clone algorithm), so typed arrays arrive as typed arrays.
  * Every message carries `mlf` so it can't be confused with prom-client's or Node's own.
  */
-import { HttpError, isErrorCode } from '../errors';
+import { AppError, isErrorCode } from '../errors';
 import type { NamedTensors } from '../inference/backend';
 import type { MetricsText } from '../metrics';
 
@@ -31,7 +31,7 @@ export interface CollectReply {
   metrics: unknown[];
 }
 
-/** An error as it crosses the process boundary. HttpErrors keep their code (hence status) and Retry-After. */
+/** An error as it crosses the process boundary. AppErrors keep their code (hence kind) and Retry-After. */
 export interface WireError {
   message: string;
   code?: string;
@@ -39,12 +39,12 @@ export interface WireError {
 }
 
 export function toWire(err: unknown): WireError {
-  if (err instanceof HttpError) return { message: err.message, code: err.code, retryAfter: err.retryAfter };
+  if (err instanceof AppError) return { message: err.message, code: err.code, retryAfter: err.retryAfter };
   return { message: err instanceof Error ? err.message : String(err) };
 }
 
 export function fromWire(wire: WireError): Error {
-  if (isErrorCode(wire.code)) return new HttpError(wire.code, wire.message, { retryAfter: wire.retryAfter });
+  if (isErrorCode(wire.code)) return new AppError(wire.code, wire.message, { retryAfter: wire.retryAfter });
   return new Error(wire.message);
 }
 

@@ -7,7 +7,7 @@
  * client), so one post holds only a few files in memory besides those being classified.
  *
  * A problem with the whole post (not multipart, more than `maxFiles` images, a body over
- * `maxBytes`, a file in another field) rejects with its HttpError once the rest of the body has
+ * `maxBytes`, a file in another field) rejects with its AppError once the rest of the body has
  * been read and dropped, so the client, still sending, gets the answer instead of a reset
  * connection. A problem with one file (over the single-image size limit) is that file's `error`.
  *
@@ -21,7 +21,7 @@
 import type { Writable } from 'node:stream';
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { HttpError, fileTooLarge, payloadTooLarge } from '../errors';
+import { AppError, fileTooLarge, inputTooLarge } from '../errors';
 import { batchTooLarge, tooManyFiles } from '../batch/limits';
 import { IMAGE_FIELD, FORM_FIELD_LIMITS, uploadError, uploadErrors } from './upload';
 
@@ -32,7 +32,7 @@ export interface UploadedImage {
   name: string;
   bytes: Uint8Array;
   /** Set when this file cannot be classified as sent. */
-  error?: HttpError;
+  error?: AppError;
 }
 
 export interface BatchUploadLimits {
@@ -45,13 +45,13 @@ export interface BatchUploadLimits {
 
 /** The whole-post errors of a multi-image post, worded as the page says them before sending. */
 export const batchErrors = {
-  tooManyFiles: (maxFiles: number): HttpError => {
+  tooManyFiles: (maxFiles: number): AppError => {
     const e = tooManyFiles(maxFiles);
-    return payloadTooLarge(e.code, e.message);
+    return inputTooLarge(e.code, e.message);
   },
-  tooLarge: (maxBytes: number): HttpError => {
+  tooLarge: (maxBytes: number): AppError => {
     const e = batchTooLarge(maxBytes);
-    return payloadTooLarge(e.code, e.message);
+    return inputTooLarge(e.code, e.message);
   },
 };
 
@@ -184,9 +184,9 @@ function feedAtMost(maxBytes: number): (req: Request, parser: Writable) => void 
   };
 }
 
-/** multer's errors and ours → the HttpError the client gets. */
+/** multer's errors and ours → the AppError the client gets. */
 function batchError(err: unknown, req: Request, limits: BatchUploadLimits): unknown {
-  if (err instanceof HttpError) return err;
+  if (err instanceof AppError) return err;
   if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_COUNT')
     return batchErrors.tooManyFiles(limits.maxFiles);
   // "Request aborted" / "Request closed": the client left mid-post and will not read the answer.

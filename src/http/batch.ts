@@ -11,7 +11,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config';
 import { z } from 'zod';
-import { ERRORS, ERROR_CODES, type ErrorCode, HttpError } from '../errors';
+import { ERRORS, ERROR_CODES, type ErrorCode, AppError } from '../errors';
 import type { RgbImage } from '../image-header';
 import { thumbnail } from '../images';
 import { OrderedPool } from '../batch/ordered';
@@ -54,7 +54,7 @@ export interface BatchDeps {
 /** Displayed at 48 CSS pixels: 64 is sharp enough on most screens and keeps a 100-row page small. */
 const THUMBNAIL_SIZE = 64;
 
-const INTERNAL = new HttpError(
+const INTERNAL = new AppError(
   'internal_error',
   'Something went wrong on our side with this image. Please try it again.',
 );
@@ -67,7 +67,7 @@ async function resultFor(
   predictor: MalariaPredictor,
   name: string,
   bytes: Uint8Array,
-  refused: HttpError | undefined,
+  refused: AppError | undefined,
   thumbnailOf?: (image: RgbImage) => Promise<string | undefined>,
 ): Promise<{ row: ImageResult; failure?: unknown; thumbnail?: string }> {
   try {
@@ -78,13 +78,13 @@ async function resultFor(
     const { prediction, used } = await predictor.predictAfter(bytes, thumbnailOf);
     return { row: { file: name, ...prediction }, thumbnail: used };
   } catch (err) {
-    const shown = err instanceof HttpError && err.expose ? err : INTERNAL;
+    const shown = err instanceof AppError && err.expose ? err : INTERNAL;
     return { row: { file: name, error: { code: shown.code, message: shown.message } }, failure: err };
   }
 }
 
 /**
- * Reads and classifies the images of a multipart post. Rejects with the HttpError of a whole-post
+ * Reads and classifies the images of a multipart post. Rejects with the AppError of a whole-post
  * problem (nothing written yet); resolves with every image's result in post order, or with null if
  * the response was already answered (the deadline) or the client left, in which case the images not
  * yet started were skipped.

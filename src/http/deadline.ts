@@ -9,7 +9,7 @@
  * inferences past the deadline are also dropped by the pool and the gate (maxWaitMs).
  */
 import type { NextFunction, RequestHandler, Response } from 'express';
-import { serviceUnavailable } from '../errors';
+import { unavailable } from '../errors';
 import { withSignal } from '../inference/cancel-scope';
 
 export interface DeadlineOptions {
@@ -57,7 +57,7 @@ export function armDeadline(res: Response, next: NextFunction, options: Deadline
     answerOnce(res);
     const seconds = Math.round(options.timeoutMs / 100) / 10;
     next(
-      serviceUnavailable(
+      unavailable(
         'timeout',
         `The server could not answer within ${seconds} s; it is busy. Try again in a moment.`,
         options.retryAfterSeconds ?? 2,

@@ -13,7 +13,8 @@ import type { Request, RequestHandler, Router } from 'express';
 import express from 'express';
 import type { z } from 'zod';
 import type { Config } from '../config';
-import { type ErrorCode, type ErrorStep, HttpError } from '../errors';
+import { type ErrorCode, type ErrorStep, AppError } from '../errors';
+import { statusOf } from './status';
 import { type Fields, type ParsedFields, fieldsBodyLimit, fieldsSchema, parseFields } from '../fields';
 
 /** One media type of a request body: its schema, and an example body shown in the document. */
@@ -98,13 +99,13 @@ export interface JsonEndpoint<I, O> extends Omit<Endpoint, 'request' | 'response
 
 /** How an app writes an error: the `body` it answers with, for `err` (or null for an error that is not one of the app's). */
 export interface ErrorWriter {
-  known(err: unknown): HttpError | null;
-  body(err: HttpError): unknown;
+  known(err: unknown): AppError | null;
+  body(err: AppError): unknown;
 }
 
 /** The JSON API's errors: `{"error":{"code","message"}}` (src/http/errors.ts). */
 export const CODE_AND_MESSAGE_ERRORS: ErrorWriter = {
-  known: (err) => (err instanceof HttpError ? err : null),
+  known: (err) => (err instanceof AppError ? err : null),
   body: (err) => ({ error: { code: err.code, message: err.message } }),
 };
 
@@ -124,7 +125,7 @@ export async function realAnswers<I>(
     } catch (err) {
       const known = errors.known(err);
       if (known === null) throw err;
-      out.push({ name, request: input, status: known.status, body: errors.body(known) });
+      out.push({ name, request: input, status: statusOf(known), body: errors.body(known) });
     }
   }
   return out;

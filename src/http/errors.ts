@@ -4,29 +4,30 @@
  * caused it. Stack traces never reach the client.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { AppError, invalidInput, notFound, inputTooLarge, unsupportedInput } from '../errors';
 import type { Logger } from '../log';
 import { fullPath, predictRoute, wantsJson } from './request-path';
+import { statusOf } from './status';
 import { keptInputs, type PageDeps, renderPage } from './view';
 
 /** body-parser's errors carry a `type`; map them to what a person can act on. */
-export function bodyParserError(err: unknown): HttpError | null {
+export function bodyParserError(err: unknown): AppError | null {
   if (err === null || typeof err !== 'object' || !('type' in err)) return null;
   switch ((err as { type: unknown }).type) {
     case 'entity.parse.failed':
-      return badRequest('invalid_json', 'The request body is not valid JSON. Send e.g. {"x": 5}.');
+      return invalidInput('invalid_json', 'The request body is not valid JSON. Send e.g. {"x": 5}.');
     case 'entity.too.large':
-      return payloadTooLarge('body_too_large', 'The request body is too large.');
+      return inputTooLarge('body_too_large', 'The request body is too large.');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return unsupportedMediaType('unsupported_encoding', 'Send the body as UTF-8 without content encoding.');
+      return unsupportedInput('unsupported_encoding', 'Send the body as UTF-8 without content encoding.');
     case 'parameters.too.many':
-      return payloadTooLarge('too_many_fields', 'The form has too many fields.');
+      return inputTooLarge('too_many_fields', 'The form has too many fields.');
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
     case 'stream.not.readable':
-      return badRequest('invalid_body', 'The request body could not be read completely.');
+      return invalidInput('invalid_body', 'The request body could not be read completely.');
     default:
       return null;
   }
@@ -42,25 +43,25 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     // Nobody to answer: the request was answered already (by its deadline's 503) or its client is
     // gone. An app error then is work skipped for that reason (src/inference/gate.ts): no answer, no log line.
-    if ((res.writableEnded || res.destroyed) && err instanceof HttpError) return;
+    if ((res.writableEnded || res.destroyed) && err instanceof AppError) return;
     if (res.headersSent) {
       next(err);
       return;
     }
-    const known = err instanceof HttpError ? err : bodyParserError(err);
-    const error = known ?? new HttpError('internal_error', 'Something went wrong on our side. Please try again.');
-    if (known === null || error.status >= 500) log.error({ err, reqId: res.locals.requestId as unknown, path: fullPath(req).slice(0, 200), method: req.method }, 'request failed');
+    const known = err instanceof AppError ? err : bodyParserError(err);
+    const error = known ?? new AppError('internal_error', 'Something went wrong on our side. Please try again.');
+    if (known === null || statusOf(error) >= 500) log.error({ err, reqId: res.locals.requestId as unknown, path: fullPath(req).slice(0, 200), method: req.method }, 'request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
 
     const body = { error: { code: error.code, message: error.message } };
     if (wantsJson(req)) {
-      res.status(error.status).json(body);
+      res.status(statusOf(error)).json(body);
       return;
     }
     // The model the request was about, so the error lands beside the right form.
     const model = predictRoute(req)?.model ?? null;
     if (model === null || !deps.registry.ready) {
-      renderPage(req, res, deps, { pageError: body.error }, error.status);
+      renderPage(req, res, deps, { pageError: body.error }, statusOf(error));
       return;
     }
     renderPage(
@@ -68,7 +69,7 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
       res,
       deps,
       { errors: { [model]: { code: error.code, message: error.message } }, inputs: keptInputs(req), active: model },
-      error.status,
+      statusOf(error),
     );
   };
 }

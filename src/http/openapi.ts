@@ -6,7 +6,8 @@
  * endpoint object.
  */
 import { z } from 'zod';
-import { ERRORS, ERROR_CODES, type ErrorCode, type ErrorStatus } from '../errors';
+import { ERRORS, ERROR_CODES, type ErrorCode } from '../errors';
+import { type ErrorStatus, statusOfCode } from './status';
 import type { Endpoint, Example, HeaderDoc } from './endpoint';
 import { API_PREFIX } from './request-path';
 
@@ -68,7 +69,7 @@ function errorCatalogue(codes: readonly ErrorCode[]): z.ZodObject {
   return z
     .strictObject({
       error: z.strictObject({
-        code: z.union(codes.map((code) => z.literal(code).meta({ description: `${ERRORS[code].status}: ${ERRORS[code].when}` }))),
+        code: z.union(codes.map((code) => z.literal(code).meta({ description: `${statusOfCode(code)}: ${ERRORS[code].when}` }))),
         message: z.string().meta({ description: 'For a person: what went wrong and what to do.' }),
       }),
     })
@@ -86,7 +87,7 @@ export const MESSAGE_ONLY: ErrorShape = {
   body: (codes) => z.strictObject({ error: z.string().meta({ description: `What went wrong, for a person (${codes.join(', ')}).` }) }),
   catalogue: (codes) =>
     z.strictObject({ error: z.string() }).meta({
-      description: `Every answer with a status of 400 or more. Its cases: ${codes.map((c) => `${c} (${ERRORS[c].status}: ${ERRORS[c].when})`).join('; ')}`,
+      description: `Every answer with a status of 400 or more. Its cases: ${codes.map((c) => `${c} (${statusOfCode(c)}: ${ERRORS[c].when})`).join('; ')}`,
     }),
   pageOutsideApi: false,
 };
@@ -130,7 +131,8 @@ export function errorCodesByStatus(endpoint: Endpoint): Map<ErrorStatus, ErrorCo
   for (const code of ERROR_CODES) {
     const info = ERRORS[code];
     if (!named.has(code) && !info.steps.some((step: string) => named.has(step))) continue;
-    byStatus.set(info.status, [...(byStatus.get(info.status) ?? []), code]);
+    const status = statusOfCode(code);
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return byStatus;
 }

@@ -29,7 +29,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { type Config, isLoopback } from '../config';
-import { HttpError } from '../errors';
+import { AppError } from '../errors';
 
 const WINDOW_MS = 60_000;
 
@@ -61,7 +61,7 @@ export function clientRateLimit(config: RateLimitConfig): RequestHandler[] {
         const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
         const seconds = reset === undefined ? WINDOW_MS / 1000 : Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
         next(
-          new HttpError(
+          new AppError(
             'rate_limited',
             `Too many predictions from your address (at most ${config.rateLimitPerMinute} a minute). Try again in ${seconds} s.`,
             { retryAfter: seconds },

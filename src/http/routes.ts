@@ -1,6 +1,6 @@
 /**
  * Page and API routes. Thin: parse the request into a predictor's input, call predict(), answer.
- * Validation errors are thrown as HttpErrors and answered by the one error handler. The JSON
+ * Validation errors are thrown as AppErrors (src/errors.ts) and answered by the one error handler. The JSON
  * endpoints are Endpoint objects (./endpoint.ts): each is also its own entry in /openapi.json, and
  * the page's forms are read with the same field schemas.
  */

@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
-import { notFound, serviceUnavailable } from '../errors';
+import { notFound, unavailable } from '../errors';
 import type { Registry } from '../predictors/registry';
 import type { Endpoint } from './endpoint';
 
@@ -168,7 +168,7 @@ export function modelFileEndpoint(deps: { registry: Registry; modelsDir: string;
     handlers: [
       (req, res) => {
         if (!deps.registry.ready) {
-          throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
+          throw unavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
         }
         const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
         const onDisk = card === undefined ? null : path.join(deps.modelsDir, card.name, card.version, 'model.onnx');

@@ -8,7 +8,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { HttpError, badRequest, fileTooLarge, missingImage, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { AppError, invalidInput, fileTooLarge, missingImage, inputTooLarge, unsupportedInput } from '../errors';
 import { ACCEPTED_FORMATS, ACCEPTED_FORMATS_TEXT } from '../image-header';
 import type { RequestReader } from './endpoint';
 
@@ -22,21 +22,21 @@ export const FORM_FIELD_LIMITS = { fields: 8, fieldSize: 64 * 1024, fieldNameSiz
  * (src/http/batch-upload.ts), both multer, answer the same codes and words.
  */
 export const uploadErrors = {
-  unexpectedField: (field: string | undefined): HttpError =>
-    badRequest('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${field ?? ''}".`),
-  tooManyParts: (): HttpError => payloadTooLarge('too_many_parts', 'The form has too many fields. Send only the image.'),
-  fieldTooLarge: (): HttpError => payloadTooLarge('field_too_large', 'A form field is too long. Send only the image.'),
+  unexpectedField: (field: string | undefined): AppError =>
+    invalidInput('unexpected_field', `Send the image in the field "${IMAGE_FIELD}", not "${field ?? ''}".`),
+  tooManyParts: (): AppError => inputTooLarge('too_many_parts', 'The form has too many fields. Send only the image.'),
+  fieldTooLarge: (): AppError => inputTooLarge('field_too_large', 'A form field is too long. Send only the image.'),
   missingImage, // shared with the browser engine (src/errors.ts)
   /** The single-image API also takes the raw image as the body; the form and a post of several images do not. */
-  unsupportedContentType: (allowRawBody: boolean): HttpError =>
-    unsupportedMediaType(
+  unsupportedContentType: (allowRawBody: boolean): AppError =>
+    unsupportedInput(
       'unsupported_content_type',
       allowRawBody
         ? 'Send the image as multipart/form-data in the field "image", or as the raw body with Content-Type image/png, image/jpeg, image/webp or image/gif.'
         : 'Send the images as multipart/form-data, each in the field "image".',
     ),
-  invalidMultipart: (): HttpError =>
-    badRequest('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".'),
+  invalidMultipart: (): AppError =>
+    invalidInput('invalid_multipart', 'The upload is not valid multipart/form-data. Send the image in the field "image".'),
 };
 
 /** Parse errors multer passes on from busboy ("Unexpected end of form", "Multipart: Boundary not found", ...). */
@@ -44,13 +44,13 @@ export const isMultipartParseError = (err: unknown): boolean =>
   err instanceof Error && /multipart|boundary|unexpected end of form|malformed part header/i.test(err.message);
 
 /** multer's errors (its own and its parser's) → the app's errors, with words a person can act on. */
-export function uploadError(err: unknown, maxUploadBytes: number): HttpError | null {
+export function uploadError(err: unknown, maxUploadBytes: number): AppError | null {
   if (err instanceof multer.MulterError) {
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':
         return fileTooLarge(maxUploadBytes);
       case 'LIMIT_FILE_COUNT':
-        return badRequest('too_many_files', 'Send exactly one image, in the field "image".');
+        return invalidInput('too_many_files', 'Send exactly one image, in the field "image".');
       case 'LIMIT_UNEXPECTED_FILE':
         return uploadErrors.unexpectedField(err.field);
       case 'LIMIT_PART_COUNT':
@@ -60,7 +60,7 @@ export function uploadError(err: unknown, maxUploadBytes: number): HttpError | n
       case 'LIMIT_FIELD_VALUE':
         return uploadErrors.fieldTooLarge();
       default:
-        return badRequest('invalid_multipart', 'The upload could not be read. Send the image as multipart/form-data.');
+        return invalidInput('invalid_multipart', 'The upload could not be read. Send the image as multipart/form-data.');
     }
   }
   return isMultipartParseError(err) ? uploadErrors.invalidMultipart() : null;

@@ -8,7 +8,7 @@
  * has answered for it); and a call whose `signal` aborts while it waits (its client was answered or
  * left) leaves the queue without running. Work nobody waits for is never started.
  */
-import { serviceUnavailable } from '../errors';
+import { unavailable } from '../errors';
 
 export interface GateOptions {
   /** Calls waiting (not running) before run() refuses more with 503 overloaded. Absent: no limit. */
@@ -28,7 +28,7 @@ interface Waiter {
 }
 
 const notWanted = () =>
-  serviceUnavailable('timeout', 'The prediction was not started: its request had already been answered or its client had left.', 1);
+  unavailable('timeout', 'The prediction was not started: its request had already been answered or its client had left.', 1);
 
 export class RunGate {
   private inFlight = 0;
@@ -84,7 +84,7 @@ export class RunGate {
   private wait(signal: AbortSignal | undefined): Promise<void> {
     if (this.options.queueLimit !== undefined && this.waiting.length >= this.options.queueLimit) {
       return Promise.reject(
-        serviceUnavailable('overloaded', 'The server is busy with other predictions. Try again in a moment.', this.options.retryAfterSeconds ?? 1),
+        unavailable('overloaded', 'The server is busy with other predictions. Try again in a moment.', this.options.retryAfterSeconds ?? 1),
       );
     }
     return new Promise<void>((start, fail) => {
@@ -108,7 +108,7 @@ export class RunGate {
     for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
       if (next.onAbort !== undefined) next.signal?.removeEventListener('abort', next.onAbort);
       if (performance.now() - next.enqueuedAt > maxWait) {
-        next.fail(serviceUnavailable('timeout', 'The prediction waited too long in the queue. Try again in a moment.', 1));
+        next.fail(unavailable('timeout', 'The prediction waited too long in the queue. Try again in a moment.', 1));
         continue;
       }
       next.start();

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { serviceUnavailable } from '../errors';
+import { unavailable } from '../errors';
 import type { InferOptions, InferenceBackend, ModelSpec, NamedTensors } from './backend';
 import { currentSignal } from './cancel-scope';
 import { OnnxBackend, type OnnxOptions } from './onnx';
@@ -120,13 +120,13 @@ export class WorkerPool implements InferenceBackend {
     // The request this is for (src/inference/cancel-scope.ts): a job whose request was answered
     // or whose client left is dropped from the queue, never started.
     const signal = options.signal ?? currentSignal();
-    if (signal?.aborted === true) return Promise.reject(serviceUnavailable('timeout', 'The request was already answered; the prediction was not run.', 1));
-    if (this.closed) return Promise.reject(serviceUnavailable('shutting_down', 'The server is shutting down. Try again.', 1));
+    if (signal?.aborted === true) return Promise.reject(unavailable('timeout', 'The request was already answered; the prediction was not run.', 1));
+    if (this.closed) return Promise.reject(unavailable('shutting_down', 'The server is shutting down. Try again.', 1));
     if (!this.workerModels.some((m) => m.name === model)) return Promise.reject(new Error(`model "${model}" is not loaded`));
     const idle = this.slots.find((s) => s.ready && s.job === null && s.models.has(model));
     if (idle === undefined && (this.waiting.get(model) ?? 0) >= this.options.queueLimit) {
       return Promise.reject(
-        serviceUnavailable(
+        unavailable(
           'overloaded',
           'The server is busy with other predictions. Try again in a moment.',
           this.options.retryAfterSeconds ?? 1,
@@ -159,7 +159,7 @@ export class WorkerPool implements InferenceBackend {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) {
-      job.reject(serviceUnavailable('shutting_down', 'The server is shutting down. Try again.', 1));
+      job.reject(unavailable('shutting_down', 'The server is shutting down. Try again.', 1));
     }
     this.waiting.clear();
     const slots = this.slots.splice(0);
@@ -243,7 +243,7 @@ export class WorkerPool implements InferenceBackend {
       this.queue.splice(i, 1);
       this.waiting.set(job.model, (this.waiting.get(job.model) ?? 1) - 1);
       if (stale) {
-        job.reject(serviceUnavailable('timeout', 'The prediction waited too long in the queue. Try again in a moment.', 1));
+        job.reject(unavailable('timeout', 'The prediction waited too long in the queue. Try again in a moment.', 1));
         continue;
       }
       this.run(slot, job);

@@ -22,7 +22,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { HttpError, payloadTooLarge, serviceUnavailable } from '../errors';
+import { AppError, inputTooLarge, unavailable } from '../errors';
 import type { Logger } from '../log';
 import {
   BINARY_HEADER,
@@ -323,7 +323,7 @@ export class RemoteBackend implements InferenceBackend {
   private async send(method: string, path: string, payload: { body: Buffer; headers: http.OutgoingHttpHeaders }): Promise<Reply> {
     const backoff = this.options.backoffMs ?? 50;
     for (let attempt = 0; ; attempt++) {
-      if (this.probe !== null) throw unavailable();
+      if (this.probe !== null) throw notAnswering();
       let reply: Reply;
       try {
         reply = await this.once(method, path, payload, this.options.timeoutMs);
@@ -338,7 +338,7 @@ export class RemoteBackend implements InferenceBackend {
           this.options.log?.error({ url: this.options.url, path }, err.message);
           throw modelServerError();
         }
-        throw unavailable();
+        throw notAnswering();
       }
       if (reply.status === 503 && attempt < this.options.retries) {
         await sleep(backoff * 2 ** attempt);
@@ -436,10 +436,10 @@ export class RemoteBackend implements InferenceBackend {
   }
 
   /** What a non-200 answer to an inference means for the person waiting. */
-  private async failed(model: string, reply: Reply): Promise<HttpError> {
+  private async failed(model: string, reply: Reply): Promise<AppError> {
     const detail = errorText(reply);
-    if (reply.status === 503) return serviceUnavailable('overloaded', 'The model server is busy with other predictions. Try again in a moment.', retryAfter(reply) ?? 1);
-    if (reply.status === 413) return payloadTooLarge('too_large_for_model_server', 'This input is too large for the model server. Try a smaller one.');
+    if (reply.status === 503) return unavailable('overloaded', 'The model server is busy with other predictions. Try again in a moment.', retryAfter(reply) ?? 1);
+    if (reply.status === 413) return inputTooLarge('too_large_for_model_server', 'This input is too large for the model server. Try a smaller one.');
     this.options.log?.error({ model, status: reply.status, detail }, 'the model server refused a prediction');
     if (reply.status === 404 || reply.status === 400) {
       // Perhaps the model tier changed under us (a model unloaded, a new signature): look again.
@@ -477,11 +477,11 @@ function errorText(reply: Reply): string {
   return text;
 }
 
-const unavailable = (): HttpError =>
-  serviceUnavailable('model_server_unavailable', 'Predictions are unavailable right now: the model server is not answering. Try again in a few seconds.', 2);
-const timedOut = (ms: number): HttpError =>
-  serviceUnavailable('model_server_timeout', `The model server did not answer within ${Math.round(ms / 100) / 10} s. Try again in a moment.`, 2);
-const modelServerError = (): HttpError =>
-  serviceUnavailable('model_server_error', 'The model server could not make this prediction. Try again in a moment.', 2);
-const unusable = (): HttpError =>
-  serviceUnavailable('model_server_changed', 'Predictions are unavailable right now: the model server runs a model this app cannot use. Try again later.', 30);
+const notAnswering = (): AppError =>
+  unavailable('model_server_unavailable', 'Predictions are unavailable right now: the model server is not answering. Try again in a few seconds.', 2);
+const timedOut = (ms: number): AppError =>
+  unavailable('model_server_timeout', `The model server did not answer within ${Math.round(ms / 100) / 10} s. Try again in a moment.`, 2);
+const modelServerError = (): AppError =>
+  unavailable('model_server_error', 'The model server could not make this prediction. Try again in a moment.', 2);
+const unusable = (): AppError =>
+  unavailable('model_server_changed', 'Predictions are unavailable right now: the model server runs a model this app cannot use. Try again later.', 30);

@@ -5,7 +5,7 @@
  * Inference-Header-Content-Length header). One implementation serves both sides: the model server
  * role (server.ts) and the client backend (src/inference/remote.ts).
  */
-import { badRequest } from '../errors';
+import { invalidInput } from '../errors';
 import { jsonDepthWithin } from '../json-depth';
 import type { Tensor, TensorType } from '../inference/backend';
 import type { TensorSpec } from '../predictors/types';
@@ -105,19 +105,19 @@ export function readMessage(body: Buffer, headerLength: string | undefined): Mes
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!Number.isInteger(n) || n < 0 || n > body.length) {
-      throw badRequest('invalid_header_length', `Inference-Header-Content-Length ${quote(headerLength)} must be a whole number of bytes within the body (${body.length} bytes)`);
+      throw invalidInput('invalid_header_length', `Inference-Header-Content-Length ${quote(headerLength)} must be a whole number of bytes within the body (${body.length} bytes)`);
     }
     jsonEnd = n;
   }
   const text = body.subarray(0, jsonEnd);
   if (!jsonDepthWithin(text, MAX_JSON_DEPTH)) {
-    throw badRequest('invalid_json', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} deep; tensor data nests at most as deep as its shape`);
+    throw invalidInput('invalid_json', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} deep; tensor data nests at most as deep as its shape`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text.toString('utf8'));
   } catch (err) {
-    throw badRequest('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
+    throw invalidInput('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
   }
   return { json, binary: body.subarray(jsonEnd) };
 }
@@ -150,7 +150,7 @@ export class BinaryReader {
 
   take(size: number, what: string): Buffer {
     if (this.offset + size > this.bytes.length) {
-      throw badRequest('invalid_binary_data', `${what} has binary_data_size ${size}, but only ${this.bytes.length - this.offset} bytes of binary data remain`);
+      throw invalidInput('invalid_binary_data', `${what} has binary_data_size ${size}, but only ${this.bytes.length - this.offset} bytes of binary data remain`);
     }
     const chunk = this.bytes.subarray(this.offset, this.offset + size);
     this.offset += size;
@@ -160,14 +160,14 @@ export class BinaryReader {
   /** Binary data nobody claimed is a malformed request, not something to ignore. */
   finish(): void {
     if (this.offset !== this.bytes.length) {
-      throw badRequest('invalid_binary_data', `${this.bytes.length - this.offset} bytes of binary data follow the JSON header that no tensor claims`);
+      throw invalidInput('invalid_binary_data', `${this.bytes.length - this.offset} bytes of binary data follow the JSON header that no tensor claims`);
     }
   }
 }
 
 /** A flat list of elements from JSON `data`, which may be nested row-major arrays. */
 function flatData(data: unknown, what: string): unknown[] {
-  if (!Array.isArray(data)) throw badRequest('invalid_data', `${what} needs "data" as an array (or binary_data_size)`);
+  if (!Array.isArray(data)) throw invalidInput('invalid_data', `${what} needs "data" as an array (or binary_data_size)`);
   return data.some(Array.isArray) ? (data.flat(Infinity) as unknown[]) : data;
 }
 
@@ -183,7 +183,7 @@ const JSON_ELEMENT: Record<TensorType, { ok: (v: unknown) => boolean; expected: 
 function fromJson(type: TensorType, values: unknown[], what: string): Tensor['data'] {
   const { ok, expected } = JSON_ELEMENT[type];
   for (let i = 0; i < values.length; i++) {
-    if (!ok(values[i])) throw badRequest('invalid_data', `${what}: element ${i} is ${JSON.stringify(values[i])?.slice(0, 40)}, not ${expected}`);
+    if (!ok(values[i])) throw invalidInput('invalid_data', `${what}: element ${i} is ${JSON.stringify(values[i])?.slice(0, 40)}, not ${expected}`);
   }
   switch (type) {
     case 'float32':
@@ -211,16 +211,16 @@ function fromBinary(type: TensorType, bytes: Buffer, count: number, what: string
       at += 4 + len;
     }
     if (at !== bytes.length || out.length !== count) {
-      throw badRequest('invalid_binary_data', `${what}: the BYTES binary data does not hold exactly ${count} length-prefixed elements`);
+      throw invalidInput('invalid_binary_data', `${what}: the BYTES binary data does not hold exactly ${count} length-prefixed elements`);
     }
     return out;
   }
   const size = ITEM_BYTES[type];
   if (bytes.length !== count * size) {
-    throw badRequest('invalid_binary_data', `${what}: binary_data_size is ${bytes.length} bytes; shape and datatype need ${count * size}`);
+    throw invalidInput('invalid_binary_data', `${what}: binary_data_size is ${bytes.length} bytes; shape and datatype need ${count * size}`);
   }
   if (type === 'uint8' || type === 'bool') {
-    if (type === 'bool' && bytes.some((b) => b > 1)) throw badRequest('invalid_binary_data', `${what}: BOOL bytes must be 0 or 1`);
+    if (type === 'bool' && bytes.some((b) => b > 1)) throw invalidInput('invalid_binary_data', `${what}: BOOL bytes must be 0 or 1`);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   }
   // A copy: typed arrays need an aligned offset, which a slice of the body need not have.
@@ -235,29 +235,29 @@ function fromBinary(type: TensorType, bytes: Buffer, count: number, what: string
  * is a 400 naming what is wrong.
  */
 export function decodeTensor(wire: unknown, binary: BinaryReader, kind: 'input' | 'output'): { name: string; tensor: Tensor } {
-  if (typeof wire !== 'object' || wire === null || Array.isArray(wire)) throw badRequest('invalid_request', `each ${kind} must be an object`);
+  if (typeof wire !== 'object' || wire === null || Array.isArray(wire)) throw invalidInput('invalid_request', `each ${kind} must be an object`);
   const t = wire as Partial<WireTensor>;
-  if (typeof t.name !== 'string' || t.name === '') throw badRequest('invalid_request', `each ${kind} needs a "name"`);
+  if (typeof t.name !== 'string' || t.name === '') throw invalidInput('invalid_request', `each ${kind} needs a "name"`);
   const what = `${kind} ${quote(t.name)}`;
   if (!isDatatype(t.datatype)) {
-    throw badRequest(
+    throw invalidInput(
       'invalid_datatype',
       `${what} has datatype ${quote(String(t.datatype))}; this server handles ${Object.keys(DATATYPES).join(', ')}`,
     );
   }
   const count = elementCount(t.shape);
-  if (count === null) throw badRequest('invalid_shape', `${what} needs "shape" as a list of whole numbers ≥ 0`);
+  if (count === null) throw invalidInput('invalid_shape', `${what} needs "shape" as a list of whole numbers ≥ 0`);
   const type = DATATYPES[t.datatype];
   const size = t.parameters?.binary_data_size;
   let data: Tensor['data'];
   if (size !== undefined) {
-    if (!Number.isSafeInteger(size) || (size as number) < 0) throw badRequest('invalid_binary_data', `${what}: binary_data_size must be a whole number of bytes`);
-    if (t.data !== undefined) throw badRequest('invalid_data', `${what} has both "data" and binary_data_size`);
+    if (!Number.isSafeInteger(size) || (size as number) < 0) throw invalidInput('invalid_binary_data', `${what}: binary_data_size must be a whole number of bytes`);
+    if (t.data !== undefined) throw invalidInput('invalid_data', `${what} has both "data" and binary_data_size`);
     data = fromBinary(type, binary.take(size as number, what), count, what);
   } else {
     const values = flatData(t.data, what);
     if (values.length !== count) {
-      throw badRequest('shape_mismatch', `${what} has shape [${(t.shape as number[]).join(', ')}] (${count} elements) but ${values.length} data elements`);
+      throw invalidInput('shape_mismatch', `${what} has shape [${(t.shape as number[]).join(', ')}] (${count} elements) but ${values.length} data elements`);
     }
     data = fromJson(type, values, what);
   }

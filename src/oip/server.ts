@@ -32,7 +32,7 @@ import type { Socket } from 'node:net';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { type Config, packageInfo } from '../config';
-import { HttpError, badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../errors';
+import { AppError, invalidInput, notFound, inputTooLarge, unsupportedInput } from '../errors';
 import type { NamedTensors, Tensor } from '../inference/backend';
 import { bearerCheck } from '../http/auth';
 import { deadline } from '../http/deadline';
@@ -42,6 +42,7 @@ import { metricsEndpoint, metricsToken } from '../http/metrics-endpoint';
 import { type DocumentInfo, MESSAGE_ONLY, METRICS_TOKEN_SCHEME } from '../http/openapi';
 import { type ApiReference, openApiReference } from '../http/reference';
 import { fullPath } from '../http/request-path';
+import { statusOf } from '../http/status';
 import { Lifecycle } from '../lifecycle';
 import { type Logger, requestLogger } from '../log';
 import { Metrics } from '../metrics';
@@ -110,8 +111,8 @@ export interface BodyLimits {
   budget: BodyBudget;
 }
 
-const busy = (): HttpError =>
-  new HttpError('overloaded', 'the server is reading or running other large requests (MODEL_BODY_BUDGET_MB); retry shortly', { retryAfter: 1 });
+const busy = (): AppError =>
+  new AppError('overloaded', 'the server is reading or running other large requests (MODEL_BODY_BUDGET_MB); retry shortly', { retryAfter: 1 });
 
 /**
  * The request body, refused before it is parsed: 413 as soon as it is known to exceed its limit
@@ -122,12 +123,12 @@ const busy = (): HttpError =>
  */
 export function readBody(req: IncomingMessage, res: ServerResponse, limits: BodyLimits): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding !== 'identity') return Promise.reject(unsupportedMediaType('unsupported_encoding', `Content-Encoding ${encoding} is not supported; send the body uncompressed`));
+  if (encoding !== 'identity') return Promise.reject(unsupportedInput('unsupported_encoding', `Content-Encoding ${encoding} is not supported; send the body uncompressed`));
   const headerLength = req.headers[BINARY_HEADER];
   const binary = headerLength !== undefined;
   const limit = binary ? limits.binary : Math.min(limits.json, limits.binary);
-  const tooLarge = (): HttpError =>
-    payloadTooLarge(
+  const tooLarge = (): AppError =>
+    inputTooLarge(
       'body_too_large',
       binary || limit === limits.binary
         ? `the request body is larger than this server's limit of ${limit} bytes (MODEL_MAX_BODY_MB)`
@@ -135,7 +136,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
     );
   if (binary && Number(headerLength) > limits.json) {
     return Promise.reject(
-      payloadTooLarge('body_too_large', `the JSON header of a request may have at most ${limits.json} bytes (MODEL_MAX_JSON_MB); send the tensors' data as binary (parameters.binary_data_size)`),
+      inputTooLarge('body_too_large', `the JSON header of a request may have at most ${limits.json} bytes (MODEL_MAX_JSON_MB); send the tensors' data as binary (parameters.binary_data_size)`),
     );
   }
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
@@ -166,7 +167,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
       req.off('error', onError);
       req.off('aborted', onError);
     };
-    const fail = (err: HttpError): void => {
+    const fail = (err: AppError): void => {
       cleanup();
       req.pause();
       reject(err);
@@ -193,7 +194,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
     };
     const onError = (): void => {
       cleanup();
-      reject(badRequest('invalid_body', 'the request body could not be read completely'));
+      reject(invalidInput('invalid_body', 'the request body could not be read completely'));
     };
     req.on('data', onData);
     req.on('end', onEnd);
@@ -204,16 +205,16 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
 
 /** The top level of an inference request, checked; tensors are decoded separately. */
 function inferRequest(json: unknown): InferRequest {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest('invalid_request', 'the request must be a JSON object with "inputs"');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalidInput('invalid_request', 'the request must be a JSON object with "inputs"');
   const r = json as Partial<InferRequest>;
-  if (!Array.isArray(r.inputs) || r.inputs.length === 0) throw badRequest('invalid_request', 'the request needs "inputs": a non-empty list of tensors');
-  if (r.id !== undefined && typeof r.id !== 'string') throw badRequest('invalid_request', '"id" must be a string');
+  if (!Array.isArray(r.inputs) || r.inputs.length === 0) throw invalidInput('invalid_request', 'the request needs "inputs": a non-empty list of tensors');
+  if (r.id !== undefined && typeof r.id !== 'string') throw invalidInput('invalid_request', '"id" must be a string');
   if (r.parameters !== undefined && (typeof r.parameters !== 'object' || r.parameters === null || Array.isArray(r.parameters))) {
-    throw badRequest('invalid_request', '"parameters" must be an object');
+    throw invalidInput('invalid_request', '"parameters" must be an object');
   }
   if (r.outputs !== undefined) {
     if (!Array.isArray(r.outputs) || !r.outputs.every((o) => typeof o === 'object' && o !== null && typeof o.name === 'string')) {
-      throw badRequest('invalid_request', '"outputs" must be a list of {"name": …}');
+      throw invalidInput('invalid_request', '"outputs" must be a list of {"name": …}');
     }
   }
   return r as InferRequest;
@@ -233,29 +234,29 @@ export function modelInputs(config: ModelConfig, wires: unknown[], binary: Binar
     const { name, tensor } = decodeTensor(wire, binary, 'input');
     const spec = config.inputs.find((t) => t.name === name);
     if (spec === undefined) {
-      throw badRequest('unknown_input', `model "${config.name}" has no input "${name}"; its inputs: ${config.inputs.map((t) => t.name).join(', ')}`);
+      throw invalidInput('unknown_input', `model "${config.name}" has no input "${name}"; its inputs: ${config.inputs.map((t) => t.name).join(', ')}`);
     }
-    if (feeds[name] !== undefined) throw badRequest('duplicate_input', `input "${name}" is given twice`);
+    if (feeds[name] !== undefined) throw invalidInput('duplicate_input', `input "${name}" is given twice`);
     const datatype = (wire as WireTensor).datatype;
-    if (datatype !== spec.datatype) throw badRequest('wrong_datatype', `input "${name}" of model "${config.name}" is ${spec.datatype}, not ${datatype}`);
+    if (datatype !== spec.datatype) throw invalidInput('wrong_datatype', `input "${name}" of model "${config.name}" is ${spec.datatype}, not ${datatype}`);
     const expected = wireShape(config, spec);
     const dims = tensor.dims;
     const fits = dims.length === expected.length && dims.every((d, i) => (expected[i] === -1 ? d >= 1 : d === expected[i]));
     if (!fits) {
       const hint = config.maxBatchSize > 0 ? ' (the first dimension is the batch)' : '';
-      throw badRequest('wrong_shape', `input "${name}" of model "${config.name}" must have shape ${shapeText(expected)}${hint}, got ${shapeText(dims)}`);
+      throw invalidInput('wrong_shape', `input "${name}" of model "${config.name}" must have shape ${shapeText(expected)}${hint}, got ${shapeText(dims)}`);
     }
     if (config.maxBatchSize > 0) {
       const n = dims[0] as number;
-      if (n > config.maxBatchSize) throw badRequest('batch_too_large', `a batch of ${n} is more than model "${config.name}" takes (max_batch_size ${config.maxBatchSize})`);
-      if (batch !== null && n !== batch) throw badRequest('wrong_shape', `every input needs the same batch size; got ${batch} and ${n}`);
+      if (n > config.maxBatchSize) throw invalidInput('batch_too_large', `a batch of ${n} is more than model "${config.name}" takes (max_batch_size ${config.maxBatchSize})`);
+      if (batch !== null && n !== batch) throw invalidInput('wrong_shape', `every input needs the same batch size; got ${batch} and ${n}`);
       batch = n;
     }
     feeds[name] = spec.reshape === undefined ? tensor : reshaped(tensor, config.maxBatchSize > 0 ? [dims[0] as number, ...spec.reshape] : spec.reshape);
   }
   binary.finish();
   const missing = config.inputs.filter((t) => feeds[t.name] === undefined).map((t) => t.name);
-  if (missing.length > 0) throw badRequest('missing_input', `model "${config.name}" needs input ${missing.map((n) => `"${n}"`).join(', ')}`);
+  if (missing.length > 0) throw invalidInput('missing_input', `model "${config.name}" needs input ${missing.map((n) => `"${n}"`).join(', ')}`);
   return feeds;
 }
 
@@ -267,7 +268,7 @@ function reshaped(t: Tensor, shape: number[]): Tensor {
 
 /** Errors as the protocol answers them, `{"error": "…"}`; a repository that cannot be loaded is the client's 400. */
 export const OIP_ERRORS: ErrorWriter = {
-  known: (err) => (err instanceof HttpError ? err : err instanceof RepositoryError ? badRequest('load_failed', err.message) : bodyParserError(err)),
+  known: (err) => (err instanceof AppError ? err : err instanceof RepositoryError ? invalidInput('load_failed', err.message) : bodyParserError(err)),
   body: (err) => ({ error: err.message }),
 };
 
@@ -432,7 +433,7 @@ function protocolEndpoints({ store, lifecycle, log, serverMetadata, limits }: Ro
       read: model,
       answer: ({ name, version }) => {
         store.resolve(name, version);
-        if (lifecycle.shuttingDown) throw new HttpError('shutting_down', 'the server is shutting down', { retryAfter: 1 });
+        if (lifecycle.shuttingDown) throw new AppError('shutting_down', 'the server is shutting down', { retryAfter: 1 });
         return {};
       },
       examples: () => unknownModel,
@@ -497,7 +498,7 @@ function protocolEndpoints({ store, lifecycle, log, serverMetadata, limits }: Ro
         const wanted: NonNullable<InferRequest['outputs']> = request.outputs ?? modelConfig.outputs.map((o) => ({ name: o.name }));
         for (const o of wanted) {
           if (!modelConfig.outputs.some((t) => t.name === o.name)) {
-            throw badRequest('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${modelConfig.outputs.map((t) => t.name).join(', ')}`);
+            throw invalidInput('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${modelConfig.outputs.map((t) => t.name).join(', ')}`);
           }
         }
         const outputs = await store.run(resolved, feeds);
@@ -591,7 +592,7 @@ function protocolEndpoints({ store, lifecycle, log, serverMetadata, limits }: Ro
         return req.params.name as string;
       },
       answer: () => {
-        throw badRequest('unload_unsupported', 'unload is not supported: this server keeps every model of its repository loaded (remove the folder and reload instead)');
+        throw invalidInput('unload_unsupported', 'unload is not supported: this server keeps every model of its repository loaded (remove the folder and reload instead)');
       },
       examples: () => ({ 'any model': served()[0] ?? 'regression' }),
     }),
@@ -654,7 +655,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   app.use(requestLogger(log));
   app.use((req, _res, next) => {
     if (authorized(req.get('authorization'))) next();
-    else next(new HttpError('unauthorized', 'this model server requires Authorization: Bearer <INFERENCE_TOKEN>'));
+    else next(new AppError('unauthorized', 'this model server requires Authorization: Bearer <INFERENCE_TOKEN>'));
   });
   app.use(mount(Router(), [...protocol, ...reference.endpoints]));
   app.use((req, _res, next) => next(notFound(`there is nothing at ${req.method} ${fullPath(req).slice(0, 200)}`)));
@@ -690,15 +691,16 @@ function oipErrorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     const known = OIP_ERRORS.known(err);
-    const error = known ?? new HttpError('internal_error', 'internal error: the inference failed; the server logged the details');
-    if (known === null || error.status >= 500) log.error({ err, path: fullPath(req).slice(0, 200), method: req.method }, 'model server request failed');
+    const error = known ?? new AppError('internal_error', 'internal error: the inference failed; the server logged the details');
+    const status = statusOf(error);
+    if (known === null || status >= 500) log.error({ err, path: fullPath(req).slice(0, 200), method: req.method }, 'model server request failed');
     if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
-    if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
+    if (status === 401) res.set('WWW-Authenticate', 'Bearer');
     // A body refused before or part-way is not read to its end: close the connection instead.
-    if (error.status === 413 || !req.complete) {
+    if (status === 413 || !req.complete) {
       res.set('Connection', 'close');
       lingeringClose(req.socket);
     }
-    res.status(error.status).json(OIP_ERRORS.body(error));
+    res.status(status).json(OIP_ERRORS.body(error));
   };
 }

@@ -10,7 +10,7 @@
  * everything rather than one model costs a second or so of loading and, briefly, the models'
  * memory twice (about 40 MB for ours), and keeps every request on one consistent set of sessions.
  */
-import { HttpError, notFound, serviceUnavailable } from '../errors';
+import { AppError, notFound, unavailable } from '../errors';
 import type { InferenceBackend, NamedTensors } from '../inference/backend';
 import { queueStats } from '../inference/configured';
 import type { Logger } from '../log';
@@ -62,7 +62,7 @@ export interface StoreOptions {
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
-const modelsLoading = (): HttpError => serviceUnavailable('loading', 'the models are still loading; try again in a few seconds', 2);
+const modelsLoading = (): AppError => unavailable('loading', 'the models are still loading; try again in a few seconds', 2);
 
 export class ModelStore implements QueueStats {
   private current: Generation | null = null;

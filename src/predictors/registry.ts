@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type FormName, serviceUnavailable } from '../errors';
+import { type FormName, unavailable } from '../errors';
 import type { ImageLimits } from '../image-header';
 import { decodeToRgb } from '../images';
 import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
@@ -112,7 +112,7 @@ export class Registry {
 
   get<K extends FormName>(name: K): Predictors[K] {
     if (this.predictors === null) {
-      throw serviceUnavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
+      throw unavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
     }
     const predictor = this.predictors[name];
     if (predictor === undefined) throw new Error(`model "${name}" is not loaded`);

@@ -4,7 +4,7 @@
  *       output "y" float32 [N, 1]
  */
 import { z } from 'zod';
-import { HttpError } from '../errors';
+import { AppError } from '../errors';
 import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../fields';
 import { type InferenceBackend, type NamedTensors, output, tensor } from '../inference/backend';
 import type { ModelCard, Predictor, RegressionPrediction } from './types';
@@ -81,7 +81,7 @@ export function formatNumber(v: number): string {
 export function postprocess(outputs: NamedTensors, x: number, version: string): RegressionPrediction {
   const y = output(outputs, 'y', 'float32').data[0];
   if (y === undefined || !Number.isFinite(y)) {
-    throw new HttpError('x_out_of_range', `The prediction for ${x} is out of range. Try a smaller number.`);
+    throw new AppError('x_out_of_range', `The prediction for ${x} is out of range. Try a smaller number.`);
   }
   const value = Math.abs(y) < 1e9 ? Math.round(y * 1e4) / 1e4 : y;
   return {

@@ -7,6 +7,7 @@ import type { RequestHandler } from 'express';
 import request from 'supertest';
 import { z } from 'zod';
 import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors';
+import { statusOfCode } from '../../src/http/status';
 import type { ApiReference } from '../../src/http/reference';
 import type { Endpoint } from '../../src/http/endpoint';
 import { MESSAGE_ONLY, type OpenApiDocument, openApiDocument } from '../../src/http/openapi';
@@ -68,7 +69,7 @@ describe('GET /openapi.json', () => {
     expect(JSON.stringify(predict['400'])).not.toContain('missing_x');
     expect(predict['503']?.headers).toHaveProperty('Retry-After');
     for (const { const: code } of codeSchema.anyOf) {
-      expect(codeSchema.anyOf.find((c) => c.const === code)).toMatchObject({ description: expect.stringMatching(new RegExp(`^${ERRORS[code as ErrorCode].status}: `)) });
+      expect(codeSchema.anyOf.find((c) => c.const === code)).toMatchObject({ description: expect.stringMatching(new RegExp(`^${statusOfCode(code as ErrorCode)}: `)) });
     }
   });
 

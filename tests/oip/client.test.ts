@@ -4,7 +4,7 @@
  * of the answers, the start-up check against the cards, and every way the model tier can fail
  * (reaching people as 503 with Retry-After, never a 500 or a hang).
  */
-import { HttpError } from '../../src/errors';
+import { AppError } from '../../src/errors';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { RemoteBackend, type RemoteOptions } from '../../src/inference/remote';
 import { MODEL_NAMES, Registry, readCard } from '../../src/predictors/registry';
@@ -22,14 +22,14 @@ async function remoteRegistry(url: string, options: Partial<RemoteOptions> = {})
   return { backend, registry };
 }
 
-/** The promise's rejection as an HttpError (fails the test if it resolves or rejects otherwise). */
-async function httpError(p: Promise<unknown>): Promise<HttpError> {
+/** The promise's rejection as an AppError (fails the test if it resolves or rejects otherwise). */
+async function httpError(p: Promise<unknown>): Promise<AppError> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(HttpError);
-  return err as HttpError;
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
 }
 
 describe('against recorded Triton answers', () => {
@@ -136,7 +136,7 @@ describe('against recorded Triton answers', () => {
     await ctx.registry.load();
     triton.nextInfer.push({ status: 400, body: JSON.stringify({ error: "[request id: <id_unknown>] unexpected shape for input 'x' for model 'regression'. Expected [-1,1], got [1]." }) });
     const err = await httpError(ctx.registry.get('regression').predict(5));
-    expect(err).toMatchObject({ status: 503, code: 'model_server_error' });
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'model_server_error' });
     expect(err.retryAfter).toBeGreaterThan(0);
     expect(err.message).not.toMatch(/request id|Expected/);
   });
@@ -154,7 +154,7 @@ describe('against recorded Triton answers', () => {
     await ctx.registry.load();
     for (let i = 0; i < 3; i++) triton.nextInfer.push({ status: 503, body: '{"error":"busy"}', headers: { 'retry-after': '4' } });
     const err = await httpError(ctx.registry.get('regression').predict(5));
-    expect(err).toMatchObject({ status: 503, code: 'overloaded', retryAfter: 4 });
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'overloaded', retryAfter: 4 });
   });
 
   it('does not retry a call that timed out: 503 model_server_timeout after INFERENCE_TIMEOUT_MS', async () => {
@@ -165,7 +165,7 @@ describe('against recorded Triton answers', () => {
     const before = triton.received.length;
     const started = Date.now();
     const err = await httpError(ctx.registry.get('sentiment').predict(REVIEW));
-    expect(err).toMatchObject({ status: 503, code: 'model_server_timeout' });
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'model_server_timeout' });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(triton.received.length - before).toBe(1);
   });
@@ -192,7 +192,7 @@ describe('an input larger than the model tier takes', () => {
       // A large image: its decoded pixels (3 bytes each) are far more than 0.5 MB.
       const big = await cellImage('png', { size: 1200 });
       const err = await httpError(registry.get('malaria').predict(big));
-      expect(err).toMatchObject({ status: 413, code: 'too_large_for_model_server' });
+      expect(err).toMatchObject({ kind: 'too_large', code: 'too_large_for_model_server' });
       expect((await registry.get('regression').predict(1)).model).toBe('regression');
     } finally {
       await backend.close();
@@ -213,7 +213,7 @@ describe('when the model tier dies and comes back', () => {
     const started = Date.now();
     for (let i = 0; i < 3; i++) {
       const err = await httpError(registry.get('regression').predict(1));
-      expect(err).toMatchObject({ status: 503, code: 'model_server_unavailable' });
+      expect(err).toMatchObject({ kind: 'unavailable', code: 'model_server_unavailable' });
       expect(err.retryAfter).toBeGreaterThan(0);
     }
     expect(Date.now() - started).toBeLessThan(1000);

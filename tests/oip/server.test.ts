@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import request from 'supertest';
-import { serviceUnavailable } from '../../src/errors';
+import { unavailable } from '../../src/errors';
 import type { InferenceBackend, NamedTensors } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { type TensorMetadata, writeMessage } from '../../src/oip/protocol';
@@ -387,7 +387,7 @@ describe('when inference fails', () => {
   };
 
   it('answers 503 with Retry-After when the queue is full (overloaded)', async () => {
-    const s = await buildModelServer({ createBackend: failing(serviceUnavailable('overloaded', 'The server is busy with other predictions.', 1)) });
+    const s = await buildModelServer({ createBackend: failing(unavailable('overloaded', 'The server is busy with other predictions.', 1)) });
     const res = await request(s.app).post('/v2/models/regression/infer').send({ inputs: sampleInputs('regression', 1) });
     expectError(res, 503, /busy/);
     expect(res.headers['retry-after']).toBe('1');

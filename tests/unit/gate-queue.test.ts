@@ -24,8 +24,8 @@ const failure = async (p: Promise<unknown>) => {
   const err = (await p.then(
     () => null,
     (e: unknown) => e,
-  )) as { status?: number; code?: string; retryAfter?: number } | null;
-  return err === null ? null : { status: err.status, code: err.code, retryAfter: err.retryAfter };
+  )) as { kind?: string; code?: string; retryAfter?: number } | null;
+  return err === null ? null : { kind: err.kind, code: err.code, retryAfter: err.retryAfter };
 };
 
 const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
@@ -79,7 +79,7 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
       const outcomes = await Promise.all(runs);
       // One running and three waiting are accepted; the sixteen others are refused at once.
       expect(outcomes.filter((o) => o === null)).toHaveLength(4);
-      expect(outcomes.filter((o) => o !== null)).toEqual(Array(16).fill({ status: 503, code: 'overloaded', retryAfter: 1 }));
+      expect(outcomes.filter((o) => o !== null)).toEqual(Array(16).fill({ kind: 'unavailable', code: 'overloaded', retryAfter: 1 }));
     } finally {
       await backend.close();
     }
@@ -117,7 +117,7 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
     const skipped = withSignal(answered.signal, () => failure(backend.infer('regression', x)));
     const unscoped = backend.infer('regression', x);
     answered.abort();
-    expect(await skipped).toMatchObject({ status: 503, code: 'timeout' });
+    expect(await skipped).toMatchObject({ kind: 'unavailable', code: 'timeout' });
     backend.releaseAll();
     await first;
     await until(() => backend.started.length === 2);

@@ -72,8 +72,8 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     const err = (await p.then(
       () => null,
       (e: unknown) => e,
-    )) as { status?: number; code?: string; retryAfter?: number } | null;
-    return err === null ? null : { status: err.status, code: err.code, retryAfter: err.retryAfter };
+    )) as { kind?: string; code?: string; retryAfter?: number } | null;
+    return err === null ? null : { kind: err.kind, code: err.code, retryAfter: err.retryAfter };
   };
 
   test('with limit 1 and queueLimit 2, a fourth call is refused at once with 503 overloaded and Retry-After; the others all run', async () => {
@@ -81,7 +81,7 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     const t = tracker();
     const accepted = [0, 1, 2].map((i) => gate.run(t.call(i)));
     const refused = gate.run(t.call(3));
-    expect(await failure(refused)).toEqual({ status: 503, code: 'overloaded', retryAfter: 1 });
+    expect(await failure(refused)).toEqual({ kind: 'unavailable', code: 'overloaded', retryAfter: 1 });
     expect(gate.queued).toBe(2);
     while (t.started.length < 3 || t.finishers.length > 0) {
       t.finishers.shift()?.();
@@ -100,7 +100,7 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     await tick();
     expect(gate.queued).toBe(1);
     answered.abort();
-    expect(await failure(abandoned)).toEqual({ status: 503, code: 'timeout', retryAfter: 1 });
+    expect(await failure(abandoned)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
     // Its place is free at once: another caller is queued, not refused as overloaded.
     expect(gate.queued).toBe(0);
     const next = gate.run(t.call(2));
@@ -114,7 +114,7 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
   test('a call whose signal has already aborted is not started, even with a free slot', async () => {
     const gate = new RunGate(2);
     const t = tracker();
-    expect(await failure(gate.run(t.call(0), AbortSignal.abort()))).toMatchObject({ status: 503, code: 'timeout' });
+    expect(await failure(gate.run(t.call(0), AbortSignal.abort()))).toMatchObject({ kind: 'unavailable', code: 'timeout' });
     expect(t.started).toEqual([]);
   });
 
@@ -126,7 +126,7 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     await new Promise((r) => setTimeout(r, 60));
     const fresh = gate.run(t.call(2));
     t.finishers.shift()?.();
-    expect(await failure(stale)).toEqual({ status: 503, code: 'timeout', retryAfter: 1 });
+    expect(await failure(stale)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
     await tick();
     t.finishers.shift()?.();
     await expect(Promise.all([first, fresh])).resolves.toEqual([0, 2]);

@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { CsvRecords } from '../../src/batch/csv-records';
 import { lines, readTextInputs } from '../../src/batch/inputs';
 import { loadConfig } from '../../src/config';
-import { HttpError } from '../../src/errors';
+import { AppError } from '../../src/errors';
 import { parseFields } from '../../src/fields';
 import { cleanFileName } from '../../src/http/batch-upload';
 import { readImageHeader } from '../../src/image-header';
@@ -95,7 +95,7 @@ function outcome(run: () => unknown): 'answered' | 'refused' | string {
     run();
     return 'answered';
   } catch (err) {
-    return err instanceof HttpError ? 'refused' : String(err);
+    return err instanceof AppError ? 'refused' : String(err);
   }
 }
 

@@ -1,5 +1,5 @@
 /** src/memory-budget.ts: the byte budget decoded images reserve from (issue 22). */
-import { HttpError } from '../../src/errors';
+import { AppError } from '../../src/errors';
 import { ByteBudget } from '../../src/memory-budget';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -37,7 +37,7 @@ describe('ByteBudget', () => {
     const budget = new ByteBudget(100, { maxWaiting: 1, maxWaitMs: 10_000, retryAfterSeconds: 2 });
     const held = await budget.reserve(100);
     const waiting = budget.reserve(50);
-    await expect(budget.reserve(50)).rejects.toMatchObject({ status: 503, code: 'overloaded', retryAfter: 2 });
+    await expect(budget.reserve(50)).rejects.toMatchObject({ kind: 'unavailable', code: 'overloaded', retryAfter: 2 });
     held();
     await expect(waiting).resolves.toBeInstanceOf(Function);
   });
@@ -55,8 +55,8 @@ describe('ByteBudget', () => {
       expect(later).not.toHaveBeenCalled();
       jest.advanceTimersByTime(1);
       const err = await tooBig.catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(HttpError);
-      expect(err).toMatchObject({ status: 503, code: 'overloaded', retryAfter: 1 });
+      expect(err).toBeInstanceOf(AppError);
+      expect(err).toMatchObject({ kind: 'unavailable', code: 'overloaded', retryAfter: 1 });
       await Promise.resolve();
       // The refused head no longer holds back the 20 bytes that fit.
       expect(later).toHaveBeenCalled();

@@ -1,4 +1,4 @@
-import { HttpError } from '../../src/errors';
+import { AppError } from '../../src/errors';
 import { formatNumber, parseX, postprocess, preprocess } from '../../src/predictors/regression';
 
 describe('parseX', () => {
@@ -15,7 +15,7 @@ describe('parseX', () => {
   });
 
   it.each([undefined, null, '', '   '])('asks for a number when x is %p', (raw) => {
-    expect(() => parseX(raw)).toThrow(expect.objectContaining({ status: 400, code: 'missing_x' }));
+    expect(() => parseX(raw)).toThrow(expect.objectContaining({ kind: 'invalid', code: 'missing_x' }));
   });
 
   it.each(['five', '0x10', '1,5', '5 apples', 'Infinity', 'NaN', '1e999', true, [1], { x: 1 }, Number.NaN, Number.POSITIVE_INFINITY, 1e39])(
@@ -27,8 +27,8 @@ describe('parseX', () => {
       } catch (err) {
         error = err;
       }
-      expect(error).toBeInstanceOf(HttpError);
-      expect(error).toMatchObject({ status: 400, code: 'invalid_x' });
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ kind: 'invalid', code: 'invalid_x' });
     },
   );
 });
@@ -47,7 +47,7 @@ describe('postprocess', () => {
 
   it('refuses an infinite prediction with a 400', () => {
     const out = { y: { type: 'float32' as const, dims: [1, 1], data: Float32Array.of(Number.POSITIVE_INFINITY) } };
-    expect(() => postprocess(out, 3e38, '1')).toThrow(expect.objectContaining({ status: 400, code: 'x_out_of_range' }));
+    expect(() => postprocess(out, 3e38, '1')).toThrow(expect.objectContaining({ kind: 'invalid', code: 'x_out_of_range' }));
   });
 });
 

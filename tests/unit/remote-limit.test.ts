@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpError } from '../../src/errors';
+import { AppError } from '../../src/errors';
 import { MAX_RESPONSE_BYTES, RemoteBackend } from '../../src/inference/remote';
 import type { ModelSpec } from '../../src/inference/backend';
 
@@ -88,9 +88,9 @@ describe('RemoteBackend: answers larger than maxResponseBytes', () => {
         () => null,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(HttpError);
-      expect((err as HttpError).status).toBe(503);
-      expect((err as HttpError).code).toBe('model_server_error');
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).kind).toBe('unavailable');
+      expect((err as AppError).code).toBe('model_server_error');
       expect(errors.join('\n')).toMatch(new RegExp(`larger than this app reads \\(${MAX_RESPONSE_BYTES} bytes\\)`));
       expect(await tier.written()).toBeLessThan(32 * MB);
     } finally {

@@ -7,7 +7,7 @@ describe('parseReview', () => {
 
   it('counts characters, not UTF-16 units, against the limit', () => {
     expect(parseReview('😀'.repeat(10), 10)).toHaveLength(20);
-    expect(() => parseReview('😀'.repeat(11), 10)).toThrow(expect.objectContaining({ status: 413, code: 'review_too_long' }));
+    expect(() => parseReview('😀'.repeat(11), 10)).toThrow(expect.objectContaining({ kind: 'too_large', code: 'review_too_long' }));
   });
 
   it('replaces lone surrogates and NUL instead of failing', () => {
@@ -15,14 +15,14 @@ describe('parseReview', () => {
   });
 
   it.each([
-    [undefined, 400, 'missing_review'],
-    [null, 400, 'missing_review'],
-    ['', 400, 'empty_review'],
-    ['  \n ', 400, 'empty_review'],
-    [12, 400, 'invalid_review'],
-    [['a'], 400, 'invalid_review'],
-  ])('rejects %p with %i %s', (raw, status, code) => {
-    expect(() => parseReview(raw, 100)).toThrow(expect.objectContaining({ status, code }));
+    [undefined, 'invalid', 'missing_review'],
+    [null, 'invalid', 'missing_review'],
+    ['', 'invalid', 'empty_review'],
+    ['  \n ', 'invalid', 'empty_review'],
+    [12, 'invalid', 'invalid_review'],
+    [['a'], 'invalid', 'invalid_review'],
+  ])('rejects %p as %s %s', (raw, kind, code) => {
+    expect(() => parseReview(raw, 100)).toThrow(expect.objectContaining({ kind, code }));
   });
 });
 
