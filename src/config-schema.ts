@@ -229,7 +229,7 @@ const variables = z.object({
    * Model tier: largest JSON part of a request in MB: a whole JSON body, or the JSON header before
    * binary tensor data. JSON tensors take several times their bytes of heap once parsed, and V8
    * parses many small nested arrays at ~150 ms per MB (a 256 KB body decodes in under 50 ms of CPU,
-   * tests/unit/linear-parsers.test.ts); the longest review the web tier sends as JSON is ~120 KB
+   * tests/integration/linear-parsers.test.ts); the longest review the web tier sends as JSON is ~120 KB
    * escaped. Large batches go as binary tensors (up to MODEL_MAX_BODY_MB).
    */
   MODEL_MAX_JSON_MB: setting(decimal(0.001, 2048), 0.25),

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cellImage } from '../helpers/app';
 import { type CliResult, csvRows, runCli, startCli } from '../helpers/cli';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(90_000);
 
@@ -235,8 +236,8 @@ describe('an input folder with links out of it, a FIFO and a device', () => {
       i < 400 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').startsWith('input,value,error\n'));
       i++
     )
-      await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
+      await sleep(50);
+    await sleep(300);
     const sent = Date.now();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

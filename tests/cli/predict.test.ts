@@ -13,6 +13,7 @@ import request from 'supertest';
 import { buildApp, cellImage, realBackend } from '../helpers/app';
 import { csvRows, runCli, startCli } from '../helpers/cli';
 import { startServer } from '../helpers/server-process';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(90_000);
 
@@ -270,7 +271,7 @@ describe('interruption and --resume', () => {
     const first = startCli(['predict', 'sentiment', '-', '--out', out]);
     first.child.stdin.write(reviews.slice(0, 300).join('\n') + '\n');
     for (let i = 0; i < 600 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > 50); i++) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     first.child.kill('SIGINT');
     const interrupted = await first.done;

@@ -29,6 +29,7 @@ import { findCellImages } from '../../training/malaria-data';
 import { validationIds } from '../../training/split';
 import { cspHeader } from '../../src/http/security';
 import { launchChromium, seriousViolations, startTestServer, type TestServer } from '../helpers/browser';
+import { sleep } from '../helpers/async';
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const CSP = cspHeader();
@@ -710,7 +711,7 @@ describe('many cells at once: rows as each image finishes', { timeout: 180_000 }
     // Here the server, not the upload, takes the time, as with a big batch on a busy server.
     class SlowBackend extends OnnxBackend {
       override async infer(model: string, inputs: Parameters<OnnxBackend['infer']>[1]) {
-        if (model === 'malaria') await new Promise((r) => setTimeout(r, 60));
+        if (model === 'malaria') await sleep(60);
         return super.infer(model, inputs);
       }
     }

@@ -1,6 +1,7 @@
 /** Starts server.ts as a real child process (tsx), on a free port, and waits until it is ready. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
+import { sleep } from './async';
 
 export interface ServerProcess {
   child: ChildProcessWithoutNullStreams;
@@ -61,7 +62,7 @@ export async function startServer(
   while (Date.now() < deadline) {
     const res = await fetch(`${url}${readyPath}`).catch(() => null);
     if (res?.status === 200) return { child, url, logs, exited };
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   child.kill('SIGKILL');
   throw new Error(`server never became ready:\n${logs.join('\n')}`);

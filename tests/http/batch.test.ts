@@ -12,6 +12,7 @@ import type { NamedTensors } from '../../src/inference/backend';
 import { buildApp, cellImage } from '../helpers/app';
 import { FakeBackend } from '../helpers/fake-backend';
 import { imagePartsBody } from '../helpers/multipart';
+import { sleep } from '../helpers/async';
 
 let ctx: Awaited<ReturnType<typeof buildApp>>;
 beforeAll(async () => {
@@ -371,7 +372,7 @@ class SlowBackend extends FakeBackend {
     if (model !== 'malaria') return super.infer(model, inputs);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    await new Promise((r) => setTimeout(r, this.ms));
+    await sleep(this.ms);
     this.inFlight--;
     return super.infer(model, inputs);
   }

@@ -18,6 +18,7 @@ import { Registry } from '../../src/predictors/registry';
 import { MODELS_DIR, buildApp } from '../helpers/app';
 import { FakeBackend } from '../helpers/fake-backend';
 import { SPLIT, behindModelTier } from '../helpers/oip';
+import { until } from '../helpers/async';
 
 /** A pale disc on black, `width` × `height`: a few KB as a PNG, 3 bytes a pixel once decoded. */
 async function largeImage(width: number, height: number): Promise<Buffer> {
@@ -61,12 +62,6 @@ async function budgetApp(env: Record<string, string>, backend: FakeBackend = new
   return { app, config, budget: limits.budget as NonNullable<DecodeLimits['budget']>, backend };
 }
 
-const until = async (check: () => boolean, ms = 10_000): Promise<void> => {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-  }
-};
-
 describe('the image limit (default 4 megapixels)', () => {
   let ctx: Awaited<ReturnType<typeof buildApp<FakeBackend>>>;
   beforeAll(async () => {
@@ -108,7 +103,7 @@ describe('the decode budget (DECODE_BUDGET_MB)', () => {
     const post = () => request(ctx.app).post('/api/predict/malaria').set('Content-Type', 'image/png').send(png);
     backend.shut();
     const first = post().then((r) => r);
-    await until(() => backend.running === 1);
+    await until(() => backend.running === 1, 10_000);
     expect(ctx.budget.inUse).toBe(3_000_000);
 
     const second = await post();

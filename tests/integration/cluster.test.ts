@@ -6,10 +6,10 @@
  */
 import { cellImage } from '../helpers/app';
 import { type ServerProcess, startServer } from '../helpers/server-process';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(60_000);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Pids of HTTP processes that logged "listening", in order. */
 function listening(server: ServerProcess): number[] {

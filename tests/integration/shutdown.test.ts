@@ -5,6 +5,7 @@
  */
 import { cellImage } from '../helpers/app';
 import { startServer } from '../helpers/server-process';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(60_000);
 
@@ -30,7 +31,7 @@ describe.each([
         body: JSON.stringify({ review }),
       });
     });
-    await new Promise((r) => setTimeout(r, 150)); // let the requests reach the server
+    await sleep(150); // let the requests reach the server
     const signalledAt = Date.now();
     server.child.kill('SIGTERM');
 
@@ -54,7 +55,7 @@ describe.each([
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ review: 'good '.repeat(3000) }),
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     server.child.kill('SIGTERM');
     expect((await slow).status).toBe(200);
     const { code } = await server.exited;

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { writeMessage } from '../../src/oip/protocol';
 import { buildModelServer, listen } from '../helpers/oip';
 import { type ServerProcess, START_FLAGS, startServer } from '../helpers/server-process';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(120_000);
 
@@ -163,7 +164,7 @@ describe('bodies held at once: MODEL_BODY_BUDGET_MB', () => {
       );
       first.write(img.head);
       first.write(Buffer.alloc(half, 100));
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
 
       const second = await post(`${server.url}/v2/models/malaria/infer`, img.headers, img.head, img.size, 100);
       expect(second.status).toBe(503);
@@ -175,7 +176,7 @@ describe('bodies held at once: MODEL_BODY_BUDGET_MB', () => {
 
       first.end(Buffer.alloc(img.size - half, 100));
       expect((await firstAnswer).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       const third = await post(`${server.url}/v2/models/malaria/infer`, img.headers, img.head, img.size, 100);
       expect(third.status).toBe(200);
     } finally {
@@ -197,7 +198,7 @@ async function peakRss(pid: number, stop: Promise<unknown>): Promise<number> {
     } catch {
       break; // the process is gone
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return peak;
 }

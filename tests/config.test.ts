@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { ConfigError, defaultHttpProcesses, loadConfig } from '../../src/config';
+import { ConfigError, defaultHttpProcesses, loadConfig } from '../src/config';
 
 describe('loadConfig', () => {
   it('works with no environment at all', () => {

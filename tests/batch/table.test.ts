@@ -8,7 +8,6 @@ import {
   summarize,
   summaryText,
 } from '../../src/batch/table';
-import { cleanFileName } from '../../src/http/batch-upload';
 
 const LABELS = ['parasitized', 'uninfected'];
 const row = (file: string, label: string, confidence: number): ImageResult => ({
@@ -70,23 +69,5 @@ describe('summarize / summaryText / reviewText', () => {
     const s = summarize([row('a.png', 'uninfected', 0.99)], LABELS);
     expect(summaryText(s)).toBe('1 image: 0 parasitized, 1 uninfected, 0 unreadable.');
     expect(reviewText(s)).toBe('None is below 90 % confidence.');
-  });
-});
-
-describe('cleanFileName', () => {
-  it.each([
-    ['cell.png', 'cell.png'],
-    ['cells\\parasitized\\1.png', 'cells/parasitized/1.png'],
-    ['/abs/path.png', 'abs/path.png'],
-    ['a%22b%0Ac.png', 'a"b c.png'],
-    ['bell\u0007.png', 'bell.png'],
-    ['', 'image 4'],
-    [undefined, 'image 4'],
-  ])('%p → %p', (raw, expected) => {
-    expect(cleanFileName(raw, 3)).toBe(expected);
-  });
-
-  it('keeps at most 255 characters', () => {
-    expect(cleanFileName('x'.repeat(1000), 0)).toHaveLength(255);
   });
 });

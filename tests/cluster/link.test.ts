@@ -4,13 +4,13 @@
  */
 import { EventEmitter } from 'node:events';
 import client from 'prom-client';
-import { ModelHost } from '../src/cluster/host';
-import { HostLink, type LinkOptions } from '../src/cluster/link';
-import { AppError, unavailable } from '../src/errors';
-import type { InferenceBackend, ModelSpec, NamedTensors } from '../src/inference/backend';
-import { FakeBackend } from './helpers/fake-backend';
+import { ModelHost } from '../../src/cluster/host';
+import { HostLink, type LinkOptions } from '../../src/cluster/link';
+import { AppError, unavailable } from '../../src/errors';
+import type { InferenceBackend, ModelSpec, NamedTensors } from '../../src/inference/backend';
+import { FakeBackend } from '../helpers/fake-backend';
+import { nextTurn } from '../helpers/async';
 
-const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Two ends of an IPC channel; messages arrive asynchronously, as copies. */
 function pipe() {
@@ -59,8 +59,8 @@ describe('HostLink ↔ ModelHost', () => {
     const { host, link } = setup(backend);
     let loaded = false;
     const loading = link.backend.load(specs).then(() => (loaded = true));
-    await flush();
-    await flush();
+    await nextTurn();
+    await nextTurn();
     expect(loaded).toBe(false);
     host.ready();
     await loading;
@@ -154,7 +154,7 @@ describe('HostLink ↔ ModelHost', () => {
     host.ready();
     await link.backend.load(specs);
     const waiting = link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['x'] } });
-    await flush();
+    await nextTurn();
     channel.cut();
     await expect(waiting).rejects.toMatchObject({ kind: 'unavailable', code: 'unavailable' });
     await expect(link.backend.infer('sentiment', { review: { type: 'string', dims: [1], data: ['x'] } })).rejects.toMatchObject({

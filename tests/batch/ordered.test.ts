@@ -1,7 +1,7 @@
 /** OrderedPool: bounded concurrency, results in input order, backpressure, cancellation. */
 import { OrderedPool } from '../../src/batch/ordered';
+import { sleep } from '../helpers/async';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A task that takes `ms[i]` milliseconds for item i and records how many ran at once. */
 function timedTask(ms: number[]) {

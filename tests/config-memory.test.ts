@@ -2,7 +2,7 @@
  * The memory settings of src/config.ts (issue 22): the largest image accepted and the decode
  * budget per process. Defaults that fit cell crops with a wide margin, and a 512 MB dyno.
  */
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../src/config';
 
 describe('loadConfig: image memory', () => {
   it('accepts images up to 4 megapixels by default: 25 times the largest cell crop of the dataset (394 × 394 px)', () => {

@@ -1,14 +1,15 @@
 /**
- * readImageBatch through a real socket: files handed on in post order as their bytes arrive, and
- * backpressure: a file is not read while the consumer's promise for the one before is pending.
+ * src/http/batch-upload.ts: the file names the table shows (cleanFileName), and readImageBatch through
+ * a real socket: files handed on in post order as their bytes arrive, and backpressure: a file is
+ * not read while the consumer's promise for the one before is pending.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { type UploadedImage, readImageBatch } from '../../src/http/batch-upload';
+import { type UploadedImage, cleanFileName, readImageBatch } from '../../src/http/batch-upload';
 import { imagePartsBody } from '../helpers/multipart';
+import { sleep } from '../helpers/async';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const BOUNDARY = 'uploadTest7';
 const LIMITS = { maxFiles: 10, maxBytes: 20 * 1024 * 1024, maxFileBytes: 2 * 1024 * 1024 };
 
@@ -92,5 +93,23 @@ describe('readImageBatch', () => {
       ['big.png', 0, 'file_too_large'],
       ['edge.png', LIMITS.maxFileBytes, undefined],
     ]);
+  });
+});
+
+describe('cleanFileName', () => {
+  it.each([
+    ['cell.png', 'cell.png'],
+    ['cells\\parasitized\\1.png', 'cells/parasitized/1.png'],
+    ['/abs/path.png', 'abs/path.png'],
+    ['a%22b%0Ac.png', 'a"b c.png'],
+    ['bell\u0007.png', 'bell.png'],
+    ['', 'image 4'],
+    [undefined, 'image 4'],
+  ])('%p → %p', (raw, expected) => {
+    expect(cleanFileName(raw, 3)).toBe(expected);
+  });
+
+  it('keeps at most 255 characters', () => {
+    expect(cleanFileName('x'.repeat(1000), 0)).toHaveLength(255);
   });
 });

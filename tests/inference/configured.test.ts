@@ -16,25 +16,10 @@ import { OnnxBackend, type OnnxOptions } from '../../src/inference/onnx';
 import { Metrics } from '../../src/metrics';
 import { buildApp, MODELS_DIR } from '../helpers/app';
 import { modelSpec, readCard } from '../../src/predictors/registry';
+import { rejection, sleep, until } from '../helpers/async';
 
 const specs = (): ModelSpec[] => ['regression', 'malaria', 'sentiment'].map((name) => modelSpec(MODELS_DIR, readCard(MODELS_DIR, name)));
 
-/** What a rejected promise was rejected with, as the app answers it (null: it resolved). */
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => null,
-    (e: unknown) => e,
-  )) as { kind?: string; code?: string; retryAfter?: number } | null;
-  return err === null ? null : { kind: err.kind, code: err.code, retryAfter: err.retryAfter };
-};
-
-const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 /**
  * The real OnnxBackend (its gates, its queue) around sessions that hold each run until released,
@@ -75,7 +60,7 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
     await backend.load(specs());
     try {
       const image = tensor('uint8', new Uint8Array(64 * 64 * 3).fill(200), [1, 64, 64, 3]);
-      const runs = Array.from({ length: 20 }, () => failure(backend.infer('malaria', { image })));
+      const runs = Array.from({ length: 20 }, () => rejection(backend.infer('malaria', { image })));
       const outcomes = await Promise.all(runs);
       // One running and three waiting are accepted; the sixteen others are refused at once.
       expect(outcomes.filter((o) => o === null)).toHaveLength(4);
@@ -114,7 +99,7 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
     const x = { x: tensor('float32', Float32Array.of(1), [1, 1]) };
     const first = backend.infer('regression', x);
     const answered = new AbortController();
-    const skipped = withSignal(answered.signal, () => failure(backend.infer('regression', x)));
+    const skipped = withSignal(answered.signal, () => rejection(backend.infer('regression', x)));
     const unscoped = backend.infer('regression', x);
     answered.abort();
     expect(await skipped).toMatchObject({ kind: 'unavailable', code: 'timeout' });
@@ -142,7 +127,7 @@ describe('work whose client was already answered is not started (the app, in-pro
     }
     expect(backend.started).toEqual(['regression']);
     backend.releaseAll();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     // The second run would start now that the first finished; its client has its answer already.
     expect(backend.started).toEqual(['regression']);
     expect(backend.queueDepth().regression).toBe(0);

@@ -2,17 +2,17 @@
  * WorkerPool: the inference backend that runs onnxruntime sessions in worker threads.
  * The queueing, limits, replicas and crash recovery are tested with a stand-in worker that speaks
  * worker.ts's messages (y = 3.5x + 1.5 after a short delay); the real worker with real sessions
- * runs in a child process (see tests/pool-smoke.ts for why).
+ * runs in a child process (see tests/inference/pool-smoke.ts for why).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { AppError } from '../src/errors';
-import { type ModelSpec, type NamedTensors, output, tensor } from '../src/inference/backend';
-import { OnnxBackend } from '../src/inference/onnx';
-import { type PoolOptions, WorkerPool, workerScript } from '../src/inference/pool';
+import { AppError } from '../../src/errors';
+import { type ModelSpec, type NamedTensors, output, tensor } from '../../src/inference/backend';
+import { OnnxBackend } from '../../src/inference/onnx';
+import { type PoolOptions, WorkerPool, workerScript } from '../../src/inference/pool';
 
 const MODELS: ModelSpec[] = [{ name: 'regression', version: '1', path: '/models/regression/1/model.onnx' }];
 const x = (v: number): NamedTensors => ({ x: tensor('float32', Float32Array.of(v), [1, 1]) });
@@ -51,7 +51,7 @@ describe('WorkerPool', () => {
   describe('with the real worker and onnxruntime (child process)', () => {
     it('answers y ≈ 3.5x + 1.5 from two worker threads', async () => {
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, 'pool-smoke.ts')], {
-        cwd: path.join(__dirname, '..'),
+        cwd: path.join(__dirname, '..', '..'),
         timeout: 30_000,
       });
       const result = JSON.parse(stdout.trim().split('\n').pop() as string) as { description: string; ys: number[] };

@@ -3,8 +3,8 @@
  * hold a bad value stops start-up with a ConfigError naming it, what it must be and what it got;
  * a blank value means unset; the defaults that depend on other settings.
  */
-import { VARIABLES } from '../../src/config-schema';
-import { ConfigError, loadConfig } from '../../src/config';
+import { VARIABLES } from '../src/config-schema';
+import { ConfigError, loadConfig } from '../src/config';
 
 /** Variables any text is good for: addresses, folders, tokens, a list of model names. */
 const FREE_TEXT = ['HOST', 'MODELS_DIR', 'METRICS_TOKEN', 'INFERENCE_TOKEN', 'INFERENCE_INLINE'];

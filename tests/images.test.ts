@@ -1,12 +1,12 @@
 /**
  * The one image decoder (serving and training data preparation): formats, conversions, limits.
  * It decodes at the image's own size; the resize is in the malaria graph. The header checks it makes
- * first are src/image-header.ts's (tests/unit/image-header.test.ts).
+ * first are src/image-header.ts's (tests/image-header.test.ts).
  */
 import sharp from 'sharp';
-import { decodeToRgb, type RgbImage } from '../../src/images';
-import { gifBomb, pngBomb } from '../helpers/bombs';
-import { cellImage } from '../helpers/app';
+import { decodeToRgb, type RgbImage } from '../src/images';
+import { gifBomb, pngBomb } from './helpers/bombs';
+import { cellImage } from './helpers/app';
 
 const LIMITS = { maxPixels: 25_000_000 };
 

@@ -1,8 +1,8 @@
 /** src/memory-budget.ts: the byte budget decoded images reserve from (issue 22). */
-import { AppError } from '../../src/errors';
-import { ByteBudget } from '../../src/memory-budget';
+import { AppError } from '../src/errors';
+import { ByteBudget } from '../src/memory-budget';
+import { nextTurn } from './helpers/async';
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('ByteBudget', () => {
   it('grants reservations at once while they fit, and counts what is in use', async () => {
@@ -23,7 +23,7 @@ describe('ByteBudget', () => {
     const order: string[] = [];
     const big = budget.reserve(90).then((release) => (order.push('big'), release));
     const small = budget.reserve(10).then((release) => (order.push('small'), release));
-    await settle();
+    await nextTurn();
     // 10 bytes would fit now, but the 90 came first: it is not overtaken.
     expect(order).toEqual([]);
     expect(budget.waiting).toBe(2);

@@ -2,6 +2,7 @@ import { RunGate } from '../../src/inference/gate';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { tensor } from '../../src/inference/backend';
 import path from 'node:path';
+import { nextTurn, rejection, sleep } from '../helpers/async';
 
 /** A call that resolves when its `finish` is called, recording how many ran at once. */
 function tracker() {
@@ -20,19 +21,18 @@ function tracker() {
   return { call, started, finishers, most: () => most };
 }
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('RunGate', () => {
   test('with limit 2, ten calls at once run two at a time, in order of arrival, and all resolve', async () => {
     const gate = new RunGate(2);
     const t = tracker();
     const results = Array.from({ length: 10 }, (_, i) => gate.run(t.call(i)));
-    await tick();
+    await nextTurn();
     expect(t.started).toEqual([0, 1]);
     expect(gate.queued).toBe(8);
     while (t.finishers.length > 0 || t.started.length < 10) {
       t.finishers.shift()?.();
-      await tick();
+      await nextTurn();
     }
     await expect(Promise.all(results)).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(t.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -54,7 +54,7 @@ describe('RunGate', () => {
     const gate = new RunGate(0);
     const t = tracker();
     const results = Array.from({ length: 5 }, (_, i) => gate.run(t.call(i)));
-    await tick();
+    await nextTurn();
     expect(t.most()).toBe(5);
     t.finishers.forEach((f) => f());
     await expect(Promise.all(results)).resolves.toHaveLength(5);
@@ -67,25 +67,17 @@ describe('RunGate', () => {
 });
 
 describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call)', () => {
-  /** What run() rejected with, as the app would answer it. */
-  const failure = async (p: Promise<unknown>) => {
-    const err = (await p.then(
-      () => null,
-      (e: unknown) => e,
-    )) as { kind?: string; code?: string; retryAfter?: number } | null;
-    return err === null ? null : { kind: err.kind, code: err.code, retryAfter: err.retryAfter };
-  };
 
   test('with limit 1 and queueLimit 2, a fourth call is refused at once with 503 overloaded and Retry-After; the others all run', async () => {
     const gate = new RunGate(1, { queueLimit: 2 });
     const t = tracker();
     const accepted = [0, 1, 2].map((i) => gate.run(t.call(i)));
     const refused = gate.run(t.call(3));
-    expect(await failure(refused)).toEqual({ kind: 'unavailable', code: 'overloaded', retryAfter: 1 });
+    expect(await rejection(refused)).toEqual({ kind: 'unavailable', code: 'overloaded', retryAfter: 1 });
     expect(gate.queued).toBe(2);
     while (t.started.length < 3 || t.finishers.length > 0) {
       t.finishers.shift()?.();
-      await tick();
+      await nextTurn();
     }
     await expect(Promise.all(accepted)).resolves.toEqual([0, 1, 2]);
     expect(t.started).toEqual([0, 1, 2]);
@@ -97,15 +89,15 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     const first = gate.run(t.call(0));
     const answered = new AbortController();
     const abandoned = gate.run(t.call(1), answered.signal);
-    await tick();
+    await nextTurn();
     expect(gate.queued).toBe(1);
     answered.abort();
-    expect(await failure(abandoned)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
+    expect(await rejection(abandoned)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
     // Its place is free at once: another caller is queued, not refused as overloaded.
     expect(gate.queued).toBe(0);
     const next = gate.run(t.call(2));
     t.finishers.shift()?.();
-    await tick();
+    await nextTurn();
     t.finishers.shift()?.();
     await expect(Promise.all([first, next])).resolves.toEqual([0, 2]);
     expect(t.started).toEqual([0, 2]);
@@ -114,7 +106,7 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
   test('a call whose signal has already aborted is not started, even with a free slot', async () => {
     const gate = new RunGate(2);
     const t = tracker();
-    expect(await failure(gate.run(t.call(0), AbortSignal.abort()))).toMatchObject({ kind: 'unavailable', code: 'timeout' });
+    expect(await rejection(gate.run(t.call(0), AbortSignal.abort()))).toMatchObject({ kind: 'unavailable', code: 'timeout' });
     expect(t.started).toEqual([]);
   });
 
@@ -123,11 +115,11 @@ describe('RunGate with a bounded queue (queueLimit, maxWaitMs, a signal per call
     const t = tracker();
     const first = gate.run(t.call(0));
     const stale = gate.run(t.call(1));
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     const fresh = gate.run(t.call(2));
     t.finishers.shift()?.();
-    expect(await failure(stale)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
-    await tick();
+    expect(await rejection(stale)).toEqual({ kind: 'unavailable', code: 'timeout', retryAfter: 1 });
+    await nextTurn();
     t.finishers.shift()?.();
     await expect(Promise.all([first, fresh])).resolves.toEqual([0, 2]);
     expect(t.started).toEqual([0, 2]);

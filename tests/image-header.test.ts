@@ -1,10 +1,10 @@
 /** The header reader: format and dimensions from the first bytes, checked against libvips' own reading. */
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { AppError } from '../../src/errors';
-import { imageDimensions, readImageHeader, sniffImageFormat } from '../../src/image-header';
-import { gifBomb, pngBomb } from '../helpers/bombs';
-import { cellImage } from '../helpers/app';
+import { AppError } from '../src/errors';
+import { imageDimensions, readImageHeader, sniffImageFormat } from '../src/image-header';
+import { gifBomb, pngBomb } from './helpers/bombs';
+import { cellImage } from './helpers/app';
 
 const LIMITS = { maxPixels: 25_000_000 };
 

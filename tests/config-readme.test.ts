@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { environment, VARIABLES } from '../../src/config-schema';
+import { environment, VARIABLES } from '../src/config-schema';
 
 /** Each table row of the section: the variables of its first column and the text of its second. */
 function configurationRows(readme: string): { names: string[]; defaults: string }[] {
@@ -23,7 +23,7 @@ function configurationRows(readme: string): { names: string[]; defaults: string 
     });
 }
 
-const rows = configurationRows(fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8'));
+const rows = configurationRows(fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8'));
 const documented = rows.flatMap((row) => row.names);
 
 describe("README's configuration table", () => {

@@ -6,13 +6,13 @@
 import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
-import { loadConfig } from '../src/config';
-import { deadline } from '../src/http/deadline';
-import { errorHandler } from '../src/http/errors';
-import { PageRenderer } from '../src/http/page';
-import type { Registry } from '../src/predictors/registry';
+import { loadConfig } from '../../src/config';
+import { deadline } from '../../src/http/deadline';
+import { errorHandler } from '../../src/http/errors';
+import { PageRenderer } from '../../src/http/page';
+import type { Registry } from '../../src/predictors/registry';
+import { sleep } from '../helpers/async';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
 
 function appWith(timeoutMs: number, late: { answered: number }): express.Express {
@@ -32,7 +32,7 @@ function appWith(timeoutMs: number, late: { answered: number }): express.Express
     res.json({ fast: true });
   });
   const registry = { ready: false, cards: () => [] } as unknown as Registry;
-  app.use(errorHandler({ registry, config: loadConfig({ NODE_ENV: 'test' }), page: new PageRenderer(path.join(__dirname, '..', 'views')) }, silent));
+  app.use(errorHandler({ registry, config: loadConfig({ NODE_ENV: 'test' }), page: new PageRenderer(path.join(__dirname, '..', '..', 'views')) }, silent));
   return app;
 }
 
