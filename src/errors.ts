@@ -75,7 +75,7 @@ export const ERRORS = {
   overloaded: { kind: 'unavailable', when: 'Too many predictions are waiting (QUEUE_LIMIT); retry after Retry-After seconds.', steps: ['inference'] },
   shutting_down: { kind: 'unavailable', when: 'The server is shutting down; retry (another process will answer).', steps: ['inference'] },
   unavailable: { kind: 'unavailable', when: 'The model process is restarting; retry after Retry-After seconds.', steps: ['inference'] },
-  // With a model tier (INFERENCE_URL): how its failures reach people (src/inference/remote.ts).
+  // With a model tier (INFERENCE_URL): how its failures reach people (src/inference/oip-wording.ts).
   model_server_unavailable: { kind: 'unavailable', when: 'The model tier (INFERENCE_URL) is not answering; retry after Retry-After seconds.', steps: ['inference'] },
   model_server_timeout: { kind: 'unavailable', when: 'The model tier did not answer within INFERENCE_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['inference'] },
   model_server_error: { kind: 'unavailable', when: 'The model tier failed or refused this prediction; retry after Retry-After seconds.', steps: ['inference'] },

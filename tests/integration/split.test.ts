@@ -14,11 +14,11 @@ import request from 'supertest';
 import { readModelConfig, readVersionCard, servedVersions, versionsOnDisk } from '../../src/oip/repository';
 import { MODELS_DIR, buildApp, cellImage, realBackend } from '../helpers/app';
 import { type ServerProcess, startServer } from '../helpers/server-process';
+import { sleep } from '../helpers/async';
 
 jest.setTimeout(120_000);
 
 const TOKEN = 'between-the-tiers';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const REVIEWS = [
   'A warm, funny and beautifully acted film. I loved every minute of it.',
   'Dull, badly written and far too long. The worst film I have seen this year.',

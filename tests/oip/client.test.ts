@@ -11,8 +11,8 @@ import { MODEL_NAMES, Registry, readCard } from '../../src/predictors/registry';
 import { MODELS_DIR, cellImage } from '../helpers/app';
 import { buildModelServer, listen } from '../helpers/oip';
 import { type FakeTriton, RECORDED_OUTPUTS, startFakeTriton } from '../helpers/triton';
+import { sleep } from '../helpers/async';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const REVIEW = 'A warm, funny and beautifully acted film. I loved every minute of it.';
 
 /** A registry (the app's predictors) over a RemoteBackend pointing at `url`. */

@@ -12,6 +12,7 @@ import { RemoteBackend } from '../../src/inference/remote';
 import { readVersionCard, servedVersions, readModelConfig, versionsOnDisk } from '../../src/oip/repository';
 import { MODELS_DIR, buildApp } from '../helpers/app';
 import { buildModelServer, listen } from '../helpers/oip';
+import { sleep } from '../helpers/async';
 
 const REVIEW = 'A warm, funny and beautifully acted film. I loved every minute of it.';
 
@@ -41,10 +42,10 @@ it('loads sentiment v+1 under load: no request fails, then predictions, /api/mod
     fs.mkdirSync(path.join(repo, 'sentiment', next));
     fs.copyFileSync(path.join(repo, 'sentiment', current, 'model.onnx'), path.join(repo, 'sentiment', next, 'model.onnx'));
     fs.writeFileSync(path.join(repo, 'sentiment', next, 'card.json'), JSON.stringify({ ...card, version: next, description: `${card?.description} Retrained.` }));
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const load = await request(listening.url).post('/v2/repository/models/sentiment/load');
     expect(load.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     stop = true;
     await Promise.all(traffic);
 

@@ -6,7 +6,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../../src/errors';
-import { MAX_RESPONSE_BYTES, RemoteBackend } from '../../src/inference/remote';
+import { MAX_RESPONSE_BYTES } from '../../src/inference/oip-transport';
+import { RemoteBackend } from '../../src/inference/remote';
 import type { ModelSpec } from '../../src/inference/backend';
 
 const MB = 1024 * 1024;
