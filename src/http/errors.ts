@@ -8,7 +8,8 @@ import { AppError, invalidInput, notFound, inputTooLarge, unsupportedInput } fro
 import type { Logger } from '../log';
 import { fullPath, predictRoute, wantsJson } from './request-path';
 import { statusOf } from './status';
-import { keptInputs, type PageDeps, renderPage } from './view';
+import { type PageDeps, renderPage } from './view';
+import { keptInputs } from './view-request';
 
 /** body-parser's errors carry a `type`; map them to what a person can act on. */
 export function bodyParserError(err: unknown): AppError | null {

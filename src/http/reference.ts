@@ -12,7 +12,7 @@ import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
 import { type DocumentInfo, type DocumentOptions, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
 import { docsView, inlineHtml } from './docs';
 import type { PageRenderer } from './page';
-import { baseUrl } from './view';
+import { baseUrl } from './view-request';
 
 export interface ApiReference {
   /** GET /openapi.json and GET /docs, themselves documented. */

@@ -17,7 +17,9 @@ import { batchEndpoint, classifyPost } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
 import { imageBody } from './upload';
-import { batchTable, keptInputs, type PageDeps, renderPage } from './view';
+import { type PageDeps, renderPage } from './view';
+import { batchTable } from './view-batch';
+import { keptInputs } from './view-request';
 
 export interface RouteDeps extends PageDeps {
   lifecycle: Lifecycle;

@@ -2,6 +2,8 @@
  * The page's view model: what views/index.ejs needs to draw the three cards, with any result,
  * error and the user's own input. Page routes and the error handler both render through here, so
  * an error re-renders exactly the page a successful post would, with the message beside its form.
+ * This module renders; what it draws comes from the request (./view-request.ts), the models
+ * (./view-cards.ts) and a post of several images (./view-batch.ts).
  */
 import ejs from 'ejs';
 import type { Request, Response } from 'express';
@@ -9,51 +11,27 @@ import type { FormName } from '../errors';
 import type { Registry } from '../predictors/registry';
 import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
-import { type ChartTick, type LineChart, lineChart } from '../core/chart';
+import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
 import { scoreRows } from '../core/result';
-import { type BatchSummary, REVIEW_BELOW, leastSureFirst, needsReview, resultsCsv, reviewText, summarize, summaryText } from '../batch/table';
-import type { ClassifiedImage } from './batch';
+import { REVIEW_BELOW } from '../batch/table';
 import { escapeHtmlBytes, keptText } from './echo';
 import { type PageRenderer, type Parts, joinParts } from './page';
+import type { BatchTable } from './view-batch';
+import { EXAMPLES, chartFor, metricText } from './view-cards';
+import { type PageInputs, baseUrl } from './view-request';
 
 export interface PageState {
   results?: Partial<Record<FormName, Prediction>>;
   errors?: Partial<Record<FormName, { code: string; message: string }>>;
   /** What the user typed, echoed back (escaped by EJS) so nothing is lost on an error. */
-  inputs?: { x?: string; review?: string; imageName?: string };
+  inputs?: PageInputs;
   /** The form just submitted, so the page can scroll to it. */
   active?: FormName;
   /** An error that belongs to no form (404, models still loading), shown at the top. */
   pageError?: { code: string; message: string };
   /** The results table of a post with several images. */
   batch?: BatchTable;
-}
-
-/** What views/partials/batch.ejs draws: the rows least sure first, and the summary. */
-export interface BatchTable {
-  rows: Array<ClassifiedImage & { review: boolean }>;
-  summary: BatchSummary;
-  summaryText: string;
-  reviewText: string;
-  /** The "Download CSV" link: the rows as the batch command line writes them, as a data: URL. */
-  csvHref: string;
-}
-
-export function batchTable(images: readonly ClassifiedImage[], labels: readonly string[]): BatchTable {
-  const rows = images.map((image) => image.row);
-  const summary = summarize(rows, labels);
-  return {
-    rows: leastSureFirst(rows).map((i) => {
-      const image = images[i] as ClassifiedImage;
-      return { ...image, review: needsReview(image.row) };
-    }),
-    summary,
-    summaryText: summaryText(summary),
-    reviewText: reviewText(summary),
-    // A data: URL, so the download works without JavaScript and without keeping anything on the server.
-    csvHref: `data:text/csv;charset=utf-8,${encodeURIComponent(resultsCsv(rows, labels))}`,
-  };
 }
 
 export interface PageDeps {
@@ -65,92 +43,6 @@ export interface PageDeps {
   /** URL of the page script's module (src/browser/page.ts, built), or null when not built: plain forms then. */
   pageScript?: string | null;
 }
-
-/** Keeps only string inputs, bounded, so a hostile body can't blow up the page. */
-export function keptInputs(req: Request): NonNullable<PageState['inputs']> {
-  const body: unknown = req.body;
-  const pick = (key: string, max: number): string | undefined => {
-    if (body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return undefined;
-    const v = (body as Record<string, unknown>)[key];
-    if (typeof v === 'number') return String(v);
-    return typeof v === 'string' ? v.slice(0, max) : undefined;
-  };
-  // multer's req.file on the API; the image form's own upload names its file in res.locals.
-  const imageName = req.file?.originalname ?? (req.res?.locals.imageName as string | undefined);
-  return {
-    x: pick('x', 200),
-    review: pick('review', 1_000_000),
-    imageName: imageName === undefined ? undefined : imageName.slice(0, 200),
-  };
-}
-
-/** The origin curl examples should use: the one the browser used. */
-export function baseUrl(req: Request): string {
-  const host = req.get('host') ?? 'localhost:3000';
-  const proto = req.protocol === 'https' ? 'https' : 'http';
-  return `${proto}://${/^[\w.:[\]-]+$/.test(host) ? host : 'localhost:3000'}`;
-}
-
-const metricTexts = new WeakMap<ModelCard, string>();
-
-/** The measured quality of a model, in words, from its card (worked out once per card). */
-export function metricText(card: ModelCard): string {
-  let text = metricTexts.get(card);
-  if (text === undefined) {
-    text = describeMetric(card);
-    metricTexts.set(card, text);
-  }
-  return text;
-}
-
-function describeMetric(card: ModelCard): string {
-  const v = card.metrics.validation;
-  const n = typeof v.n === 'number' ? v.n.toLocaleString('en-US') : String(card.data.n_validation);
-  if (typeof v.accuracy === 'number') {
-    const what = card.name === 'malaria' ? 'cell images' : 'reviews';
-    return `${(v.accuracy * 100).toFixed(1)} % accuracy on ${n} held-out ${what}`;
-  }
-  if (typeof v.r2 === 'number') {
-    const rmse = typeof v.rmse === 'number' ? `, RMSE ${v.rmse.toFixed(2)}` : '';
-    return `R² ${v.r2.toFixed(3)}${rmse} on ${n} held-out points`;
-  }
-  return 'not measured';
-}
-
-/**
- * The regression card's chart, drawn server-side as inline SVG from the core's geometry
- * (src/core/chart.ts), with the user's point when there is a result; the page script redraws it
- * from the same function after a fetch.
- */
-export function chartFor(
-  card: ModelCard | undefined,
-  prediction: Prediction | undefined,
-  x: string | undefined,
-): LineChart | null {
-  if (card?.fitted === undefined || card.data.x_range === undefined) return null;
-  const px = x === undefined ? NaN : Number(x.trim());
-  const point = prediction?.value !== undefined && Number.isFinite(px) ? { x: px, y: prediction.value } : undefined;
-  return lineChart(card.fitted, card.data.x_range, point);
-}
-
-/** Sample inputs behind the "Try" buttons; written for this page, not taken from any dataset. */
-export const EXAMPLES = {
-  x: ['5', '12.5', '-3'],
-  reviews: [
-    {
-      name: 'Positive',
-      text: 'A warm, funny and beautifully acted film. The story kept me hooked from start to finish, and I loved every minute of it.',
-    },
-    {
-      name: 'Negative',
-      text: 'A dull, badly written mess. The plot makes no sense, the acting is wooden, and I was bored within ten minutes. Avoid it.',
-    },
-    {
-      name: 'Mixed',
-      text: 'The photography is gorgeous and the lead gives a fine performance, but the script drags and the ending falls completely flat.',
-    },
-  ],
-} as const;
 
 /** Whether a card shows anything from this request; if not, its HTML is the same for everyone. */
 function idle(name: FormName, state: PageState): boolean {
