@@ -4,7 +4,8 @@
  * RemoteBackend (./remote) asks at start and for every version the tier swaps in; a difference is
  * worded here, naming the model and what differs.
  */
-import { type ModelMetadata, signatureProblem } from '../oip/protocol';
+import type { ModelMetadata } from '../oip/protocol';
+import { signatureProblem } from '../oip/signatures';
 import type { ModelSpec } from './backend';
 
 /** What the backend knows of one model on the tier: its card, the version running, what to send. */

@@ -4,17 +4,9 @@
  * raw tensor bytes where the tier implements Triton's binary tensor data extension.
  */
 import type http from 'node:http';
-import {
-  BINARY_HEADER,
-  BinaryReader,
-  type InferResponse,
-  type WireTensor,
-  decodeTensor,
-  dimsFor,
-  encodeTensor,
-  readMessage,
-  writeMessage,
-} from '../oip/protocol';
+import { BINARY_HEADER, type InferResponse, type WireTensor, readMessage, writeMessage } from '../oip/protocol';
+import { dimsFor } from '../oip/signatures';
+import { BinaryReader, decodeTensor, encodeTensor } from '../oip/tensors';
 import type { NamedTensors } from './backend';
 import { type Payload, type Reply, header } from './oip-transport';
 

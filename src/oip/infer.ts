@@ -6,18 +6,10 @@
  */
 import { invalidInput } from '../errors';
 import type { NamedTensors, Tensor } from '../inference/backend';
-import {
-  BinaryReader,
-  type InferRequest,
-  type InferResponse,
-  type WireTensor,
-  decodeTensor,
-  encodeTensor,
-  readMessage,
-  writeMessage,
-} from './protocol';
+import { type InferRequest, type InferResponse, type WireTensor, readMessage, writeMessage } from './protocol';
 import { type ModelConfig, wireShape } from './repository';
 import type { ModelStore } from './store';
+import { BinaryReader, decodeTensor, encodeTensor } from './tensors';
 
 /** The top level of an inference request, checked; tensors are decoded separately. */
 function inferRequest(json: unknown): InferRequest {

@@ -3,7 +3,7 @@
  * (src/http/openapi.ts turns them into JSON Schema). Each answer schema `satisfies` the interface
  * the server builds its answers with (./protocol.ts), and the tests check every answer the model
  * tier gives against them (tests/helpers/openapi-check.ts).
- * Requests are checked by the server's own code (server.ts, protocol.ts decodeTensor), which names
+ * Requests are checked by the server's own code (server.ts, tensors.ts decodeTensor), which names
  * each fault; the request schemas say the same in the document, and a test holds them to it.
  */
 import { z } from 'zod';

@@ -7,7 +7,7 @@
  * retrain that changes a model keeps its config honest. training/common.py writes these files.
  */
 import * as ort from 'onnxruntime-node';
-import { signatureProblem } from '../../src/oip/protocol';
+import { signatureProblem } from '../../src/oip/signatures';
 import {
   type ModelConfig,
   type TensorConfig,
