@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import { configureSharp } from '../images';
-import { type InputItem, NotRegularFile, openRegular } from '../batch/inputs';
+import type { InputItem } from '../batch/inputs';
+import { NotRegularFile, openRegular } from '../batch/open-regular';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
 import { type FormName, AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';

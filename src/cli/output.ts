@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { FileHandle } from 'node:fs/promises';
 import { CsvRecords } from '../batch/csv-records';
-import { NotRegularFile, UsageError, openRegular } from '../batch/inputs';
+import { UsageError } from '../batch/inputs';
+import { NotRegularFile, openRegular } from '../batch/open-regular';
 import { type RowError, cellText } from '../batch/rows';
 
 export type OutputFormat = 'csv' | 'jsonl';

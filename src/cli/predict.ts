@@ -8,7 +8,9 @@
  * summary and report. Ctrl-C stops pulling inputs, lets the ones in flight finish and be written,
  * and exits 130; a second Ctrl-C exits at once (whole rows are on disk either way).
  */
-import { type InputItem, UsageError, checkTextSources, listImages, readTextInputs } from '../batch/inputs';
+import { listImages } from '../batch/images';
+import { type InputItem, UsageError } from '../batch/inputs';
+import { checkTextSources, readTextInputs } from '../batch/text-inputs';
 import { KnownAnswers } from '../batch/report';
 import { type BatchRow, csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
 import type { Config } from '../config';

@@ -14,7 +14,7 @@
  * image at most MAX_UPLOAD_MB (5 MB). The batch command's CSV and JSON Lines have no line limit;
  * a valid row holds one review (MAX_REVIEW_CHARS, 20,000, its quotes doubled in CSV) and an id,
  * so their lines get 256 KB, four times the longest valid row, and the line splitter 1 MB in the
- * 4 KB pieces a pipe delivers. The model tier's JSON tensors get the body limit, and its own
+ * 4 KB pieces a pipe delivers. The model tier's JSON tensors get its own
  * MODEL_MAX_JSON_MB (256 KB: V8 parses many small nested arrays at ~150 ms per MB, so the limit is
  * set where the worst case stays within the budget).
  */
@@ -23,14 +23,16 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { CsvRecords } from '../../src/batch/csv-records';
-import { lines, readTextInputs } from '../../src/batch/inputs';
+import { readTextInputs } from '../../src/batch/text-inputs';
+import { lines } from '../../src/batch/text-lines';
 import { loadConfig } from '../../src/config';
 import { AppError } from '../../src/errors';
 import { parseFields } from '../../src/fields';
 import { cleanFileName } from '../../src/http/batch-upload';
 import { readImageHeader } from '../../src/image-header';
 import { jsonDepthWithin } from '../../src/json-depth';
-import { BinaryReader, decodeTensor, readMessage } from '../../src/oip/protocol';
+import { readMessage } from '../../src/oip/protocol';
+import { BinaryReader, decodeTensor } from '../../src/oip/tensors';
 import { REGRESSION_FIELDS, parseX } from '../../src/predictors/regression';
 import { parseReview, sentimentFields } from '../../src/predictors/sentiment';
 
@@ -261,7 +263,6 @@ describe('OIP tensors as JSON (the model tier)', () => {
     Buffer.from(fill(`{"inputs":[${t.head}`, t.unit, `${t.tail}]}`, size, true));
 
   it.each([
-    ['the body limit', BODY_BYTES, BUDGET_MS],
     ['MODEL_MAX_JSON_MB', config.modelMaxJsonBytes, BUDGET_MS],
   ])('decodes or refuses (with a 400) any body up to %s within the budget', (_what, size, budget) => {
     fc.assert(
