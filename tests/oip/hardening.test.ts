@@ -119,15 +119,14 @@ describe('JSON bodies: refused above MODEL_MAX_JSON_MB before they are parsed', 
     expect(JSON.parse(a.body).error).toMatch(/JSON header.*MODEL_MAX_JSON_MB/);
   });
 
-  it('answers 400 at once for data nested thousands deep (JSON.parse took 1.9 s and flattening overflowed the stack: 500)', async () => {
+  // Its time is checked as CPU, on the parser alone, by tests/integration/linear-parsers.test.ts;
+  // a wall-clock bound here flaked on a loaded machine.
+  it('answers 400 for data nested thousands deep, before JSON.parse (it took 1.9 s and flattening overflowed the stack: 500)', async () => {
     const n = 400_000;
     const body = `{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1], "data": ${'['.repeat(n)}5${']'.repeat(n)}}]}`;
-    const started = process.hrtime.bigint();
     const res = await request(tier.app).post('/v2/models/regression/infer').set('Content-Type', 'application/json').send(body);
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
     expect(res.status).toBe(400);
     expect(res.body.error).toMatch(/nests arrays and objects more than 32 deep/);
-    expect(ms).toBeLessThan(500);
     // Data nested as its shape is still fine.
     const nested = await request(tier.app).post('/v2/models/regression/infer').send({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1], data: [[5], [-1]] }] });
     expect(nested.status).toBe(200);
