@@ -15,6 +15,7 @@ import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
 import { type FormName, AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
 import { localBackend } from '../inference/configured';
+import { withRetry } from '../inference/retry';
 import { parseX } from '../predictors/regression';
 import { Registry } from '../predictors/registry';
 import { parseReview } from '../predictors/sentiment';
@@ -121,8 +122,6 @@ export async function inProcessEngine(model: FormName, config: Config, concurren
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export interface RetryPolicy {
   /** Tries per input, the first included. */
   attempts: number;
@@ -183,6 +182,9 @@ async function requestBody(
 }
 
 /** Each input POSTed to `base`/api/predict/<model>, `concurrency` at a time. */
+/** What one POST of the remote engine came to. */
+type Attempt = { answer: RowPrediction } | { failure: RowFailure; retryable: boolean; retryAfterMs?: number };
+
 export function remoteEngine(
   model: FormName,
   base: string,
@@ -190,55 +192,49 @@ export function remoteEngine(
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Engine {
   const url = `${base}/api/predict/${model}`;
+  /** One POST: the prediction, or a failure that says whether it is worth another attempt. */
+  const attempt = async (body: FormData | string, headers: Record<string, string>): Promise<Attempt> => {
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(retry.timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+      return { failure: new RowFailure('connection_failed', `Could not reach ${base} (${cause}).`), retryable: true };
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new RowFailure('redirected', redirected(base, res));
+    }
+    const text = await res.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = undefined;
+    }
+    if (res.ok && answer !== undefined) return { answer: answer as RowPrediction };
+    const error = (answer as { error?: RowError } | undefined)?.error;
+    const failure = new RowFailure(error?.code ?? `http_${res.status}`, error?.message ?? `${base} answered ${res.status} ${res.statusText}.`);
+    // Retried: what the API's code says is worth retrying (busy, loading, rate-limited); an answer
+    // without the API's error body (a proxy's) by its status.
+    const retryable = isErrorCode(error?.code) ? isRetryable(kindOf(error.code)) : res.status === 503 || res.status === 429;
+    // Retry-After in seconds (the server sends seconds; an HTTP date falls back to the backoff).
+    const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+    return { failure, retryable, retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
+  };
+  // The same retry wrapper as the model tier's client (src/inference/retry.ts), not a loop of its own.
+  const attempts = withRetry(attempt, {
+    retries: retry.attempts - 1,
+    backoffMs: retry.baseDelayMs,
+    maxDelayMs: retry.maxDelayMs,
+    retryResult: (a) => 'failure' in a && a.retryable,
+    resultDelayMs: (a) => ('failure' in a ? a.retryAfterMs : undefined),
+  });
   const send = async (item: InputItem): Promise<RowPrediction> => {
     const { body, headers } = await requestBody(model, item);
-    let last: RowFailure | undefined;
-    for (let attempt = 0; attempt < retry.attempts; attempt++) {
-      const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          body,
-          headers,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(retry.timeoutMs),
-        });
-      } catch (err) {
-        const cause =
-          (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
-        last = new RowFailure('connection_failed', `Could not reach ${base} (${cause}).`);
-        await sleep(backoff);
-        continue;
-      }
-      if (res.status >= 300 && res.status < 400) {
-        await res.body?.cancel();
-        throw new RowFailure('redirected', redirected(base, res));
-      }
-      const text = await res.text();
-      let answer: unknown;
-      try {
-        answer = JSON.parse(text);
-      } catch {
-        answer = undefined;
-      }
-      if (res.ok && answer !== undefined) return answer as RowPrediction;
-      const error = (answer as { error?: RowError } | undefined)?.error;
-      last = new RowFailure(
-        error?.code ?? `http_${res.status}`,
-        error?.message ?? `${base} answered ${res.status} ${res.statusText}.`,
-      );
-      // Retried: what the API's code says is worth retrying (busy, loading, rate-limited); an answer
-      // without the API's error body (a proxy's) by its status.
-      const retryable = isErrorCode(error?.code) ? isRetryable(kindOf(error.code)) : res.status === 503 || res.status === 429;
-      if (!retryable) throw last;
-      // Retry-After in seconds (the server sends seconds; an HTTP date falls back to the backoff).
-      const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-      await sleep(
-        Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retry.maxDelayMs, retryAfter * 1000) : backoff,
-      );
-    }
-    throw last as RowFailure;
+    const result = await attempts(body, headers);
+    if ('failure' in result) throw result.failure;
+    return result.answer;
   };
   return {
     description: `the JSON API at ${base}`,

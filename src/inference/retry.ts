@@ -18,6 +18,8 @@ export interface RetryPolicy<T> {
   retryError?: (err: unknown) => boolean;
   /** Whether an answer is worth another attempt (e.g. 503, busy). Default: none is. */
   retryResult?: (result: T) => boolean;
+  /** The wait before retrying after `result`, when it says (Retry-After); else the backoff. */
+  resultDelayMs?: (result: T) => number | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +40,8 @@ export function withRetry<A extends unknown[], T>(call: (...args: A) => Promise<
         throw err;
       }
       if (attempt < policy.retries && (policy.retryResult?.(result) ?? false)) {
-        await sleep(delay(attempt));
+        const asked = policy.resultDelayMs?.(result);
+        await sleep(asked === undefined ? delay(attempt) : Math.min(policy.maxDelayMs ?? Infinity, asked));
         continue;
       }
       return result;

@@ -84,4 +84,17 @@ describe('withRetry', () => {
       capped.restore();
     }
   });
+
+  it('an answer that says how long to wait (Retry-After): that wait, capped by maxDelayMs, instead of the backoff', async () => {
+    const { call, args } = scripted<{ busy: boolean; waitMs?: number }>({ busy: true, waitMs: 3 }, { busy: true, waitMs: 60_000 }, { busy: false });
+    const timing = delays();
+    try {
+      const retried = withRetry(call, { retries: 3, backoffMs: 1000, maxDelayMs: 5, retryResult: (r) => r.busy, resultDelayMs: (r) => r.waitMs });
+      await expect(retried('x')).resolves.toEqual({ busy: false });
+      expect(args).toHaveLength(3);
+      expect(timing.list()).toEqual([3, 5]);
+    } finally {
+      timing.restore();
+    }
+  });
 });
