@@ -49,6 +49,37 @@ module.exports = {
       to: { pathNot: '^src/core/' },
     },
     {
+      name: 'models-are-isomorphic',
+      severity: 'error',
+      comment:
+        'src/models/ (the table and each model\'s folder) is bundled for the browser and used by the server and the CLI: no Node modules, no serving or Node inference code. What differs per place (decoding images) is given to the predictor.',
+      from: { path: '^src/models/' },
+      to: {
+        path: ['^src/http/', '^src/oip/', '^src/cli/', '^src/cluster/', '^src/browser/', '^src/inference/(?!backend\\.ts$)', '^src/(images|config|config-schema|log|metrics|sample-image)\\.ts$', '^node_modules/(sharp|onnxruntime-node|express)/'],
+      },
+    },
+    {
+      name: 'models-folders-stand-alone',
+      severity: 'error',
+      comment: 'A model\'s folder does not reach into another model\'s folder: only the table (src/models/index.ts) lists them.',
+      from: { path: '^src/models/([^/]+)/' },
+      to: { path: '^src/models/[^/]+/', pathNot: '^src/models/$1/' },
+    },
+    {
+      name: 'models-no-node',
+      severity: 'error',
+      comment: 'The browser bundle imports the models table.',
+      from: { path: '^src/models/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'only-the-table-imports-model-folders',
+      severity: 'error',
+      comment: 'Everything outside src/models/ gets the models from the table (src/models/index.ts), never from a model\'s folder.',
+      from: { path: '^(src/|app\\.ts$|server\\.ts$)', pathNot: '^src/models/' },
+      to: { path: '^src/models/[^/]+/' },
+    },
+    {
       name: 'browser-no-node',
       severity: 'error',
       comment: 'The browser bundle cannot load Node modules.',

@@ -12,6 +12,7 @@ import { mount } from './src/http/endpoint';
 import { type ApiReference, apiReference } from './src/http/reference';
 import { METRICS_OFF, metricsEndpoint, metricsToken } from './src/http/metrics-endpoint';
 import { clientRateLimit } from './src/http/rate-limit';
+import { serveTable } from './src/http/request-path';
 import { apiEndpoints, healthEndpoints, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
 import { modelFileEndpoint, StaticAssets } from './src/http/static';
@@ -46,6 +47,8 @@ export function createApp(deps: AppDeps): Express {
   const rateLimit = clientRateLimit(deps.config);
   const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript, pageScript: assets.pageScript, rateLimit };
   const app = express();
+  // The request log and the metrics read which model a request is for against the table served.
+  serveTable(app, deps.registry.definitions);
   app.disable('x-powered-by');
   // Every dynamic answer is a prediction for a POST or a small JSON document: hashing each body
   // for an ETag no client revalidates is wasted work (static files in public/ keep theirs).

@@ -7,7 +7,8 @@
  *    process (no inter-process hop per prediction); the primary holds no model, no Express, no
  *    libvips (it only forks and supervises), so it stays small;
  *  - `host`: the primary holds the models once and runs inference for the HTTP processes over IPC
- *    (src/cluster/host.ts, link.ts); the HTTP processes keep only INFERENCE_INLINE (regression).
+ *    (src/cluster/host.ts, link.ts); the HTTP processes keep only INFERENCE_INLINE (the models whose
+ *    definition says `inline`).
  * With one HTTP process, one process does everything.
  *
  * Two other roles: with INFERENCE_URL the models run on a model tier (src/inference/remote.ts) and
@@ -146,7 +147,7 @@ async function hostModels(config: Config, started: bigint): Promise<void> {
       import('./src/predictors/registry'),
       import('./src/inference/configured'),
     ]);
-  // The HTTP processes run regression (INFERENCE_INLINE) themselves; the host loads the rest.
+  // The HTTP processes run INFERENCE_INLINE's models themselves; the host loads the rest.
   const metrics = new Metrics();
   const backend = await localBackend(config, []);
   const stats = queueStats(backend);

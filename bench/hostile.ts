@@ -5,7 +5,7 @@
  * within 20 ms at the 99th percentile while requests built to make the parsers work hard arrive as
  * fast as the server answers them.
  *
- * Builds dist/ if it is older than the sources, starts the app as `npm start` does (bench/lib.ts:
+ * Builds dist/ if it is older than the sources, starts the app as `npm start` does (bench/servers.ts:
  * production, every core, 127.0.0.1). Loopback is exempt from the per-client rate limit, so one
  * wrk here is the worst case of many clients each within its limit. Each phase runs one wrk with
  * CONNECTIONS connections taking its bodies in turn, for SECONDS, while two more wrk probe
@@ -27,8 +27,8 @@
  */
 import { loadConfig } from '../src/config';
 import { fieldsBodyLimit } from '../src/fields';
-import { REGRESSION_FIELDS } from '../src/predictors/regression';
-import { sentimentFields } from '../src/predictors/sentiment';
+import { REGRESSION_FIELDS } from '../src/models/regression/predictor';
+import { sentimentFields } from '../src/models/sentiment/predictor';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -10,6 +10,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { MODELS } from './models';
 
 /** Blank or missing: unset, so the default applies. */
 function unsetIfBlank(value: unknown): unknown {
@@ -194,9 +195,10 @@ const variables = z.object({
   RATE_LIMIT_LOOPBACK: setting(flag, false),
   /**
    * Models run on the main thread even with workers, comma-separated ("" for none): a model of a
-   * few µs costs less inline than the round trip to a worker.
+   * few µs costs less inline than the round trip to a worker. Default: the models whose definition
+   * says `inline` (src/models/).
    */
-  INFERENCE_INLINE: names(['regression']),
+  INFERENCE_INLINE: names(MODELS.filter((m) => m.inline === true).map((m) => m.name)),
   /**
    * Workers that hold a model, when fewer than all ("model=n,..."; default: every worker holds every
    * model). A session costs 3 to 12 MB depending on the model.

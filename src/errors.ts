@@ -14,8 +14,8 @@
 
 import { megabytes } from './units';
 
-/** The three models, which are also the three forms of the page. */
-export type FormName = 'regression' | 'malaria' | 'sentiment';
+/** A model's name, which is also its form's on the page (the table: src/models/index.ts). */
+export type FormName = string;
 
 /**
  * What a request goes through, each step with the errors it can raise. An endpoint's
@@ -53,7 +53,7 @@ export const ERRORS = {
   too_many_parts: { kind: 'too_large', when: 'The multipart body has too many parts or fields.', steps: ['upload'] },
   field_too_large: { kind: 'too_large', when: 'A multipart text field or field name is too long.', steps: ['upload'] },
   file_too_large: { kind: 'too_large', when: 'The file is larger than the upload limit (MAX_UPLOAD_MB).', steps: ['upload'] },
-  // A post of several images (POST /api/predict/malaria/batch, the image form), as a whole.
+  // A post of several images (POST /api/predict/<image model>/batch, the image form), as a whole.
   too_many_images: { kind: 'too_large', when: 'A post of several images has more than the limit (MAX_BATCH_FILES).', steps: [] },
   upload_too_large: { kind: 'too_large', when: 'A post of several images is larger than its limit (MAX_BATCH_MB).', steps: [] },
   // The image itself, judged by its bytes.
@@ -61,11 +61,11 @@ export const ERRORS = {
   unsupported_image_type: { kind: 'unsupported', when: 'The bytes are not a PNG, JPEG, WebP or GIF image, whatever the name or declared type.', steps: ['image'] },
   invalid_image: { kind: 'invalid', when: 'The image is damaged or truncated and cannot be decoded.', steps: ['image'] },
   image_too_large: { kind: 'too_large', when: 'The image has more pixels than the limit (MAX_IMAGE_MEGAPIXELS), read from its header before decoding.', steps: ['image'] },
-  // The regression input.
+  // A number field x.
   missing_x: { kind: 'invalid', when: '"x" is missing, null or blank.', steps: ['x'] },
   invalid_x: { kind: 'invalid', when: '"x" is not a finite number (or a decimal string) within float32 range.', steps: ['x'] },
   x_out_of_range: { kind: 'invalid', when: 'The prediction for this x is beyond float32 range.', steps: ['x'] },
-  // The sentiment input.
+  // A text field review.
   missing_review: { kind: 'invalid', when: '"review" is missing or null.', steps: ['review'] },
   invalid_review: { kind: 'invalid', when: '"review" is not text.', steps: ['review'] },
   empty_review: { kind: 'invalid', when: '"review" is empty or only white space.', steps: ['review'] },
@@ -162,7 +162,7 @@ export function fileTooLarge(maxBytes: number): AppError {
   return inputTooLarge('file_too_large', `The file is larger than ${megabytes(maxBytes)} MB. Choose a smaller image.`);
 }
 
-/** No image at all: an upload without one, or mlForms.predict('malaria', …) in the browser without a Blob. */
+/** No image at all: an upload without one, or mlForms.predict(<image model>, …) in the browser without a Blob. */
 export function missingImage(): AppError {
   return invalidInput('missing_image', 'Choose a cell image to upload (PNG, JPEG, WebP or GIF), in the field "image".');
 }

@@ -1,7 +1,7 @@
 /**
- * Image decoding: the ONE implementation used by serving (the malaria predictor) and by
- * training-data preparation (training/prepare-malaria.ts). It only decodes, at the image's own
- * size; the resize to the model's input size is a node of the malaria ONNX graph, so the server,
+ * Image decoding: the ONE implementation used by serving (the image models' predictors) and by
+ * training-data preparation (training/). It only decodes, at the image's own size; the resize to
+ * the model's input size is a node of the image model's ONNX graph, so the server,
  * the browser and training share one resize, not three. The parity check (training/parity.ts)
  * proves train/serve agreement end to end.
  *
@@ -12,7 +12,7 @@ import type { Config } from './config';
 import { inputTooLarge } from './errors';
 import { type ImageLimits, type RgbImage, readImageHeader, undecodableImage } from './image-header';
 import { ByteBudget } from './memory-budget';
-import type { DecodedImage } from './predictors/malaria';
+import type { DecodedImage } from './models/model';
 
 export type { RgbImage } from './image-header';
 

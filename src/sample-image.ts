@@ -1,22 +1,11 @@
 /**
- * A synthetic round "cell" drawn from SVG by sharp: the API reference's malaria example and the
- * tests' images (no dataset image is committed). A dark spot inside makes it look parasitized.
+ * An example image drawn from SVG by sharp: a model's documented examples (ExampleImage in
+ * src/models/model.ts) become real image files for the API reference's answers.
  */
 import sharp from 'sharp';
 
-export async function cellImage(
-  format: 'png' | 'jpeg' | 'webp' | 'gif' = 'png',
-  options: { size?: number; parasite?: boolean } = {},
-): Promise<Buffer> {
-  const size = options.size ?? 128;
-  const r = size * 0.42;
-  const c = size / 2;
-  const parasite = options.parasite
-    ? `<circle cx="${c + r * 0.3}" cy="${c - r * 0.2}" r="${r * 0.18}" fill="#4b1d6e"/><circle cx="${c + r * 0.3}" cy="${c - r * 0.2}" r="${r * 0.09}" fill="#2a0a45"/>`
-    : '';
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">
-    <rect width="100%" height="100%" fill="black"/>
-    <circle cx="${c}" cy="${c}" r="${r}" fill="#d9a3b0"/>
-    <circle cx="${c}" cy="${c}" r="${r * 0.8}" fill="#e2b2bd"/>${parasite}</svg>`;
+export type SampleFormat = 'png' | 'jpeg' | 'webp' | 'gif';
+
+export function renderSvg(svg: string, format: SampleFormat = 'png'): Promise<Buffer> {
   return sharp(Buffer.from(svg)).toFormat(format).toBuffer();
 }

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { decodeToRgb } from '../src/images';
 import { OnnxBackend } from '../src/inference/onnx';
 import { quantile } from '../bench/stats';
-import { MODEL_NAME, preprocess } from '../src/predictors/malaria';
+import { MODEL_NAME, preprocess } from '../src/models/malaria/predictor';
 
 async function main(): Promise<void> {
   const [model, imagePath] = process.argv.slice(2);

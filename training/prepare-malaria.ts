@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeToRgb } from '../src/images';
 import { OnnxBackend } from '../src/inference/onnx';
-import { MODEL_NAME, preprocess } from '../src/predictors/malaria';
+import { MODEL_NAME, preprocess } from '../src/models/malaria/predictor';
 import { arg, dataDir } from './args';
 import { forEach } from './for-each';
 import { type CellImageFile, findCellImages } from './malaria-data';

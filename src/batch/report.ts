@@ -1,7 +1,7 @@
 /**
  * Known answers: when a batch's inputs carry their true label (images in folders named after the
  * labels, or a --label-field column), the predictions are scored: accuracy, recall per class and
- * the confusion matrix for a classifier; mean absolute and root-mean-square error for a regression.
+ * the confusion matrix for a classifier; mean absolute and root-mean-square error for a model that answers a value.
  *
  * Pure: no Node APIs.
  */
@@ -17,13 +17,13 @@ export class KnownAnswers {
   private absError = 0;
   private squaredError = 0;
 
-  /** `labels` from the model's card; none means a regression. */
+  /** `labels` from the model's card; none means a model that answers a value. */
   constructor(readonly labels: readonly string[]) {
     this.confusion = labels.map(() => labels.map(() => 0));
     this.index = new Map(labels.map((l, i) => [l.toLowerCase(), i]));
   }
 
-  get isRegression(): boolean {
+  get isValueModel(): boolean {
     return this.labels.length === 0;
   }
 
@@ -32,9 +32,9 @@ export class KnownAnswers {
     return this.scored + this.errors + [...this.unknownLabels.values()].reduce((a, b) => a + b, 0);
   }
 
-  /** The true label (or value, for a regression) given for an input, and what it got. */
+  /** The true label (or value, for a value model) given for an input, and what it got. */
   add(truth: string, outcome: { label?: string; value?: number } | null): void {
-    if (this.isRegression) {
+    if (this.isValueModel) {
       const expected = Number(truth);
       if (truth.trim() === '' || !Number.isFinite(expected)) {
         this.unknownLabels.set(truth, (this.unknownLabels.get(truth) ?? 0) + 1);
@@ -73,12 +73,12 @@ export class KnownAnswers {
     const lines = [`Known answers: ${count(this.seen)} inputs`];
     if (this.errors > 0) lines.push(`  ${count(this.errors)} got an error instead of a prediction and are left out`);
     for (const [label, n] of this.unknownLabels) {
-      const what = this.isRegression
+      const what = this.isValueModel
         ? 'is not a number'
         : `is not one of the model's labels (${this.labels.join(', ')})`;
-      lines.push(`  ${count(n)} left out: the given ${this.isRegression ? 'value' : 'label'} "${label}" ${what}`);
+      lines.push(`  ${count(n)} left out: the given ${this.isValueModel ? 'value' : 'label'} "${label}" ${what}`);
     }
-    if (this.isRegression) {
+    if (this.isValueModel) {
       if (this.scored > 0) {
         lines.push(
           `mean absolute error ${(this.absError / this.scored).toPrecision(4)}, ` +

@@ -4,7 +4,7 @@
  * same columns:
  *
  *   classifiers  input,label,confidence,score_<label>…,error     (one score column per card label)
- *   regression   input,value,error
+ *   values       input,value,error                               (a card without labels)
  *
  * Numbers are written as the JSON API rounds them (the prediction is used as it is). `error` is
  * empty, or the API's error code and message: "invalid_image: The PNG file could not be decoded. …".
@@ -34,7 +34,7 @@ export type BatchRow =
   | { input: string; prediction: RowPrediction; error?: undefined }
   | { input: string; prediction?: undefined; error: RowError };
 
-/** The CSV columns for a model with these labels (a card's `labels`; none means a regression). */
+/** The CSV columns for a model with these labels (a card's `labels`; none means a model that answers a value). */
 export function csvColumns(labels: readonly string[]): string[] {
   if (labels.length === 0) return ['input', 'value', 'error'];
   return ['input', 'label', 'confidence', ...labels.map((l) => `score_${l}`), 'error'];

@@ -16,7 +16,7 @@ export type ImageResult = { file: string } & (Prediction | { error: RowError });
 
 /**
  * Rows below this confidence are marked for review. Measured through the serving path with the
- * version 3 malaria model (calibrated) on its 4,000 held-out cells: 9.5 % of them fall below 0.9
+ * version 3 cell-image model (calibrated) on its 4,000 held-out cells: 9.5 % of them fall below 0.9
  * and hold 71 % of its mistakes (87 of 122); at or above 0.9 it is right 99.0 % of the time
  * (an earlier version 2 graph gave 9.5 %, 68 %, 98.8 %; version 1 9.6 %, 70 %, 98.8 %). Measure
  * again when the model changes.

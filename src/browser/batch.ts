@@ -1,6 +1,6 @@
 /**
- * Many cell images at once, with JavaScript: several files picked, dropped (a folder too) or
- * pasted on the image card go to POST /api/predict/malaria/batch, and each answer becomes a row of
+ * Many images at once, with JavaScript: several files picked, dropped (a folder too) or pasted on
+ * an image model's card go to POST /api/predict/<name>/batch, and each answer becomes a row of
  * the results table as it streams in, with a progress bar, while the form stays usable (sending
  * again replaces the run). One file is left to the page script (src/browser/page.ts), as before.
  *
@@ -18,7 +18,7 @@ import { sizeText } from '../core/format';
 import { NO_DATA_TRANSFER } from '../core/messages';
 import { type Elements, elements } from './batch/elements';
 import { type Chosen, droppedEntries, filesIn } from './batch/files';
-import { classifyInBrowser, postBatch } from './batch/runs';
+import { classifyInBrowser, type Model, postBatch } from './batch/runs';
 import { BatchTable } from './batch/table';
 
 class BatchView {
@@ -28,9 +28,11 @@ class BatchView {
   private readonly maxFiles: number;
   private readonly maxBytes: number;
 
+  /** `takesPaste`: several images pasted anywhere on the page are this form's (the first image model's). */
   constructor(
     private readonly el: Elements,
     private readonly table: BatchTable,
+    private readonly takesPaste: boolean,
   ) {
     this.maxFiles = Number(el.form.dataset.maxFiles) || Infinity;
     this.maxBytes = Number(el.form.dataset.maxBatchBytes) || Infinity;
@@ -76,6 +78,7 @@ class BatchView {
     document.addEventListener(
       'paste',
       (event) => {
+        if (!this.takesPaste) return;
         const files = Array.from(event.clipboardData?.files ?? []);
         if (files.length <= 1) return;
         event.preventDefault();
@@ -122,12 +125,16 @@ class BatchView {
       return;
     }
     // The page script's one-image preview no longer describes what will be sent.
-    const preview = document.getElementById('image-preview');
+    const preview = this.el.form.querySelector<HTMLElement>('figure.preview');
     if (preview !== null) preview.hidden = true;
     this.table.clearError();
     const bytes = chosen.reduce((sum, c) => sum + c.file.size, 0);
     note.textContent = `${chosen.length} images chosen (${sizeText(bytes)}): ready to classify.`;
     note.hidden = false;
+  }
+
+  private model(): Model {
+    return { name: this.el.name, field: this.el.input.name || 'image' };
   }
 
   /** Checks the limits the server checks, then replaces the run: posted, or classified here. */
@@ -147,17 +154,15 @@ class BatchView {
     this.table.start(chosen.length);
     if (mlForms !== undefined && engine === 'browser') {
       this.table.classifyingHere();
-      this.stop = classifyInBrowser(chosen, mlForms, this.table);
+      this.stop = classifyInBrowser(this.model(), chosen, mlForms, this.table);
       return;
     }
-    this.stop = postBatch(chosen, this.table);
+    this.stop = postBatch(this.model(), chosen, this.table);
   }
 }
 
 function init(): void {
-  const el = elements();
-  if (el === null) return;
-  new BatchView(el, new BatchTable(el)).listen();
+  elements().forEach((el, i) => new BatchView(el, new BatchTable(el), i === 0).listen());
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

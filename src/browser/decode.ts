@@ -11,7 +11,7 @@
  * premultiplication round trip).
  */
 import { type ImageLimits, readImageHeader, type RgbImage, undecodableImage } from '../image-header';
-import type { ImageDecoder } from '../predictors/malaria';
+import type { ImageDecoder } from '../models/model';
 
 /** `bitmap` drawn at its own size into an opaque canvas; RGB out. */
 function drawRgb(bitmap: ImageBitmap): RgbImage {
@@ -33,10 +33,11 @@ function drawRgb(bitmap: ImageBitmap): RgbImage {
 }
 
 /**
- * The decoder the browser's MalariaPredictor uses. No resizing here: the model's graph resizes, so
- * the server, the browser and training share one resize (canvas resampling is the browser's own:
- * fitting cells into 32×32 with a canvas agreed with the server's libvips Lanczos on only 99.38 %
- * of the validation images, measured with malaria version 1).
+ * The decoder the browser engine gives an image model's predictor (PredictorEnv). No resizing
+ * here: the model's graph resizes, so the server, the browser and training share one resize
+ * (canvas resampling is the browser's own: fitting cells into 32×32 with a canvas agreed with the
+ * server's libvips Lanczos on only 99.38 % of the validation images, measured with version 1 of
+ * the cell image model).
  */
 export function browserDecoder(limits: ImageLimits): ImageDecoder {
   return async (bytes) => {

@@ -6,8 +6,10 @@
  *
  * It adds the choice to the page header and `window.mlForms` for scripts, tests and the page script (page.ts):
  *   mlForms.predict(model, input, { engine }) → the API's JSON answer, or rejects with the API's
- *     error (`code`, `message`, `status`) for bad input; `input` is a number or string (regression),
- *     an image Blob/File (malaria) or a string (sentiment).
+ *     error (`code`, `message`, `status`) for bad input; `model` is the name of one of the page's
+ *     forms (form.model-form[data-model]); `input` is the value of a fields model's first field (a
+ *     number or string for a number field, a string for a text field) or an image Blob/File for an
+ *     image model.
  *   mlForms.engine          'server' | 'browser', the page's current choice
  *   mlForms.setEngine(e)    change it (the URL follows, so a reload keeps it)
  *   mlForms.ready()         resolves once the browser engine has every model and, where the
@@ -58,7 +60,17 @@ export class PredictError extends Error {
  */
 declare const __ERROR_STATUS__: Readonly<Record<string, number>>;
 
-const MODELS: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
+/**
+ * The model's form on this page: it says what the model takes (a file input in a multipart form,
+ * or its one field), as the page script reads it (src/browser/page.ts). Read from the page rather
+ * than the table (src/models/index.ts): the table, with its predictors and zod, is the runtime
+ * chunk's, which the server mode never downloads.
+ */
+function formOf(model: FormName): HTMLFormElement | null {
+  if (typeof model !== 'string') return null;
+  return document.querySelector<HTMLFormElement>(`form.model-form[data-model="${CSS.escape(model)}"]`);
+}
+
 const STATUS = {
   server: 'Your inputs are sent to the server, which runs the models and answers.',
   loading: 'Downloading the runtime and the models, once…',
@@ -83,20 +95,28 @@ async function serverAnswer(res: Response): Promise<Prediction> {
   throw new PredictError(res.ok ? 502 : res.status, code, message);
 }
 
-/** The JSON API, as any program would call it. */
-async function predictOnServer(model: FormName, input: unknown): Promise<Prediction> {
+/**
+ * The JSON API, as any program would call it: an image model's file as the multipart field its
+ * form sends ("image"), a fields model's value as JSON under its form's field ({"x": 5}).
+ */
+async function predictOnServer(model: FormName, form: HTMLFormElement, input: unknown): Promise<Prediction> {
   let init: RequestInit;
-  if (model === 'malaria') {
+  if (form.enctype === 'multipart/form-data') {
+    const field = form.querySelector<HTMLInputElement>('input[type="file"][name]')?.name ?? 'image';
     const body = new FormData();
-    if (input instanceof Blob) body.append('image', input, input instanceof File ? input.name : 'image');
+    if (input instanceof Blob) body.append(field, input, input instanceof File ? input.name : field);
     init = { method: 'POST', body };
   } else {
-    const field = model === 'regression' ? { x: input } : { review: input };
-    init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(field) };
+    const field = form.querySelector<HTMLInputElement | HTMLTextAreaElement>('input[name], textarea[name]')?.name;
+    const body = field === undefined ? {} : { [field]: input };
+    init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
   }
   let res: Response;
   try {
-    res = await fetch(`/api/predict/${model}`, { ...init, headers: { ...init.headers, Accept: 'application/json' } });
+    res = await fetch(`/api/predict/${encodeURIComponent(model)}`, {
+      ...init,
+      headers: { ...init.headers, Accept: 'application/json' },
+    });
   } catch {
     throw new PredictError(503, 'network_error', NETWORK_ERROR);
   }
@@ -190,16 +210,24 @@ class Page implements MlForms {
   }
 
   async predict(model: FormName, input: unknown, options: { engine?: Engine } = {}): Promise<Prediction> {
-    if (!MODELS.includes(model)) throw new PredictError(__ERROR_STATUS__.not_found ?? 404, 'not_found', `No model "${String(model)}".`);
+    const form = formOf(model);
+    if (form === null)
+      throw new PredictError(__ERROR_STATUS__.not_found ?? 404, 'not_found', `No model "${String(model)}".`);
     const engine = options.engine ?? this.current;
-    if (engine === 'server') return predictOnServer(model, input);
+    if (engine === 'server') return predictOnServer(model, form, input);
     try {
       return await (await this.browserModels()).predict(model, input);
     } catch (err) {
       // The shared checks' AppErrors carry the API's code, kind and message; the status is the one
       // the API answers for that kind. (Not `instanceof AppError`: that would pull the error
       // catalogue into this module, which every page with JavaScript loads.)
-      if (err instanceof Error && 'kind' in err && typeof err.kind === 'string' && 'code' in err && typeof err.code === 'string') {
+      if (
+        err instanceof Error &&
+        'kind' in err &&
+        typeof err.kind === 'string' &&
+        'code' in err &&
+        typeof err.code === 'string'
+      ) {
         throw new PredictError(__ERROR_STATUS__[err.kind] ?? 500, err.code, err.message);
       }
       throw new PredictError(

@@ -1,28 +1,27 @@
 /**
  * The in-browser models: onnxruntime-web (its WebAssembly build, served by this app from its own
  * dependency, never a CDN) behind the same InferenceBackend interface the server uses, and the
- * server's own predictors on top of it: the same parsing, limits, postprocessing, rounding and
- * statements, from the same modules in src/predictors/. Loaded lazily (a separate chunk) the first
- * time the browser engine is chosen, so the server mode never downloads it.
+ * server's own predictors on top of it, made from the same table (src/models/index.ts): the same
+ * parsing, limits, postprocessing, rounding and statements, from the same modules. Loaded lazily
+ * (a separate chunk) the first time the browser engine is chosen, so the server mode never
+ * downloads it.
  *
  * Each model is fetched from /models/<name>/<version>/model.onnx and used only if its sha256 is the
  * one in its card (/api/models); a stale copy (an old cache) is fetched again, bypassing caches.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { fileTooLarge, type FormName, missingImage } from '../errors';
+import { fileTooLarge, type FormName, missingImage, notFound } from '../errors';
+import { parseFields } from '../fields';
 import type { ModelSpec } from '../inference/backend';
 import { OrtSessions } from '../inference/ort-sessions';
-import { MalariaPredictor } from '../predictors/malaria';
-import { parseX, RegressionPredictor } from '../predictors/regression';
-import { parseReview, SentimentPredictor } from '../predictors/sentiment';
-import type { ModelCard, Prediction } from '../predictors/types';
+import { MODELS } from '../models';
+import { byName, type InputLimits, mainField, type ModelDefinition } from '../models/model';
+import type { ModelCard, Prediction, Predictor } from '../predictors/types';
 import { browserDecoder } from './decode';
 import type { EngineSettings } from './settings';
 
 /** The content-hashed URL of ort-wasm-simd-threaded.wasm, set by src/build/browser.ts. */
 declare const __ORT_WASM_URL__: string;
-
-const MODEL_NAMES: readonly FormName[] = ['regression', 'malaria', 'sentiment'];
 
 /** One thread: cross-origin isolation would be needed for more, and bench/browser.ts measured no gain on these models. */
 ort.env.wasm.numThreads = 1;
@@ -66,18 +65,19 @@ class WebBackend extends OrtSessions {
   }
 }
 
-interface Predictors {
-  regression: RegressionPredictor;
-  malaria: MalariaPredictor;
-  sentiment: SentimentPredictor;
-}
-
 export class BrowserModels {
   private readonly backend = new WebBackend();
   private cards: Promise<Map<FormName, ModelCard>> | null = null;
-  private readonly loading = new Map<FormName, Promise<Predictors[FormName]>>();
+  private readonly loading = new Map<FormName, Promise<Predictor<unknown>>>();
+  private readonly limits: InputLimits;
 
-  constructor(private readonly settings: EngineSettings) {}
+  /** `table`: the models this page serves (the table, src/models/index.ts). */
+  constructor(
+    private readonly settings: EngineSettings,
+    private readonly table: readonly ModelDefinition[] = MODELS,
+  ) {
+    this.limits = { maxTextChars: settings.maxReviewChars };
+  }
 
   private cardsByName(): Promise<Map<FormName, ModelCard>> {
     this.cards ??= fetch('/api/models', { headers: { Accept: 'application/json' } })
@@ -93,53 +93,53 @@ export class BrowserModels {
     return this.cards;
   }
 
+  private definition(name: FormName): ModelDefinition {
+    const def = byName(this.table, name);
+    if (def === undefined) throw notFound(`No model "${name}".`);
+    return def;
+  }
+
   /** The predictor for `name`, loading its model once (concurrent callers share the load). */
-  predictor<K extends FormName>(name: K): Promise<Predictors[K]> {
+  predictor(name: FormName): Promise<Predictor<unknown>> {
     let hit = this.loading.get(name);
     if (hit === undefined) {
-      hit = this.load(name);
+      hit = this.load(this.definition(name));
       hit.catch(() => this.loading.delete(name));
       this.loading.set(name, hit);
     }
-    return hit as Promise<Predictors[K]>;
+    return hit;
   }
 
-  private async load(name: FormName): Promise<Predictors[FormName]> {
+  private async load(def: ModelDefinition): Promise<Predictor<unknown>> {
+    const { name } = def;
     const card = (await this.cardsByName()).get(name);
     if (card === undefined) throw new Error(`the server lists no "${name}" model`);
     await this.backend.load([{ name, version: card.version, path: modelUrl(card), sha256: card.artifact.sha256 }]);
-    switch (name) {
-      case 'regression':
-        return new RegressionPredictor(card, this.backend);
-      case 'sentiment':
-        return new SentimentPredictor(card, this.backend);
-      case 'malaria':
-        return new MalariaPredictor(card, this.backend, browserDecoder({ maxPixels: this.settings.maxPixels }));
-    }
+    return def.createPredictor(card, this.backend, {
+      decodeImage: browserDecoder({ maxPixels: this.settings.maxPixels }),
+    });
   }
 
   /** Every model: what the page needs to keep working offline. */
   async loadAll(): Promise<void> {
-    for (const name of MODEL_NAMES) await this.predictor(name);
+    for (const def of this.table) await this.predictor(def.name);
   }
 
-  /** The API's answer for `input`, computed here; rejects with the API's error for bad input. */
+  /**
+   * The API's answer for `input`, computed here; rejects with the API's error for bad input. A
+   * fields model takes one value, for its first field (a number or a text); an image model a Blob.
+   */
   async predict(model: FormName, input: unknown): Promise<Prediction> {
-    switch (model) {
-      case 'regression': {
-        const x = parseX(input);
-        return (await this.predictor('regression')).predict(x);
-      }
-      case 'sentiment': {
-        const review = parseReview(input, this.settings.maxReviewChars);
-        return (await this.predictor('sentiment')).predict(review);
-      }
-      case 'malaria': {
-        if (!(input instanceof Blob)) throw missingImage();
-        if (input.size > this.settings.maxUploadBytes) throw fileTooLarge(this.settings.maxUploadBytes);
-        const bytes = new Uint8Array(await input.arrayBuffer());
-        return (await this.predictor('malaria')).predict(bytes);
-      }
+    const def = this.definition(model);
+    if (def.input.kind === 'fields') {
+      const field = mainField(def, this.limits);
+      const parsed = parseFields(def.input.fields(this.limits), field === null ? {} : { [field]: input });
+      const value = def.input.toInput(parsed);
+      return (await this.predictor(model)).predict(value);
     }
+    if (!(input instanceof Blob)) throw missingImage();
+    if (input.size > this.settings.maxUploadBytes) throw fileTooLarge(this.settings.maxUploadBytes);
+    const bytes = new Uint8Array(await input.arrayBuffer());
+    return (await this.predictor(model)).predict(bytes);
   }
 }

@@ -2,9 +2,10 @@
  * The model host: the cluster's primary process holds the models once (in an InferenceBackend:
  * the worker-thread pool, with its per-model queue limit) and runs inference for every HTTP
  * process over IPC (CLUSTER_MODELS=host; with CLUSTER_MODELS=each the HTTP processes hold their
- * own models and the primary runs a ModelHost without a backend, for the metrics below). HTTP processes hold no model but the regression (a few bytes, run in place:
- * cheaper than an IPC round trip), so adding one costs an Express process (~100–130 MB of RSS,
- * much of it code shared with the others), not another copy of every model.
+ * own models and the primary runs a ModelHost without a backend, for the metrics below). HTTP
+ * processes hold no model but INFERENCE_INLINE's (a few bytes, run in place: cheaper than an IPC
+ * round trip), so adding one costs an Express process (~100–130 MB of RSS, much of it code shared
+ * with the others), not another copy of every model.
  *
  * It also answers /metrics for the whole cluster: it asks each HTTP process for its metrics,
  * adds its own (queue depth, busy inference threads, its memory) and merges them with

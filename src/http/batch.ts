@@ -1,7 +1,7 @@
 /**
- * A post with several cell images, classified. The images are read from the request as they
- * arrive (batch-upload.ts) and each one goes through the malaria predictor, the single-image API's
- * own decoder, model and inference pool, as soon as its bytes are in, with at most
+ * A post with several images for an image model, classified. The images are read from the request
+ * as they arrive (batch-upload.ts) and each one goes through the model's predictor, the single-image
+ * API's own decoder, model and inference pool, as soon as its bytes are in, with at most
  * `config.batchConcurrency` of them in progress at once (OrderedPool): the batch keeps both cores
  * busy without filling the inference queue that other visitors' requests wait in.
  *
@@ -11,18 +11,19 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config';
 import { z } from 'zod';
-import { ERRORS, ERROR_CODES, type ErrorCode, AppError } from '../errors';
+import { AppError } from '../errors';
 import type { RgbImage } from '../image-header';
 import { thumbnail } from '../images';
 import { OrderedPool } from '../batch/ordered';
 import type { ImageResult } from '../batch/table';
 import type { Logger } from '../log';
-import type { MalariaPredictor } from '../predictors/malaria';
+import type { ImagePredictor, ModelDefinition } from '../models/model';
 import type { Registry } from '../predictors/registry';
-import { ClassificationPredictionSchema } from '../predictors/types';
-import { cellImage } from '../sample-image';
+import { renderSvg } from '../sample-image';
 import { type UploadedImage, readImageBatch } from './batch-upload';
+import { batchPredictionsSchema } from './batch-schema';
 import type { Endpoint } from './endpoint';
+import { classifierNames, countInWords, exampleFormat } from './table';
 import { IMAGE_FIELD, uploadErrors } from './upload';
 
 export interface ClassifiedImage {
@@ -37,6 +38,8 @@ export interface ClassifiedImage {
 }
 
 export interface ClassifyOptions {
+  /** The image model (its name in the registry's table) that classifies the images. */
+  model: string;
   /** Make a thumbnail of each image for the page drawn on the server (not wanted by the API). */
   thumbnails: boolean;
   /** Called once the whole post is read and accepted, with the number of images, before any onImage. */
@@ -64,7 +67,7 @@ const INTERNAL = new AppError(
  * answers for the same bytes (a fault of ours shows as internal_error; `failure` keeps the original).
  */
 async function resultFor(
-  predictor: MalariaPredictor,
+  predictor: ImagePredictor,
   name: string,
   bytes: Uint8Array,
   refused: AppError | undefined,
@@ -99,7 +102,7 @@ export async function classifyPost(
   if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
     throw uploadErrors.unsupportedContentType(false);
   }
-  const predictor = deps.registry.get('malaria');
+  const predictor = deps.registry.image(options.model);
   let count: number | null = null;
 
   // A post of one image is answered as today's single result, which has no thumbnail.
@@ -166,51 +169,29 @@ export async function classifyPost(
   return results.length === count ? results : null;
 }
 
-/** What one image of a batch can fail with: what the single-image API answers for a bad file or a busy model. */
-const IMAGE_ERROR_CODES = ERROR_CODES.filter(
-  (code) =>
-    ERRORS[code].steps.some((step: string) => step === 'image' || step === 'inference') ||
-    code === 'file_too_large' ||
-    code === 'timeout' ||
-    code === 'internal_error',
-) as [ErrorCode, ...ErrorCode[]];
+/**
+ * The words of an image model's batch endpoint: its summary and the title of its documented
+ * example, from its definition when it gives them (`api.batchSummary`, `api.batchExamplesTitle`).
+ */
+function batchWords(model: ModelDefinition, images: number): { summary: string; examplesTitle: string } {
+  const { api } = model;
+  return {
+    summary: api.batchSummary ?? 'Classify several images in one post',
+    examplesTitle: api.batchExamplesTitle ?? `${countInWords(images)} images and a text file`,
+  };
+}
 
-const fileName = z
-  .string()
-  .meta({ description: 'The file name as sent (a folder path kept), without control characters.' });
-
-export const BatchPredictionsSchema = z
-  .strictObject({
-    predictions: z
-      .array(
-        z.union([
-          ClassificationPredictionSchema.extend({ file: fileName }),
-          z.strictObject({
-            file: fileName,
-            error: z.strictObject({
-              code: z.enum(IMAGE_ERROR_CODES),
-              message: z.string().meta({ description: 'For a person: what is wrong with this file.' }),
-            }),
-          }),
-        ]),
-      )
-      .meta({ description: 'One element per image, in the order sent.' }),
-  })
-  .meta({
-    id: 'BatchPredictions',
-    description:
-      "Each image's prediction (the single-image answer with its file name), or the error the single-image API gives for that file.",
-  });
-
-/** The batch API: several images in, one answer streamed out, one element per line. */
-export function batchEndpoint(deps: BatchDeps): Endpoint {
+/** The batch API of the image model `model`: several images in, one answer streamed out, one element per line. */
+export function batchEndpoint(deps: BatchDeps, model: ModelDefinition): Endpoint {
   const { config } = deps;
+  const exampleImages = model.api.batchExamples ?? [];
+  const words = batchWords(model, exampleImages.length);
   return {
     method: 'post',
-    path: '/api/predict/malaria/batch',
-    operationId: 'predictMalariaBatch',
+    path: `/api/predict/${model.name}/batch`,
+    operationId: `${model.api.operationId}Batch`,
     tag: 'Predictions',
-    summary: 'Classify several blood-cell images in one post',
+    summary: words.summary,
     description:
       `Send each image as a multipart field "${IMAGE_FIELD}" (\`curl -F image=@a.png -F image=@b.png\`): up to ${config.maxBatchFiles} images and ` +
       `${config.maxBatchBytes / (1024 * 1024)} MB per post, each within the single-image limits. A file that cannot be read gets ` +
@@ -230,7 +211,7 @@ export function batchEndpoint(deps: BatchDeps): Endpoint {
         },
       },
     },
-    responses: { 200: { description: 'One element per image, in the order sent.', json: BatchPredictionsSchema } },
+    responses: { 200: { description: 'One element per image, in the order sent.', json: batchPredictionsSchema(classifierNames(deps.registry.definitions)) } },
     errors: [
       'unsupported_content_type',
       'invalid_multipart',
@@ -246,6 +227,7 @@ export function batchEndpoint(deps: BatchDeps): Endpoint {
       async (req, res) => {
         let sent = 0;
         const images = await classifyPost(req, res, deps, {
+          model: model.name,
           thumbnails: false,
           onAccepted: () => {
             res.status(200).type('json');
@@ -261,17 +243,14 @@ export function batchEndpoint(deps: BatchDeps): Endpoint {
       },
     ],
     examples: async () => {
-      const predictor = deps.registry.get('malaria');
-      const rows = await Promise.all(
-        (
-          [
-            ['cell-1.png', await cellImage('png')],
-            ['cell-2.png', await cellImage('png', { parasite: true })],
-            ['notes.png', Buffer.from('not an image')],
-          ] as const
-        ).map(async ([name, bytes]) => (await resultFor(predictor, name, bytes, undefined)).row),
-      );
-      return [{ name: 'two cells and a text file', status: 200, body: { predictions: rows } }];
+      const predictor = deps.registry.image(model.name);
+      const files: Array<readonly [string, Buffer]> = [
+        ...(await Promise.all(exampleImages.map(async (image) => [image.file, await renderSvg(image.svg, exampleFormat(image.file))] as const))),
+        // A file that is not an image, named as one: its row shows the single-image API's error.
+        ['notes.png', Buffer.from('not an image')],
+      ];
+      const rows = await Promise.all(files.map(async ([name, bytes]) => (await resultFor(predictor, name, bytes, undefined)).row));
+      return [{ name: words.examplesTitle, status: 200, body: { predictions: rows } }];
     },
   };
 }

@@ -6,6 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, invalidInput, notFound, inputTooLarge, unsupportedInput } from '../errors';
 import type { Logger } from '../log';
+import { byName } from '../models/model';
 import { fullPath, predictRoute, wantsJson } from './request-path';
 import { statusOf } from './status';
 import { type PageDeps, renderPage } from './view';
@@ -60,8 +61,9 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
       return;
     }
     // The model the request was about, so the error lands beside the right form.
-    const model = predictRoute(req)?.model ?? null;
-    if (model === null || !deps.registry.ready) {
+    const route = predictRoute(req, deps.registry.definitions);
+    const model = route === null ? undefined : byName(deps.registry.definitions, route.model);
+    if (model === undefined || !deps.registry.ready) {
       renderPage(req, res, deps, { pageError: body.error }, statusOf(error));
       return;
     }
@@ -69,7 +71,7 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
       req,
       res,
       deps,
-      { errors: { [model]: { code: error.code, message: error.message } }, inputs: keptInputs(req), active: model },
+      { errors: { [model.name]: { code: error.code, message: error.message } }, inputs: keptInputs(req, model, deps.config), active: model.name },
       statusOf(error),
     );
   };

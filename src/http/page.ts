@@ -51,7 +51,7 @@ export class Frame {
 
   /** `html` with each hole written as hole(name) (see PageRenderer.frame). */
   static parse(html: string): Frame {
-    return new Frame(html.split(new RegExp(`${HOLE}(\\w+)${HOLE}`)).map((p, i) => (i % 2 === 0 ? Buffer.from(p) : p)));
+    return new Frame(html.split(new RegExp(`${HOLE}([^${HOLE}]+)${HOLE}`)).map((p, i) => (i % 2 === 0 ? Buffer.from(p) : p)));
   }
 
   /** The frame's parts with each hole filled by `fill(name)` (which may give several parts), appended to `out`. */
@@ -85,8 +85,9 @@ export class PageRenderer {
   }
 
   /**
-   * views/<name>.ejs rendered with `locals`. Templates draw views/partials/<p>.ejs with
-   * `partial(p, data)`, which sees `locals` plus `data`.
+   * views/<name>.ejs (or the EJS file at `name`, an absolute path: a model's own card) rendered
+   * with `locals`. Templates draw views/partials/<p>.ejs with `partial(p, data)`, which sees
+   * `locals` plus `data`.
    */
   render(name: string, locals: Record<string, unknown>): string {
     const partial = (p: string, data?: Record<string, unknown>): string =>
@@ -122,7 +123,8 @@ export class PageRenderer {
   private template(name: string): Template {
     const hit = this.templates.get(name);
     if (hit !== undefined) return hit;
-    const filename = path.join(this.dir, `${name}.ejs`);
+    const file = name.endsWith('.ejs') ? name : `${name}.ejs`;
+    const filename = path.isAbsolute(name) ? file : path.join(this.dir, file);
     const fn = ejs.compile(fs.readFileSync(filename, 'utf8'), {
       filename,
       // Line numbers in template errors are for development; in production they cost a

@@ -7,11 +7,13 @@
  */
 import { z } from 'zod';
 import { type Config, packageInfo } from '../config';
+import type { ModelDefinition } from '../models/model';
 import type { Registry } from '../predictors/registry';
 import { type Endpoint, type Example, jsonEndpoint } from './endpoint';
 import { type DocumentInfo, type DocumentOptions, METRICS_TOKEN_SCHEME, type OpenApiDocument, openApiDocument } from './openapi';
 import { docsView, inlineHtml } from './docs';
 import type { PageRenderer } from './page';
+import { capitalised, countInWords } from './table';
 import { baseUrl } from './view-request';
 
 export interface ApiReference {
@@ -27,13 +29,18 @@ const OpenApiSchema = z
   .looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) })
   .meta({ id: 'OpenApiDocument', description: 'This document.' });
 
-function info(config: Config): DocumentInfo {
+/** What a model is, as this document names it: its definition's `about.apiWhat` if it gives one, else `about.what`. */
+function apiWhat(model: ModelDefinition): string {
+  return model.about.apiWhat ?? model.about.what;
+}
+
+function info(config: Config, table: readonly ModelDefinition[]): DocumentInfo {
   const mb = config.maxUploadBytes / (1024 * 1024);
   return {
     title: 'ml-forms',
     version: packageInfo().version,
     description: [
-      'Three machine-learning models (linear regression, a malaria cell-image classifier, a movie-review sentiment classifier) behind a JSON API.',
+      `${capitalised(countInWords(table.length))} machine-learning models (${table.map(apiWhat).join(', ')}) behind a JSON API.`,
       'Every answer is JSON. Errors, whatever the status, are `{"error":{"code":"…","message":"…"}}`: the code is stable, the message is for a person. A 503 carries `Retry-After`.',
       `Limits: uploads up to ${mb} MB and ${Math.round(config.maxImagePixels / 1e6)} megapixels; reviews up to ${config.maxReviewChars.toLocaleString('en-US')} characters; \`x\` a finite number.`,
       'A page for people: [/docs](/docs).',
@@ -109,7 +116,7 @@ export function openApiReference(
 export function apiReference(documented: readonly Endpoint[], deps: { config: Config; registry: Registry; page: PageRenderer }): ApiReference {
   const { registry, page } = deps;
   const spec: ReferenceSpec = {
-    info: info(deps.config),
+    info: info(deps.config, registry.definitions),
     options: { securitySchemes: METRICS_TOKEN_SCHEME },
     examplesKey: () => (registry.ready ? registry.cards().map((c) => `${c.name}@${c.version}`).join(' ') : null),
   };

@@ -1,5 +1,6 @@
 /**
- * Page and API routes. Thin: parse the request into a predictor's input, call predict(), answer.
+ * Page and API routes, one set per model of the registry's table. Thin: parse the request into a
+ * predictor's input, call predict(), answer.
  * Validation errors are thrown as AppErrors (src/errors.ts) and answered by the one error handler. The JSON
  * endpoints are Endpoint objects (./endpoint.ts): each is also its own entry in /openapi.json, and
  * the page's forms are read with the same field schemas.
@@ -9,13 +10,13 @@ import { z } from 'zod';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
 import { type Fields, fieldsBodyLimit, parseFields } from '../fields';
-import { REGRESSION_FIELDS } from '../predictors/regression';
-import { sentimentFields } from '../predictors/sentiment';
-import { ClassificationPredictionSchema, ModelCardSchema, RegressionPredictionSchema } from '../predictors/types';
-import { cellImage } from '../sample-image';
+import type { ModelDefinition } from '../models/model';
+import { classificationPredictionSchema, modelCardSchema } from '../predictors/types';
+import { renderSvg } from '../sample-image';
 import { batchEndpoint, classifyPost } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
+import { classifierNames, exampleFormat, fieldsOf, inputLimits } from './table';
 import { imageBody } from './upload';
 import { type PageDeps, renderPage } from './view';
 import { batchTable } from './view-batch';
@@ -58,42 +59,39 @@ export function pageRoutes(deps: RouteDeps): Router {
   const router = Router();
   /** A form's body parser, limited to what its fields can need (src/fields.ts, fieldsBodyLimit). */
   const form = (fields: Fields): RequestHandler => formParser(fieldsBodyLimit(fields, config.maxBodyBytes));
-  const reviewFields = sentimentFields(config.maxReviewChars);
 
-  /** The page with its three forms. @route GET / */
+  /** The page with a form per model. @route GET / */
   router.get('/', (req, res) => renderPage(req, res, deps, {}));
 
-  /** Predict from the number form. @route POST /predict/regression */
-  router.post('/predict/regression', form(REGRESSION_FIELDS), ...guards(deps), async (req, res) => {
-    const { x } = parseFields(REGRESSION_FIELDS, req.body);
-    const prediction = await registry.get('regression').predict(x);
-    renderPage(req, res, deps, { results: { regression: prediction }, inputs: keptInputs(req), active: 'regression' });
-  });
-
-  /**
-   * Predict from the image form: one image answers as the single-image form always has (its
-   * error, if any, is the page's status); several give the results table. @route POST /predict/malaria
-   */
-  router.post('/predict/malaria', ...guards(deps), async (req, res) => {
-    const images = await classifyPost(req, res, deps, { thumbnails: true });
-    if (images === null) return;
-    const [only] = images;
-    if (images.length === 1 && only !== undefined) {
-      res.locals.imageName = only.row.file;
-      if ('error' in only.row) throw only.failure;
-      const { file: _file, ...prediction } = only.row;
-      renderPage(req, res, deps, { results: { malaria: prediction }, inputs: keptInputs(req), active: 'malaria' });
-      return;
+  for (const model of registry.definitions) {
+    const { name, input } = model;
+    if (input.kind === 'fields') {
+      const fields = input.fields(inputLimits(config));
+      /** Predict from a model's form of fields. @route POST /predict/<name> */
+      router.post(`/predict/${name}`, form(fields), ...guards(deps), async (req, res) => {
+        const prediction = await registry.get(name).predict(input.toInput(parseFields(fields, req.body)));
+        renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
+      });
+    } else {
+      /**
+       * Predict from an image model's form: one image answers as the single-image form always has
+       * (its error, if any, is the page's status); several give the results table. @route POST /predict/<name>
+       */
+      router.post(`/predict/${name}`, ...guards(deps), async (req, res) => {
+        const images = await classifyPost(req, res, deps, { model: name, thumbnails: true });
+        if (images === null) return;
+        const [only] = images;
+        if (images.length === 1 && only !== undefined) {
+          res.locals.imageName = only.row.file;
+          if ('error' in only.row) throw only.failure;
+          const { file: _file, ...prediction } = only.row;
+          renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
+          return;
+        }
+        renderPage(req, res, deps, { batch: batchTable(images, registry.get(name).card.labels), active: name });
+      });
     }
-    renderPage(req, res, deps, { batch: batchTable(images, registry.get('malaria').card.labels), active: 'malaria' });
-  });
-
-  /** Predict from the review form. @route POST /predict/sentiment */
-  router.post('/predict/sentiment', form(reviewFields), ...guards(deps), async (req, res) => {
-    const { review } = parseFields(reviewFields, req.body);
-    const prediction = await registry.get('sentiment').predict(review);
-    renderPage(req, res, deps, { results: { sentiment: prediction }, inputs: keptInputs(req), active: 'sentiment' });
-  });
+  }
 
   /** A refresh after a form post lands here: send the browser to the page. @route GET /predict/:model */
   router.get('/predict/:model', (_req, res) => res.redirect(303, '/'));
@@ -110,54 +108,73 @@ const ReadinessSchema = z
   })
   .meta({ id: 'Readiness' });
 
-const ModelListSchema = z.strictObject({ models: z.array(ModelCardSchema) }).meta({ id: 'ModelList' });
+const modelLists = new Map<string, z.ZodObject>();
+
+/** GET /api/models's answer for the table's `names`: one schema object per set of names (its id is the document's). */
+function modelListSchema(names: readonly string[]): z.ZodObject {
+  const key = names.join(',');
+  let schema = modelLists.get(key);
+  if (schema === undefined) {
+    schema = z.strictObject({ models: z.array(modelCardSchema(names)) }).meta({ id: 'ModelList' });
+    modelLists.set(key, schema);
+  }
+  return schema;
+}
+
+/** The JSON prediction endpoint of a model: POST /api/predict/<name>, with the examples its definition names. */
+function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
+  const { registry, config } = deps;
+  const { name, api, output } = model;
+  const response = {
+    description: api.responseDescription,
+    schema: output.kind === 'value' ? output.schema : classificationPredictionSchema(classifierNames(registry.definitions)),
+  };
+  const common = {
+    method: 'post' as const,
+    path: `/api/predict/${name}`,
+    operationId: api.operationId,
+    tag: 'Predictions',
+    summary: api.summary,
+    ...(api.description === undefined ? {} : { description: api.description }),
+    response,
+  };
+  const fields = fieldsOf(model, config);
+  if (model.input.kind === 'fields' && fields !== null) {
+    const { toInput, errorSteps } = model.input;
+    return jsonEndpoint({
+      ...common,
+      request: fieldsBody(fields, config, api.example ?? {}),
+      errors: ['body', ...errorSteps, 'inference'],
+      answer: (parsed) => registry.get(name).predict(toInput(parsed)),
+      examples: () => api.examples,
+    });
+  }
+  return jsonEndpoint({
+    ...common,
+    request: imageBody(config),
+    errors: ['upload', 'image', 'inference'],
+    answer: (bytes) => registry.image(name).predict(bytes),
+    // Example images are drawn from SVG; a text example is sent as the file's bytes.
+    examples: async () =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries(api.examples).map(async ([title, example]) => {
+            if ('svg' in example && typeof example.svg === 'string') return [title, await renderSvg(example.svg, exampleFormat(String(example.file)))] as const;
+            if ('text' in example && typeof example.text === 'string') return [title, Buffer.from(example.text)] as const;
+            throw new Error(`${name}: the API example "${title}" is neither an image ({ file, svg }) nor a text file ({ file, text })`);
+          }),
+        ),
+      ),
+  });
+}
 
 /** The JSON API: predictions (behind the guards) and model cards. Each endpoint is its own documentation (./endpoint.ts). */
 export function apiEndpoints(deps: RouteDeps): Endpoint[] {
-  const { registry, config } = deps;
-  const predictions = [
-    jsonEndpoint({
-      method: 'post',
-      path: '/api/predict/regression',
-      operationId: 'predictRegression',
-      tag: 'Predictions',
-      summary: 'Predict a value from a number',
-      request: fieldsBody(REGRESSION_FIELDS, config, { x: 5 }),
-      response: { description: 'The predicted value.', schema: RegressionPredictionSchema },
-      errors: ['body', 'x', 'inference'],
-      answer: ({ x }) => registry.get('regression').predict(x),
-      examples: () => ({ 'x = 5': { x: 5 }, 'x given as a word': { x: 'five' }, 'no x': {} }),
-    }),
-    jsonEndpoint({
-      method: 'post',
-      path: '/api/predict/malaria',
-      operationId: 'predictMalaria',
-      tag: 'Predictions',
-      summary: 'Classify a blood-cell image as parasitized or uninfected',
-      description: 'Send the image as the multipart field "image" (`curl -F image=@cell.png`) or as the raw body (`--data-binary @cell.png -H "Content-Type: image/png"`).',
-      request: imageBody(config),
-      response: { description: 'The label, its confidence and every label\'s score.', schema: ClassificationPredictionSchema },
-      errors: ['upload', 'image', 'inference'],
-      answer: (bytes) => registry.get('malaria').predict(bytes),
-      examples: async () => ({ 'a synthetic cell image (PNG)': await cellImage('png'), 'a text file': Buffer.from('not an image') }),
-    }),
-    batchEndpoint(deps),
-    jsonEndpoint({
-      method: 'post',
-      path: '/api/predict/sentiment',
-      operationId: 'predictSentiment',
-      tag: 'Predictions',
-      summary: 'Classify a movie review as positive or negative',
-      request: fieldsBody(sentimentFields(config.maxReviewChars), config, { review: 'A warm, funny film. I loved it.' }),
-      response: { description: 'The label, its confidence and every label\'s score.', schema: ClassificationPredictionSchema },
-      errors: ['body', 'review', 'inference'],
-      answer: ({ review }) => registry.get('sentiment').predict(review),
-      examples: () => ({
-        'a warm review': { review: 'A warm, funny film. I loved it.' },
-        'a blank review': { review: '   ' },
-      }),
-    }),
-  ];
+  const { registry } = deps;
+  // In page order; an image model's many-images endpoint right after its own.
+  const predictions = registry.definitions.flatMap((model) =>
+    model.input.kind === 'image' ? [predictEndpoint(deps, model), batchEndpoint(deps, model)] : [predictEndpoint(deps, model)],
+  );
   return [
     ...predictions.map((endpoint) => guarded(endpoint, deps)),
     jsonEndpoint({
@@ -166,7 +183,7 @@ export function apiEndpoints(deps: RouteDeps): Endpoint[] {
       operationId: 'listModels',
       tag: 'Models',
       summary: "Every model's card: labels, data, split, held-out metrics, sha256",
-      response: { description: 'The cards of the loaded models, in page order; empty while loading.', schema: ModelListSchema },
+      response: { description: 'The cards of the loaded models, in page order; empty while loading.', schema: modelListSchema(registry.definitions.map((m) => m.name)) },
       errors: [],
       answer: () => ({ models: registry.cards() }),
       examples: () => ({ 'the cards': undefined }),

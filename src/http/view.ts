@@ -1,11 +1,10 @@
 /**
- * The page's view model: what views/index.ejs needs to draw the three cards, with any result,
+ * The page's view model: what views/index.ejs needs to draw a card per model of the table, with any result,
  * error and the user's own input. Page routes and the error handler both render through here, so
  * an error re-renders exactly the page a successful post would, with the message beside its form.
  * This module renders; what it draws comes from the request (./view-request.ts), the models
  * (./view-cards.ts) and a post of several images (./view-batch.ts).
  */
-import ejs from 'ejs';
 import type { Request, Response } from 'express';
 import type { FormName } from '../errors';
 import type { Registry } from '../predictors/registry';
@@ -15,22 +14,25 @@ import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
 import { scoreRows } from '../core/result';
 import { REVIEW_BELOW } from '../batch/table';
+import { type ModelDefinition, byName } from '../models/model';
 import { escapeHtmlBytes, keptText } from './echo';
 import { type PageRenderer, type Parts, joinParts } from './page';
+import { type ApiSection, apiSection } from './view-api';
 import type { BatchTable } from './view-batch';
-import { EXAMPLES, chartFor, metricText } from './view-cards';
-import { type PageInputs, baseUrl } from './view-request';
+import { chartFor, metricText } from './view-cards';
+import { type PageInputs, baseUrl, echoChars } from './view-request';
+import { type TableInWords, apiTemplate, cardTemplate, fieldsOf, tableInWords } from './table';
 
 export interface PageState {
   results?: Partial<Record<FormName, Prediction>>;
   errors?: Partial<Record<FormName, { code: string; message: string }>>;
-  /** What the user typed, echoed back (escaped by EJS) so nothing is lost on an error. */
+  /** What the user sent to the active form, echoed back (escaped) so nothing is lost on an error. */
   inputs?: PageInputs;
   /** The form just submitted, so the page can scroll to it. */
   active?: FormName;
   /** An error that belongs to no form (404, models still loading), shown at the top. */
   pageError?: { code: string; message: string };
-  /** The results table of a post with several images. */
+  /** The results table of the active form's post of several images. */
   batch?: BatchTable;
 }
 
@@ -44,16 +46,15 @@ export interface PageDeps {
   pageScript?: string | null;
 }
 
-/** Whether a card shows anything from this request; if not, its HTML is the same for everyone. */
-function idle(name: FormName, state: PageState): boolean {
-  const input = { regression: state.inputs?.x, malaria: state.inputs?.imageName, sentiment: state.inputs?.review }[name];
-  return (
-    state.results?.[name] === undefined &&
-    state.errors?.[name] === undefined &&
-    state.active !== name &&
-    input === undefined &&
-    (name !== 'malaria' || state.batch === undefined)
-  );
+/** What a card shows of the request's input: only the active card's (the form just submitted). */
+const inputsOf = (card: FormName, state: PageState): PageInputs => (state.active === card ? (state.inputs ?? {}) : {});
+
+/**
+ * Whether a card shows anything from this request; if not, its HTML is the same for everyone. Its
+ * input and a table of several images are only shown on the form just submitted (the active one).
+ */
+function idle(card: FormName, state: PageState): boolean {
+  return state.results?.[card] === undefined && state.errors?.[card] === undefined && state.active !== card;
 }
 
 /** What every render of the page shares, worked out once per set of loaded cards. */
@@ -64,8 +65,13 @@ interface SharedLocals {
   reviewBelow: number;
   maxUploadBytes: number;
   maxBatchBytes: number;
-  examples: typeof EXAMPLES;
-  metricText: typeof metricText;
+  /** The measured quality of a model in words (views/partials/card-head.ejs), its held-out items named by its definition. */
+  metricText: (card: ModelCard) => string;
+  /** The table of models, in page order, and in words. */
+  models: readonly ModelDefinition[];
+  about: TableInWords;
+  /** What "Use the API" shows besides each model's own part. */
+  api: ApiSection;
 }
 
 const sharedLocals = new WeakMap<PageDeps, { cards: ModelCard[]; locals: SharedLocals }>();
@@ -76,6 +82,7 @@ function shared(deps: PageDeps): SharedLocals {
   const cards = registry.cards();
   const hit = sharedLocals.get(deps);
   if (hit !== undefined && hit.cards.length === cards.length && hit.cards.every((c, i) => c === cards[i])) return hit.locals;
+  const models = registry.definitions;
   const locals: SharedLocals = {
     cards: Object.fromEntries(cards.map((c) => [c.name, c])) as Partial<Record<FormName, ModelCard>>,
     limits: {
@@ -89,8 +96,10 @@ function shared(deps: PageDeps): SharedLocals {
     reviewBelow: REVIEW_BELOW,
     maxUploadBytes: config.maxUploadBytes,
     maxBatchBytes: config.maxBatchBytes,
-    examples: EXAMPLES,
-    metricText,
+    metricText: (card) => metricText(card, byName(models, card.name)?.about.items ?? 'items'),
+    models,
+    about: tableInWords(models),
+    api: apiSection(models, config),
   };
   sharedLocals.set(deps, { cards, locals });
   return locals;
@@ -114,22 +123,21 @@ function requestOnly(what: string): object {
 }
 
 /**
- * The contents of a card's slots for this request: `slot(name)` in views/partials/<card>.ejs.
+ * The contents of a card's slots for this request: `slot(name)` in the card's template. A slot
+ * named after one of the model's fields is that field's input; 'upload' the image just sent;
+ * 'error', 'result'; 'batch' the table of several images; 'chart' a value model's chart.
  * What does not depend on the request (an empty error box, an empty result) is kept as bytes.
  */
-function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state: PageState): (slot: string) => Buffer | string {
-  const { page } = deps;
-  const inputs = state.inputs ?? {};
+function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition, state: PageState): (slot: string) => Buffer | string {
+  const { page, config } = deps;
+  const card = model.name;
+  const inputs = inputsOf(card, state);
   const error = state.errors?.[card];
   const prediction = state.results?.[card];
   const focus = state.active === card && prediction !== undefined;
+  const fields = fieldsOf(model, config) ?? {};
   return (slot) => {
     switch (slot) {
-      case 'x':
-        return ejs.escapeXML(inputs.x ?? '');
-      case 'review':
-        // Bounded, and escaped to bytes: a hostile body's review is long and all "<" (./echo.ts).
-        return escapeHtmlBytes(keptText(inputs.review ?? '', deps.config.maxReviewChars));
       case 'upload':
         return inputs.imageName === undefined ? '' : page.render('partials/last-upload', { name: inputs.imageName });
       case 'error': {
@@ -142,17 +150,23 @@ function slotFiller(deps: PageDeps, common: SharedLocals, card: FormName, state:
       }
       case 'batch': {
         // The results table of a post with several images; hidden and empty otherwise.
-        const labels = common.cards.malaria?.labels ?? [];
-        const render = (): string => page.render('partials/batch', { ...common, batch: state.batch ?? null, labels });
-        return state.batch === undefined ? page.cached(`batch ${labels.join(',')}`, render) : render();
+        const labels = common.cards[card]?.labels ?? [];
+        const batch = state.active === card ? (state.batch ?? null) : null;
+        const render = (): string => page.render('partials/batch', { ...common, batch, labels, name: card });
+        return batch === null ? page.cached(`batch ${card} ${labels.join(',')}`, render) : render();
       }
       case 'chart': {
-        const chart = chartFor(common.cards.regression, prediction, inputs.x);
+        const [first] = Object.keys(fields);
+        const chart = chartFor(common.cards[card], prediction, first === undefined ? undefined : inputs.fields?.[first]);
         if (chart === null) return '';
-        return page.render('partials/chart', { chart, axes: renderedAxes(page, chart) });
+        return page.render('partials/chart', { chart, axes: renderedAxes(page, chart), name: card });
       }
-      default:
-        throw new Error(`views/partials/${card}.ejs: unknown slot "${slot}"`);
+      default: {
+        const field = Object.hasOwn(fields, slot) ? fields[slot] : undefined;
+        if (field === undefined) throw new Error(`${cardTemplate(model)}: unknown slot "${slot}"`);
+        // Bounded, and escaped to bytes: a hostile body's text is long and all "<" (./echo.ts).
+        return escapeHtmlBytes(keptText(inputs.fields?.[slot] ?? '', echoChars(field, config)));
+      }
     }
   };
 }
@@ -172,14 +186,18 @@ function renderedAxes(page: PageRenderer, chart: LineChart): string {
 /**
  * One card: its frame (rendered once for each combination of "is the active form" and "has an
  * error", the two things the template itself decides on) with its slots filled for this request.
+ * The template gets the model's own sample inputs as `examples` (its "Try" buttons).
  */
-function renderCard(deps: PageDeps, common: SharedLocals, card: FormName, state: PageState): Buffer | string | Parts {
+function renderCard(deps: PageDeps, common: SharedLocals, model: ModelDefinition, state: PageState): Buffer | string | Parts {
   const { page } = deps;
-  const fill = slotFiller(deps, common, card, state);
+  const card = model.name;
+  const template = cardTemplate(model);
+  const fill = slotFiller(deps, common, model, state);
   const active = state.active === card;
   const invalid = state.errors?.[card] !== undefined;
   const locals = (slot: (name: string) => string | Buffer, requestData: (what: string) => object): Record<string, unknown> => ({
     ...common,
+    examples: model.page.examples ?? [],
     active: active ? card : null,
     errors: invalid ? { [card]: requestData('errors') } : {},
     inputs: requestData('inputs'),
@@ -187,16 +205,16 @@ function renderCard(deps: PageDeps, common: SharedLocals, card: FormName, state:
     slot,
   });
   // Until the models are loaded the cards have no model card to show: nothing is kept.
-  if (!page.caching || !deps.registry.ready) return page.render(`partials/${card}`, locals((s) => fill(s).toString(), () => ({})));
+  if (!page.caching || !deps.registry.ready) return page.render(template, locals((s) => fill(s).toString(), () => ({})));
   // Keyed by version too: a model tier may start serving another version, with another card.
   const version = common.cards[card]?.version ?? '';
-  const frame = page.frame(`card ${card} ${version} ${active} ${invalid}`, (hole) => page.render(`partials/${card}`, locals(hole, requestOnly)));
+  const frame = page.frame(`card ${card} ${version} ${active} ${invalid}`, (hole) => page.render(template, locals(hole, requestOnly)));
   return idle(card, state) ? page.cached(`card ${card} ${version}`, () => joinParts(frame.fill(fill)).toString()) : frame.fill(fill);
 }
 
 /**
  * The page for `state`, sent with `status`: views/index.ejs's frame (rendered once) with a card
- * per `section(name)`, each mostly bytes rendered once (renderCard), and the API section, whose
+ * per model of the table, `section(name)`, each mostly bytes rendered once (renderCard), and the API section, whose
  * curl lines name the request's host, kept per host.
  */
 export function renderPage(req: Request, res: Response, deps: PageDeps, state: PageState, status = 200): void {
@@ -205,10 +223,16 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
   const host = baseUrl(req);
   const section = (name: string): Buffer | string | Parts => {
     if (name === 'api') {
-      const render = (): string => page.render('partials/api', { ...common, baseUrl: host });
+      // The generic part (views/partials/api.ejs) around each model's own (views/partials/<name>-api.ejs).
+      const render = (): string => {
+        const locals = { ...common, baseUrl: host };
+        return page.render('partials/api', { ...locals, parts: common.models.map((m) => page.render(apiTemplate(m), locals)) });
+      };
       return registry.ready ? page.cached(`api ${host}`, render) : render();
     }
-    return renderCard(deps, common, name as FormName, state);
+    const model = byName(common.models, name);
+    if (model === undefined) throw new Error(`views/index.ejs: no model "${name}" in the table`);
+    return renderCard(deps, common, model, state);
   };
   // The engine applies the server's limits in the browser; it reads them from its <script> element.
   const engine = deps.engineScript
@@ -217,11 +241,11 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
   const pageScript = deps.pageScript ?? null;
   let html: Buffer;
   if (state.pageError === undefined && registry.ready) {
-    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine, pageScript })).fill(section));
+    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine, pageScript, models: common.models, about: common.about })).fill(section));
   } else {
     // An error page (404, models still loading): rare enough to render whole.
     const sectionText = (name: string): string => joinParts([section(name)].flat()).toString();
-    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine, pageScript }));
+    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine, pageScript, models: common.models, about: common.about }));
   }
   // Bytes with the type already set: Express then neither re-encodes the page nor parses the type
   // to add a charset.

@@ -24,7 +24,7 @@ export function inferRequest(inputs: NamedTensors, inputShapes: ReadonlyMap<stri
     return wire;
   });
   // Outputs as raw bytes too where the server can: exact float32 values, Infinity and NaN
-  // included (JSON has no Infinity: a regression far out of range must stay out of range).
+  // included (JSON has no Infinity: a value far out of range must stay out of range).
   const request = binary ? { inputs: wires, parameters: { binary_data_output: true } } : { inputs: wires };
   const { body, headerLength } = writeMessage(request, chunks);
   const headers: http.OutgoingHttpHeaders = { 'content-type': headerLength === undefined ? 'application/json' : 'application/octet-stream' };

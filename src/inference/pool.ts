@@ -5,8 +5,8 @@
  * Retry-After at once instead of piling up, and a job that waited longer than `maxWaitMs` is
  * dropped (its request has already been answered by the deadline).
  *
- * Models listed in `inline` run in this thread instead: for a model that takes microseconds (the
- * regression) the round trip to a worker costs more than the inference, and loading it once saves
+ * Models listed in `inline` run in this thread instead: for a model that takes microseconds (a
+ * few weights) the round trip to a worker costs more than the inference, and loading it once saves
  * memory. A crashed worker fails its one job with a 500, and is replaced.
  */
 import fs from 'node:fs';
@@ -29,7 +29,7 @@ export interface PoolOptions {
   inline?: readonly string[];
   /**
    * Workers holding a model, when fewer than all: a model whose session is large can live in one
-   * worker only (the sentiment model's first vocabulary took ~120 MB per session; today's ~12 MB).
+   * worker only (the text model's first vocabulary took ~120 MB per session; today's ~12 MB).
    */
   replicas?: Readonly<Record<string, number>>;
   onnx?: OnnxOptions;

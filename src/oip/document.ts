@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import { type DocumentInfo, METRICS_TOKEN_SCHEME } from '../http/openapi';
+import type { ModelDefinition } from '../models/model';
 import { megabytes } from '../units';
 
 // The codes each endpoint can answer (ERRORS, src/errors.ts), for its document.
@@ -47,28 +48,21 @@ export const HEADER_LENGTH = {
   },
 };
 
-/** An example inference request: what the document shows as the request body. */
+/** An inference request: the example of the infer body's schema, and the body sent to "an unknown model". */
 export const EXAMPLE_REQUEST = { id: 'example-1', inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1], data: [5, -1] }] };
-const EXAMPLE_REVIEW = 'A warm, funny film. I loved it.';
 
-/** The infer endpoint's examples, good and bad, for the models `served` and an unknown one. */
-export function inferExamples(served: readonly string[]): Record<string, { name: string; body: Buffer }> {
+/**
+ * The infer endpoint's examples, good and bad: each model of `table` that is `served` gives its own
+ * (its definition's `oipExamples`), the image models' last, then one for an unknown model.
+ */
+export function inferExamples(served: readonly string[], table: readonly ModelDefinition[]): Record<string, { name: string; body: Buffer }> {
   const request = (name: string, body: unknown): { name: string; body: Buffer } => ({ name, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
   const inputs: Record<string, { name: string; body: Buffer }> = {};
   const has = new Set(served);
-  if (has.has('regression')) {
-    inputs['regression: x = 5 and x = -1'] = request('regression', EXAMPLE_REQUEST);
-    inputs['a datatype other than the model\'s'] = request('regression', { inputs: [{ name: 'x', datatype: 'INT64', shape: [1, 1], data: [5] }] });
-    inputs['shape and data that disagree'] = request('regression', { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1], data: [5] }] });
-    inputs['broken JSON'] = request('regression', '{"inputs": [');
-  }
-  if (has.has('sentiment')) {
-    inputs['sentiment: a review (BYTES)'] = request('sentiment', { inputs: [{ name: 'review', datatype: 'BYTES', shape: [1, 1], data: [EXAMPLE_REVIEW] }] });
-  }
-  if (has.has('malaria')) {
-    // Any height and width: the graph pads and resizes (a 2×2 image keeps the example short).
-    const pixels = [200, 120, 160, 190, 110, 150, 60, 20, 90, 200, 120, 160];
-    inputs['malaria: a 2×2 RGB image (UINT8; any size: the graph resizes it)'] = request('malaria', { inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 2, 2, 3], data: pixels }] });
+  const images = (m: ModelDefinition): number => (m.input.kind === 'image' ? 1 : 0);
+  for (const model of [...table].sort((a, b) => images(a) - images(b))) {
+    if (!has.has(model.name) || model.oipExamples === undefined) continue;
+    for (const [title, body] of Object.entries(model.oipExamples())) inputs[title] = request(model.name, body);
   }
   inputs['an unknown model'] = request('weather', EXAMPLE_REQUEST);
   return inputs;

@@ -10,7 +10,8 @@ import { AppError, invalidInput, notFound } from '../errors';
 import { type Endpoint, type Reply, type ReplyEndpoint, replyEndpoint } from '../http/endpoint';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
-import { ModelCardSchema } from '../predictors/types';
+import type { ModelDefinition } from '../models/model';
+import { modelCardSchema } from '../predictors/types';
 import { type BodyLimits, readBody } from './body';
 import { BODY_ERRORS, EXAMPLE_REQUEST, HEADER_LENGTH, MODEL_ERRORS, TENSOR_ERRORS, TOKEN, inferExamples } from './document';
 import { OIP_ERRORS } from './errors';
@@ -33,6 +34,8 @@ interface InferInput extends ModelParams {
 /** What the routes work with. */
 export interface RouteContext {
   store: ModelStore;
+  /** The model definitions (src/models/): the infer endpoint's examples are theirs. */
+  table: readonly ModelDefinition[];
   lifecycle: Lifecycle;
   log: Logger;
   serverMetadata: ServerMetadata;
@@ -79,10 +82,12 @@ export function healthEndpoints({ lifecycle, ready }: RouteContext): Endpoint[] 
 }
 
 /** The protocol's other endpoints and its extensions: behind the token, when there is one. */
-export function protocolEndpoints({ store, lifecycle, log, serverMetadata, limits }: RouteContext): Endpoint[] {
+export function protocolEndpoints({ store, table, lifecycle, log, serverMetadata, limits }: RouteContext): Endpoint[] {
   /** The body, read (to its end, within the limit) and not used. */
   const drained = async (req: Request): Promise<void> => void (await readBody(req, req.res as Response, limits));
   const served = (): string[] => store.entries().map((e) => e.name);
+  /** A model to name in an example when none is served yet: the table's first. */
+  const anyModel = (): string => served()[0] ?? table[0]?.name ?? 'model';
   /** Each served model by name, then an unknown one: examples for the model endpoints. */
   const eachModel = (): Record<string, ModelParams> => ({ ...Object.fromEntries(served().map((name) => [name, { name }])), ...unknownModel });
 
@@ -111,7 +116,7 @@ export function protocolEndpoints({ store, lifecycle, log, serverMetadata, limit
       errors: MODEL_ERRORS,
       read: model,
       answer: ({ name, version }) => ({ json: store.resolve(name, version).entry.metadata }),
-      examples: () => ({ ...eachModel(), 'a version not served': { name: served()[0] ?? 'regression', version: '999' } }),
+      examples: () => ({ ...eachModel(), 'a version not served': { name: anyModel(), version: '999' } }),
     }),
     oip({
       method: 'get',
@@ -137,7 +142,7 @@ export function protocolEndpoints({ store, lifecycle, log, serverMetadata, limit
       tag: 'Metadata',
       summary: "The version's model card (this server's extension model_card)",
       security: TOKEN,
-      responses: { 200: { description: 'The card: what the model is, its data, its held-out metrics.', json: ModelCardSchema } },
+      responses: { 200: { description: 'The card: what the model is, its data, its held-out metrics.', json: modelCardSchema(table.map((m) => m.name)) } },
       errors: MODEL_ERRORS,
       read: model,
       answer: ({ name, version }) => {
@@ -185,7 +190,7 @@ export function protocolEndpoints({ store, lifecycle, log, serverMetadata, limit
         if (message.headerLength === undefined) return { raw: { type: 'application/json', body: message.body } };
         return { headers: { 'Inference-Header-Content-Length': String(message.headerLength) }, raw: { type: 'application/octet-stream', body: message.body } };
       },
-      examples: (): Record<string, InferInput> => inferExamples(served()),
+      examples: (): Record<string, InferInput> => inferExamples(served(), table),
     }),
     oip({
       method: 'post',
@@ -238,7 +243,7 @@ export function protocolEndpoints({ store, lifecycle, log, serverMetadata, limit
       answer: () => {
         throw invalidInput('unload_unsupported', 'unload is not supported: this server keeps every model of its repository loaded (remove the folder and reload instead)');
       },
-      examples: () => ({ 'any model': served()[0] ?? 'regression' }),
+      examples: () => ({ 'any model': anyModel() }),
     }),
   ];
 }

@@ -18,10 +18,13 @@ import { serve } from '../http/serve';
 import { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
 import { Metrics } from '../metrics';
+import { MODELS } from '../models';
+import type { ModelDefinition } from '../models/model';
 import { createModelServer } from './server';
 import { ModelStore } from './store';
 
-export async function serveModels(config: Config, log: Logger, started: bigint): Promise<void> {
+/** `table`: the model definitions whose examples the document shows (default MODELS). */
+export async function serveModels(config: Config, log: Logger, started: bigint, table: readonly ModelDefinition[] = MODELS): Promise<void> {
   const lifecycle = new Lifecycle();
   const metrics = new Metrics();
   const store = new ModelStore({
@@ -31,7 +34,7 @@ export async function serveModels(config: Config, log: Logger, started: bigint):
     log,
   });
   metrics.watchQueue(store);
-  const app = createModelServer({ config, store, lifecycle, log, metrics });
+  const app = createModelServer({ config, store, lifecycle, log, metrics, table });
   if (metricsToken(config, config.inferenceToken) === null) log.info(METRICS_OFF);
   // Reached only on loopback or with ALLOW_NO_TOKEN=1 (loadConfig refuses the rest).
   if (config.inferenceToken === undefined) log.warn({ host: config.host }, 'INFERENCE_TOKEN is unset: any client that reaches this address can run the models');

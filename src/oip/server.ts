@@ -43,6 +43,8 @@ import { fullPath } from '../http/request-path';
 import { Lifecycle } from '../lifecycle';
 import { type Logger, requestLogger } from '../log';
 import { Metrics } from '../metrics';
+import { MODELS } from '../models';
+import type { ModelDefinition } from '../models/model';
 import { BodyBudget, type BodyLimits } from './body';
 import { SECURITY_SCHEMES, TOKEN, info } from './document';
 import { type RouteContext, healthEndpoints, protocolEndpoints } from './endpoints';
@@ -56,6 +58,8 @@ export interface ModelServerDeps {
   lifecycle?: Lifecycle;
   log?: Logger;
   metrics?: Metrics;
+  /** The model definitions whose examples the document shows (default MODELS, src/models/). */
+  table?: readonly ModelDefinition[];
 }
 
 /** Extensions of the protocol this server implements ("model_card" is ours; Triton has the other two). */
@@ -88,7 +92,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   };
 
   const limits: BodyLimits = { json: config.modelMaxJsonBytes, binary: config.modelMaxBodyBytes, budget: new BodyBudget(config.modelBodyBudgetBytes) };
-  const context: RouteContext = { store, lifecycle, log, serverMetadata, limits, ready };
+  const context: RouteContext = { store, table: deps.table ?? MODELS, lifecycle, log, serverMetadata, limits, ready };
   const health = healthEndpoints(context);
   const protocol = protocolEndpoints(context);
 

@@ -1,4 +1,4 @@
-/** Post-processing shared by the two classifiers: probabilities in label order → label, confidence, scores. */
+/** Post-processing shared by the classifiers: probabilities in label order → label, confidence, scores. */
 import { formatPercent } from '../core/format';
 import { type NamedTensors, output } from '../inference/backend';
 import type { ClassificationPrediction } from './types';

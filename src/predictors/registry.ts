@@ -1,28 +1,21 @@
 /**
- * Loads the three models once, from models/<name>/card.json + models/<name>/1/model.onnx, into an
+ * Loads the table's models once, from models/<name>/card.json + models/<name>/1/model.onnx, into an
  * inference backend, and hands out their predictors. Until load() has finished, get() answers 503
  * (and /readyz says not ready), so the server can listen before the models are in memory.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type FormName, unavailable } from '../errors';
+import { unavailable } from '../errors';
 import type { ImageLimits } from '../image-header';
 import { decodeToRgb } from '../images';
 import type { InferenceBackend, ModelSpec, ServedModel } from '../inference/backend';
+import { MODELS } from '../models';
+import { type ImagePredictor, type ModelDefinition, type PredictorEnv, byName } from '../models/model';
 import { onnxPath } from '../oip/repository';
-import { MalariaPredictor } from './malaria';
-import { RegressionPredictor } from './regression';
-import { SentimentPredictor } from './sentiment';
-import { MODEL_NAMES, type ModelCard, ModelCardSchema } from './types';
+import { type ModelCard, ModelCardSchema, type Predictor } from './types';
 import { z } from 'zod';
 
-export { MODEL_NAMES };
-
-export interface Predictors {
-  regression: RegressionPredictor;
-  malaria: MalariaPredictor;
-  sentiment: SentimentPredictor;
-}
+export { MODEL_NAMES } from '../models';
 
 export function readCard(modelsDir: string, name: string): ModelCard {
   const file = path.join(modelsDir, name, 'card.json');
@@ -43,21 +36,25 @@ export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {
 }
 
 export class Registry {
-  private predictors: Partial<Predictors> | null = null;
-  private readonly models: readonly FormName[];
+  private predictors: Map<string, Predictor<unknown>> | null = null;
+  /** The table this app serves (src/models/index.ts, or a test's with a model of its own), in page order. */
+  readonly definitions: readonly ModelDefinition[];
   /** What a remote model tier said it serves, by model (see `serve`). */
   private readonly servedModels = new Map<string, ServedModel>();
   /** This app's cards as load() read them: the predictors are written for their inputs and outputs. */
   private readonly localCards = new Map<string, ModelCard>();
 
-  /** `options.models`: the models to load (default all; the batch command loads the one it runs). */
+  /**
+   * `options.table`: the models (default MODELS); `options.models`: the names of those to load
+   * (default all; the batch command loads the one it runs).
+   */
   constructor(
     private readonly backend: InferenceBackend,
     private readonly modelsDir: string,
     private readonly limits: ImageLimits,
-    options: { models?: readonly FormName[] } = {},
+    options: { models?: readonly string[]; table?: readonly ModelDefinition[] } = {},
   ) {
-    this.models = MODEL_NAMES.filter((m) => options.models === undefined || options.models.includes(m));
+    this.definitions = (options.table ?? MODELS).filter((m) => options.models === undefined || options.models.includes(m.name));
     backend.onServed?.((name, served) => {
       this.servedModels.set(name, served);
       this.serve(name);
@@ -74,16 +71,11 @@ export class Registry {
 
   /** Reads the cards, loads every model into the backend, then builds the predictors. */
   async load(): Promise<void> {
-    const cards = this.models.map((name) => readCard(this.modelsDir, name));
+    const cards = this.definitions.map((m) => readCard(this.modelsDir, m.name));
     for (const card of cards) this.localCards.set(card.name, card);
     await this.backend.load(cards.map((card) => modelSpec(this.modelsDir, card)));
-    const predictors: Partial<Predictors> = {};
-    for (const card of cards) {
-      if (card.name === 'regression') predictors.regression = new RegressionPredictor(card, this.backend);
-      else if (card.name === 'malaria') predictors.malaria = new MalariaPredictor(card, this.backend, (bytes) => decodeToRgb(bytes, this.limits));
-      else predictors.sentiment = new SentimentPredictor(card, this.backend);
-    }
-    this.predictors = predictors;
+    const env: PredictorEnv = { decodeImage: (bytes) => decodeToRgb(bytes, this.limits) };
+    this.predictors = new Map(this.definitions.map((m, i) => [m.name, m.createPredictor(cards[i] as ModelCard, this.backend, env)]));
     for (const name of this.servedModels.keys()) this.serve(name);
   }
 
@@ -100,7 +92,7 @@ export class Registry {
    */
   private serve(name: string): void {
     const served = this.servedModels.get(name);
-    const predictor = this.predictors?.[name as FormName];
+    const predictor = this.predictors?.get(name) as { card: ModelCard } | undefined;
     const local = this.localCards.get(name);
     if (served === undefined || predictor === undefined || local === undefined) return;
     const remote = served.card;
@@ -110,19 +102,30 @@ export class Registry {
     predictor.card = usable ? remote : { ...local, version: served.version };
   }
 
-  get<K extends FormName>(name: K): Predictors[K] {
+  get(name: string): Predictor<unknown> {
     if (this.predictors === null) {
       throw unavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
     }
-    const predictor = this.predictors[name];
+    const predictor = this.predictors.get(name);
     if (predictor === undefined) throw new Error(`model "${name}" is not loaded`);
     return predictor;
+  }
+
+  /** The predictor of an image model (its input kind is "image"). */
+  image(name: string): ImagePredictor {
+    if (byName(this.definitions, name)?.input.kind !== 'image') throw new Error(`model "${name}" does not take images`);
+    return this.get(name) as ImagePredictor;
+  }
+
+  /** The definition of a model of this table. */
+  definition(name: string): ModelDefinition | undefined {
+    return byName(this.definitions, name);
   }
 
   /** The loaded cards, in page order; empty until ready. */
   cards(): ModelCard[] {
     const loaded = this.predictors;
-    return loaded === null ? [] : this.models.flatMap((n) => loaded[n]?.card ?? []);
+    return loaded === null ? [] : this.definitions.flatMap((m) => loaded.get(m.name)?.card ?? []);
   }
 
   async close(): Promise<void> {

@@ -4,45 +4,56 @@
  * A schema's `id` makes it a named component of that document.
  */
 import { z } from 'zod';
-import type { FormName } from '../errors';
-
-/** The models, in page order: the names a card may have. */
-export const MODEL_NAMES = ['regression', 'malaria', 'sentiment'] as const satisfies readonly FormName[];
 
 const probability = z.number().min(0).max(1);
-const version = z.string().meta({ description: "The model's version: the folder under models/<name>/ it was loaded from." });
-const statement = z.string().meta({ description: 'One sentence for a person.' });
+/** The model's version: the folder under models/<name>/ it was loaded from. */
+export const versionSchema = z.string().meta({ description: "The model's version: the folder under models/<name>/ it was loaded from." });
+/** One sentence for a person. */
+export const statementSchema = z.string().meta({ description: 'One sentence for a person.' });
 
-export const RegressionPredictionSchema = z
-  .object({
-    model: z.literal('regression'),
-    version,
-    value: z.number().meta({ description: 'The predicted value (4 decimals for everyday magnitudes).' }),
-    statement,
-  })
-  .meta({ id: 'RegressionPrediction', description: 'The regression model\'s answer.' });
+const classificationSchemas = new Map<string, z.ZodObject>();
 
-export const ClassificationPredictionSchema = z
-  .object({
-    model: z.enum(['malaria', 'sentiment']),
-    version,
-    label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
-    confidence: probability.meta({ description: "The label's probability, from 0 to 1." }),
-    scores: z
-      .record(z.string(), probability)
-      .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
-    statement,
-  })
-  .meta({ id: 'ClassificationPrediction', description: "A classifier's answer (malaria, sentiment)." });
+/**
+ * A classifier's answer, for the classifiers `names` (the table's, in page order): one schema
+ * object per set of names, so that the OpenAPI document holds one ClassificationPrediction.
+ */
+export function classificationPredictionSchema(names: readonly string[]) {
+  const key = names.join(',');
+  let schema = classificationSchemas.get(key);
+  if (schema === undefined) {
+    schema = z
+      .object({
+        model: z.enum(names as [string, ...string[]]),
+        version: versionSchema,
+        label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
+        confidence: probability.meta({ description: "The label's probability, from 0 to 1." }),
+        scores: z
+          .record(z.string(), probability)
+          .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
+        statement: statementSchema,
+      })
+      .meta({ id: 'ClassificationPrediction', description: `A classifier's answer (${names.join(', ')}).` });
+    classificationSchemas.set(key, schema);
+  }
+  return schema;
+}
 
-export type RegressionPrediction = z.output<typeof RegressionPredictionSchema>;
-export type ClassificationPrediction = z.output<typeof ClassificationPredictionSchema>;
+/** A classifier's answer. */
+export interface ClassificationPrediction {
+  model: string;
+  version: string;
+  label: string;
+  confidence: number;
+  scores: Record<string, number>;
+  statement: string;
+}
+
 
 /** Either answer, read field by field (the page draws whichever fields a prediction has). */
 export interface Prediction {
-  model: FormName;
+  model: string;
   version: string;
-  /** Regression only. */
+  /** Value models only. */
   value?: number;
   /** Classifiers only: the most probable label, its probability and every label's probability. */
   label?: string;
@@ -62,39 +73,52 @@ export type TensorSpec = z.output<typeof TensorSpecSchema>;
 
 const line = { slope: z.number(), intercept: z.number() };
 
+const cardFields = {
+  version: versionSchema,
+  task: z.string(),
+  description: z.string(),
+  labels: z.array(z.string()),
+  inputs: z.array(TensorSpecSchema),
+  outputs: z.array(TensorSpecSchema),
+  preprocessing: z.string(),
+  image_size: z.number().int().positive().optional(),
+  fitted: z.object(line).optional(),
+  true_line: z.object({ ...line, noise_sd: z.number() }).optional(),
+  data: z.looseObject({
+    source: z.string(),
+    n_train: z.number(),
+    n_validation: z.number(),
+    x_range: z.tuple([z.number(), z.number()]).optional(),
+    validation_ids_sha256: z.string().optional(),
+  }),
+  metrics: z.looseObject({ validation: z.record(z.string(), z.unknown()) }),
+  artifact: z.looseObject({ file: z.string(), bytes: z.number(), sha256: z.string() }),
+};
+const CARD_META = { id: 'ModelCard', description: 'What a model is, how it was trained and what it measured on held-out data (models/<name>/card.json).' };
+
 /**
  * models/<name>/card.json, as written by training/common.py. Only the fields the app reads are
  * spelled out; cards carry more (training details, performance), which pass through as they are.
  */
-export const ModelCardSchema = z
-  .looseObject({
-    name: z.enum(MODEL_NAMES),
-    version,
-    task: z.string(),
-    description: z.string(),
-    labels: z.array(z.string()),
-    inputs: z.array(TensorSpecSchema),
-    outputs: z.array(TensorSpecSchema),
-    preprocessing: z.string(),
-    image_size: z.number().int().positive().optional(),
-    fitted: z.object(line).optional(),
-    true_line: z.object({ ...line, noise_sd: z.number() }).optional(),
-    data: z.looseObject({
-      source: z.string(),
-      n_train: z.number(),
-      n_validation: z.number(),
-      x_range: z.tuple([z.number(), z.number()]).optional(),
-      validation_ids_sha256: z.string().optional(),
-    }),
-    metrics: z.looseObject({ validation: z.record(z.string(), z.unknown()) }),
-    artifact: z.looseObject({ file: z.string(), bytes: z.number(), sha256: z.string() }),
-  })
-  .meta({ id: 'ModelCard', description: 'What a model is, how it was trained and what it measured on held-out data (models/<name>/card.json).' });
+export const ModelCardSchema = z.looseObject({ name: z.string(), ...cardFields });
+
+const cardSchemas = new Map<string, z.ZodObject>();
+
+/** The card's schema for the documents: its name one of the table's `names` (one schema object per set of names). */
+export function modelCardSchema(names: readonly string[]) {
+  const key = names.join(',');
+  let schema = cardSchemas.get(key);
+  if (schema === undefined) {
+    schema = z.looseObject({ name: z.enum(names as [string, ...string[]]), ...cardFields }).meta(CARD_META);
+    cardSchemas.set(key, schema);
+  }
+  return schema;
+}
 
 export type ModelCard = z.output<typeof ModelCardSchema>;
 
 export interface Predictor<Input> {
-  readonly name: FormName;
+  readonly name: string;
   readonly card: ModelCard;
   predict(input: Input): Promise<Prediction>;
 }

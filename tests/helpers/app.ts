@@ -5,21 +5,32 @@ import { StaticAssets } from '../../src/http/static';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Lifecycle } from '../../src/lifecycle';
+import type { ModelDefinition } from '../../src/models/model';
 import { Registry } from '../../src/predictors/registry';
 import { FakeBackend } from './fake-backend';
 import { SPLIT, behindModelTier } from './oip';
 
 export const MODELS_DIR = path.join(__dirname, '..', '..', 'models');
 
-/** An app around the given backend, with the real model cards; models loaded unless `load: false`. */
+/**
+ * An app around the given backend, with the real model cards; models loaded unless `load: false`.
+ * `table`: the models it serves (default MODELS), their cards in `modelsDir` (default models/).
+ */
 export async function buildApp<B extends InferenceBackend = FakeBackend>(
-  options: { backend?: B; load?: boolean; env?: Record<string, string>; assets?: StaticAssets } = {},
+  options: {
+    backend?: B;
+    load?: boolean;
+    env?: Record<string, string>;
+    assets?: StaticAssets;
+    table?: readonly ModelDefinition[];
+    modelsDir?: string;
+  } = {},
 ) {
-  const config = loadConfig({ NODE_ENV: 'test', ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', ...(options.modelsDir === undefined ? {} : { MODELS_DIR: options.modelsDir }), ...options.env });
   const backend = (options.backend ?? new FakeBackend()) as B;
   // In split mode (jest project "split") the same backend answers behind a real model tier.
   const served = SPLIT ? await behindModelTier(backend) : backend;
-  const registry = new Registry(served, MODELS_DIR, { maxPixels: config.maxImagePixels });
+  const registry = new Registry(served, options.modelsDir ?? MODELS_DIR, { maxPixels: config.maxImagePixels }, options.table === undefined ? {} : { table: options.table });
   if (options.load !== false) await registry.load();
   const lifecycle = new Lifecycle();
   const errors: unknown[] = [];
@@ -39,4 +50,4 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
 export const realBackend = (): OnnxBackend => new OnnxBackend();
 
 /** A synthetic round "cell" (no dataset image is committed); the API's examples draw the same. */
-export { cellImage } from '../../src/sample-image';
+export { cellImage } from './cell-image';

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config';
 import { deadline } from '../../src/http/deadline';
 import { errorHandler } from '../../src/http/errors';
 import { PageRenderer } from '../../src/http/page';
+import { MODELS } from '../../src/models';
 import type { Registry } from '../../src/predictors/registry';
 import { sleep } from '../helpers/async';
 
@@ -31,7 +32,7 @@ function appWith(timeoutMs: number, late: { answered: number }): express.Express
   app.get('/api/fast', (_req, res) => {
     res.json({ fast: true });
   });
-  const registry = { ready: false, cards: () => [] } as unknown as Registry;
+  const registry = { ready: false, cards: () => [], definitions: MODELS } as unknown as Registry;
   app.use(errorHandler({ registry, config: loadConfig({ NODE_ENV: 'test' }), page: new PageRenderer(path.join(__dirname, '..', '..', 'views')) }, silent));
   return app;
 }

@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { Frame, PageRenderer, joinParts } from '../../src/http/page';
 import { renderPage } from '../../src/http/view';
 import { loadConfig } from '../../src/config';
+import { MODELS } from '../../src/models';
 import type { Registry } from '../../src/predictors/registry';
 
 describe('Frame', () => {
@@ -13,6 +14,22 @@ describe('Frame', () => {
     const frame = Frame.parse('<a>\u0000one\u0000<b>\u0000two\u0000</b>');
     expect(joinParts(frame.fill((name) => `[${name}]`)).toString()).toBe('<a>[one]<b>[two]</b>');
     expect(joinParts(frame.fill((name) => (name === 'one' ? ['x', Buffer.from('y')] : ''))).toString()).toBe('<a>xy<b></b>');
+  });
+});
+
+describe('PageRenderer', () => {
+  it("renders a template at an absolute path (a model's own card), whose partials are still views/partials/", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'views-abs-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'views', 'partials'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'views', 'partials', 'inner.ejs'), '<i><%= word %></i>');
+      fs.writeFileSync(path.join(dir, 'card.ejs'), "<b><%- partial('inner', { word: 'in' }) %></b>");
+      const page = new PageRenderer(path.join(dir, 'views'));
+      expect(page.render(path.join(dir, 'card.ejs'), {})).toBe('<b><i>in</i></b>');
+      expect(page.render(path.join(dir, 'card'), {})).toBe('<b><i>in</i></b>');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -37,7 +54,7 @@ describe('renderPage with views that read request data outside a slot', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const deps = (cache: boolean) => ({
-    registry: { ready: true, cards: () => [] } as unknown as Registry,
+    registry: { ready: true, cards: () => [], definitions: MODELS } as unknown as Registry,
     config: loadConfig({ NODE_ENV: 'test' }),
     page: new PageRenderer(dir, { cache }),
   });
@@ -49,14 +66,14 @@ describe('renderPage with views that read request data outside a slot', () => {
   };
 
   it('fails loudly when parts are reused, instead of freezing one request into every page', () => {
-    expect(() => renderPage(req, res().res, deps(true), { inputs: { x: '5' } })).toThrow(/inputs\.imageName is per-request data/);
+    expect(() => renderPage(req, res().res, deps(true), { inputs: { fields: { x: '5' } } })).toThrow(/inputs\.imageName is per-request data/);
   });
 
   it('renders a card whose input goes through its slot', () => {
     const { res: r, sent } = res();
     const d = deps(true);
     fs.writeFileSync(path.join(dir, 'partials', 'malaria.ejs'), '<p></p>');
-    renderPage(req, r, d, { inputs: { x: '<5>' }, active: 'regression' });
+    renderPage(req, r, d, { inputs: { fields: { x: '<5>' } }, active: 'regression' });
     expect(sent.body?.toString()).toBe('<main><input value="&lt;5&gt;"><p></p></main>');
   });
 });

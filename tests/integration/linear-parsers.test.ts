@@ -33,8 +33,8 @@ import { readImageHeader } from '../../src/image-header';
 import { jsonDepthWithin } from '../../src/json-depth';
 import { readMessage } from '../../src/oip/protocol';
 import { BinaryReader, decodeTensor } from '../../src/oip/tensors';
-import { REGRESSION_FIELDS, parseX } from '../../src/predictors/regression';
-import { parseReview, sentimentFields } from '../../src/predictors/sentiment';
+import { REGRESSION_FIELDS, parseX } from '../../src/models/regression/predictor';
+import { parseReview, sentimentFields } from '../../src/models/sentiment/predictor';
 
 const BUDGET_MS = 50;
 const RUNS = 3;

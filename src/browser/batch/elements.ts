@@ -1,10 +1,14 @@
 /**
- * The multi-image table's parts of the page: the malaria form, its image card and error box, and
- * the results section the server renders (views/partials/batch.ejs) with its row <template>. Also
- * adds the note that says how many images are chosen.
+ * The multi-image table's parts of the page, for each image model's form that has one: the form
+ * (form.model-form[data-model="<name>"]), its card, file input and error box, and the results
+ * section the server renders (views/partials/batch.ejs, ids built from the model's name:
+ * <name>-batch, <name>-batch-rows, …) with its row <template>. Also adds the note that says how
+ * many images are chosen.
  */
 
 export interface Elements {
+  /** The model's name: the form's data-model, the ids' prefix, /api/predict/<name>/batch. */
+  name: string;
   form: HTMLFormElement;
   input: HTMLInputElement;
   card: HTMLElement;
@@ -22,33 +26,45 @@ export interface Elements {
   chosenNote: HTMLElement;
 }
 
-/** The page's elements; null on a page without the malaria form or its batch table. */
-export function elements(): Elements | null {
-  const get = <T extends Element>(selector: string): T | null => document.querySelector<T>(selector);
-  const form = get<HTMLFormElement>('form[data-model="malaria"]');
-  const section = get<HTMLElement>('#malaria-batch');
-  const template = get<HTMLTemplateElement>('#malaria-batch-row');
-  if (form === null || section === null || template === null) return null;
+/** One form's elements; null when it has no file input or no batch table. */
+function formElements(form: HTMLFormElement): Elements | null {
+  const name = form.dataset.model;
+  if (name === undefined) return null;
+  const byId = <T extends HTMLElement>(suffix: string): T | null =>
+    document.getElementById(`${name}${suffix}`) as T | null;
+  const input = form.querySelector<HTMLInputElement>('input[type="file"]');
+  const card = form.closest<HTMLElement>('.card');
+  const section = byId<HTMLElement>('-batch');
+  const template = byId<HTMLTemplateElement>('-batch-row');
+  if (input === null || card === null || section === null || template === null) return null;
   const chosenNote = document.createElement('p');
   chosenNote.className = 'batch-chosen';
-  chosenNote.id = 'image-chosen';
+  chosenNote.id = `${input.id}-chosen`;
   chosenNote.hidden = true;
-  get('#image-drop')?.append(chosenNote);
+  form.querySelector('.dropzone')?.append(chosenNote);
   return {
+    name,
     form,
-    input: get<HTMLInputElement>('#image') as HTMLInputElement,
-    card: get<HTMLElement>('#malaria') as HTMLElement,
+    input,
+    card,
     section,
     template,
-    rows: get<HTMLTableSectionElement>('#malaria-batch-rows') as HTMLTableSectionElement,
-    summary: get<HTMLElement>('#malaria-batch-summary') as HTMLElement,
-    review: get<HTMLElement>('#malaria-batch-review') as HTMLElement,
+    rows: byId<HTMLTableSectionElement>('-batch-rows') as HTMLTableSectionElement,
+    summary: byId<HTMLElement>('-batch-summary') as HTMLElement,
+    review: byId<HTMLElement>('-batch-review') as HTMLElement,
     progressBox: section.querySelector<HTMLElement>('.batch-progress') as HTMLElement,
-    progress: get<HTMLProgressElement>('#malaria-batch-progress') as HTMLProgressElement,
+    progress: byId<HTMLProgressElement>('-batch-progress') as HTMLProgressElement,
     progressText: section.querySelector<HTMLElement>('.batch-progress-text') as HTMLElement,
     csv: section.querySelector<HTMLAnchorElement>('a.csv') as HTMLAnchorElement,
     order: section.querySelector<HTMLElement>('.batch-order') as HTMLElement,
-    error: get<HTMLElement>('#malaria-error') as HTMLElement,
+    error: byId<HTMLElement>('-error') as HTMLElement,
     chosenNote,
   };
+}
+
+/** The elements of each image model's form with a batch table (none on a page without one). */
+export function elements(): Elements[] {
+  return Array.from(document.querySelectorAll<HTMLFormElement>('form.model-form[data-model]'))
+    .map(formElements)
+    .filter((el): el is Elements => el !== null);
 }

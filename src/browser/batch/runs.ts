@@ -1,13 +1,19 @@
 /**
- * A run of the multi-image table: the chosen images posted to POST /api/predict/malaria/batch with
- * the answer read as it streams in, or classified one at a time by the browser engine. Either way
- * each answer is handed on as a row's result; each run returns a function that stops it, after
- * which it reports nothing more (sending again replaces the run).
+ * A run of the multi-image table: the chosen images posted to POST /api/predict/<name>/batch (the
+ * image model's) with the answer read as it streams in, or classified one at a time by the browser
+ * engine. Either way each answer is handed on as a row's result; each run returns a function that
+ * stops it, after which it reports nothing more (sending again replaces the run).
  */
 import type { ImageResult } from '../../batch/table';
 import { NETWORK_ERROR, serverFailed } from '../../core/messages';
 import type { MlForms } from '../engine';
 import type { Chosen } from './files';
+
+/** The image model a run is for: its name and the multipart field its form sends the files in ("image"). */
+export interface Model {
+  name: string;
+  field: string;
+}
 
 /** Where a run's answers go. */
 export interface RunSink {
@@ -27,11 +33,11 @@ export interface PostSink extends RunSink {
  * network the upload takes longest, and the server answers only once it has the whole post) and
  * hands over the answer as it arrives, one element per line (src/http/routes.ts).
  */
-export function postBatch(chosen: Chosen[], sink: PostSink): () => void {
+export function postBatch(model: Model, chosen: Chosen[], sink: PostSink): () => void {
   const xhr = new XMLHttpRequest();
   let stopped = false;
   const body = new FormData();
-  for (const c of chosen) body.append('image', c.file, c.name);
+  for (const c of chosen) body.append(model.field, c.file, c.name);
 
   let read = 0; // characters of the answer already turned into rows
   let index = 0;
@@ -78,7 +84,7 @@ export function postBatch(chosen: Chosen[], sink: PostSink): () => void {
     if (index === 0) sink.fail(NETWORK_ERROR);
     else sink.lost(index, chosen.length);
   });
-  xhr.open('POST', '/api/predict/malaria/batch');
+  xhr.open('POST', `/api/predict/${encodeURIComponent(model.name)}/batch`);
   xhr.setRequestHeader('Accept', 'application/json');
   xhr.send(body);
   return () => {
@@ -88,13 +94,13 @@ export function postBatch(chosen: Chosen[], sink: PostSink): () => void {
 }
 
 /** The same rows from the browser engine, one image at a time, as the batch API would answer. */
-export function classifyInBrowser(chosen: Chosen[], mlForms: MlForms, sink: RunSink): () => void {
+export function classifyInBrowser(model: Model, chosen: Chosen[], mlForms: MlForms, sink: RunSink): () => void {
   let stopped = false;
   void (async () => {
     for (const [index, c] of chosen.entries()) {
       let result: ImageResult;
       try {
-        result = { file: c.name, ...(await mlForms.predict('malaria', c.file, { engine: 'browser' })) };
+        result = { file: c.name, ...(await mlForms.predict(model.name, c.file, { engine: 'browser' })) };
       } catch (err) {
         const { code, message } = err as { code: string; message: string }; // mlForms rejects with the API's error
         result = { file: c.name, error: { code, message } };

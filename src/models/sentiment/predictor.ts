@@ -5,10 +5,10 @@
  *       output "probabilities" float32 [N, 2]  over card.labels (negative, positive)
  */
 import { z } from 'zod';
-import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../fields';
-import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
-import { classificationPrediction } from './classification';
-import type { ClassificationPrediction, ModelCard, Predictor } from './types';
+import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../../fields';
+import { type InferenceBackend, type NamedTensors, tensor } from '../../inference/backend';
+import { classificationPrediction } from '../../predictors/classification';
+import type { ClassificationPrediction, ModelCard, Predictor } from '../../predictors/types';
 
 export const MODEL_NAME = 'sentiment';
 

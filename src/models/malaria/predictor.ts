@@ -7,28 +7,14 @@
  *       output "probabilities" float32 [N, 2]        calibrated softmax over card.labels
  *                                                    (parasitized, uninfected)
  */
-import type { RgbImage } from '../image-header';
-import { type InferenceBackend, type NamedTensors, tensor } from '../inference/backend';
-import { classificationPrediction } from './classification';
-import type { ClassificationPrediction, ModelCard, Predictor } from './types';
+import type { RgbImage } from '../../image-header';
+import { type InferenceBackend, type NamedTensors, tensor } from '../../inference/backend';
+import { classificationPrediction } from '../../predictors/classification';
+import type { ClassificationPrediction, ModelCard } from '../../predictors/types';
+import type { ImageDecoder, ImagePredictor } from '../model';
 
 export const MODEL_NAME = 'malaria';
 
-/**
- * Decoded pixels, with what they hold of the server's decode budget (src/memory-budget.ts): the
- * predictor calls `release` once the model has run on them and nothing else needs them.
- */
-export interface DecodedImage extends RgbImage {
-  release?: () => void;
-}
-
-/**
- * File bytes → RGB pixels at the image's own size, every check of src/image-header.ts included:
- * sharp on the server (src/images.ts decodeToRgb), a canvas in the browser engine
- * (src/browser/decode.ts). Injected so this module stays free of Node APIs and the browser runs
- * this same predictor.
- */
-export type ImageDecoder = (bytes: Uint8Array) => Promise<DecodedImage>;
 
 /** One decoded image as a batch of one: the graph takes any height and width. */
 export function preprocess(image: RgbImage): NamedTensors {
@@ -39,7 +25,7 @@ export function postprocess(outputs: NamedTensors, labels: readonly string[], ve
   return classificationPrediction('malaria', outputs, labels, version, 'This cell looks');
 }
 
-export class MalariaPredictor implements Predictor<Uint8Array> {
+export class MalariaPredictor implements ImagePredictor {
   readonly name = 'malaria' as const;
 
   constructor(

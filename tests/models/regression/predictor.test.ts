@@ -1,5 +1,5 @@
-import { AppError } from '../../src/errors';
-import { formatNumber, parseX, postprocess, preprocess } from '../../src/predictors/regression';
+import { AppError } from '../../../src/errors';
+import { formatNumber, parseX, postprocess, preprocess } from '../../../src/models/regression/predictor';
 
 describe('parseX', () => {
   it.each([

@@ -4,12 +4,23 @@
  *       output "y" float32 [N, 1]
  */
 import { z } from 'zod';
-import { AppError } from '../errors';
-import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../fields';
-import { type InferenceBackend, type NamedTensors, output, tensor } from '../inference/backend';
-import type { ModelCard, Predictor, RegressionPrediction } from './types';
+import { AppError } from '../../errors';
+import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../../fields';
+import { type InferenceBackend, type NamedTensors, output, tensor } from '../../inference/backend';
+import { type ModelCard, type Predictor, statementSchema, versionSchema } from '../../predictors/types';
 
 export const MODEL_NAME = 'regression';
+
+export const RegressionPredictionSchema = z
+  .object({
+    model: z.literal(MODEL_NAME),
+    version: versionSchema,
+    value: z.number().meta({ description: 'The predicted value (4 decimals for everyday magnitudes).' }),
+    statement: statementSchema,
+  })
+  .meta({ id: 'RegressionPrediction', description: 'The regression model\'s answer.' });
+
+export type RegressionPrediction = z.output<typeof RegressionPredictionSchema>;
 /** float32 holds finite values up to ~3.4e38; beyond that the model would answer Infinity. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 /**

@@ -1,4 +1,4 @@
-import { parseReview, postprocess, preprocess } from '../../src/predictors/sentiment';
+import { parseReview, postprocess, preprocess } from '../../../src/models/sentiment/predictor';
 
 describe('parseReview', () => {
   it('keeps a review as typed', () => {

@@ -1,4 +1,4 @@
-import { postprocess, preprocess } from '../../src/predictors/malaria';
+import { postprocess, preprocess } from '../../../src/models/malaria/predictor';
 
 describe('preprocess', () => {
   it('wraps the decoded RGB pixels at their own size as a uint8 NHWC batch of one named image', () => {

@@ -1,0 +1,138 @@
+/**
+ * What a model is, for everything that serves it. Each model's folder (src/models/<name>/) exports
+ * one ModelDefinition; the table (src/models/index.ts) lists them in page order. The routes, the
+ * page, the OpenAPI document, the CLI, the model tier's examples and the browser engine are derived
+ * from the table, and none of them names a model: adding a model is adding a folder and a line to
+ * the table (README, "Adding a model").
+ *
+ * A definition is isomorphic (no Node, no DOM): the browser bundle imports the same table. What
+ * differs per place (decoding an image: sharp or a canvas) is given to the predictor (PredictorEnv).
+ */
+import type { z } from 'zod';
+import type { ErrorStep } from '../errors';
+import type { Fields } from '../fields';
+import type { RgbImage } from '../image-header';
+import type { InferenceBackend } from '../inference/backend';
+import type { ModelCard, Prediction, Predictor } from '../predictors/types';
+
+/**
+ * Decoded pixels, with what they hold of the server's decode budget (src/memory-budget.ts): the
+ * predictor calls `release` once the model has run on them and nothing else needs them.
+ */
+export interface DecodedImage extends RgbImage {
+  release?: () => void;
+}
+
+/**
+ * File bytes → RGB pixels at the image's own size, every check of src/image-header.ts included:
+ * sharp on the server (src/images.ts decodeToRgb), a canvas in the browser engine
+ * (src/browser/decode.ts). Injected so that predictors stay free of Node APIs.
+ */
+export type ImageDecoder = (bytes: Uint8Array) => Promise<DecodedImage>;
+
+/** What the server, the CLI and the browser engine give a predictor. */
+export interface PredictorEnv {
+  decodeImage: ImageDecoder;
+}
+
+/** A predictor of an image model: also hands the decoded pixels to the caller (thumbnails) and takes pixels. */
+export interface ImagePredictor extends Predictor<Uint8Array> {
+  predictAfter<T>(fileBytes: Uint8Array, use: (image: RgbImage) => Promise<T>): Promise<{ prediction: Prediction; used: T }>;
+  predictPixels(image: RgbImage): Promise<Prediction>;
+}
+
+/** Limits on input that come from the configuration (server) or the engine's settings (browser). */
+export interface InputLimits {
+  /** MAX_REVIEW_CHARS: the longest text a text field takes, in characters. */
+  maxTextChars: number;
+}
+
+/**
+ * Input as named fields: a JSON body, a urlencoded form, a CSV or JSON Lines column. The first
+ * field is the one a single value stands for (the CLI's default --field, mlForms.predict's input).
+ */
+export interface FieldsInput<In = unknown> {
+  kind: 'fields';
+  fields(limits: InputLimits): Fields;
+  /** The predictor's input from the parsed fields. */
+  toInput(parsed: Record<string, unknown>): In;
+  /** The error steps (src/errors.ts ERRORS) its fields raise, for the documents. */
+  errorSteps: readonly ErrorStep[];
+  /** A body that is refused, for the page's "Errors" example. */
+  invalidExample: Record<string, unknown>;
+}
+
+/**
+ * Input as one image file: the multipart field "image" or a raw body; a post of several images
+ * gives a table (the page) or lines (POST /api/predict/<name>/batch).
+ */
+export interface ImageInput {
+  kind: 'image';
+}
+
+/** An example image for the documents, drawn as SVG (rendered by the server with sharp). */
+export interface ExampleImage {
+  file: string;
+  svg: string;
+}
+
+export interface ModelDefinition<In = unknown> {
+  /** The model's name: models/<name>/, the routes /predict/<name> and /api/predict/<name>, the CLI's argument. */
+  readonly name: string;
+  readonly input: FieldsInput<In> | ImageInput;
+  /** The answer: a value (and `schema` of the API's response) or a label with scores. */
+  readonly output: { kind: 'value'; schema: z.ZodType } | { kind: 'classification' };
+  createPredictor(card: ModelCard, backend: InferenceBackend, env: PredictorEnv): Predictor<In>;
+  /** Runs in each HTTP process when the others run on a model host (INFERENCE_INLINE's default): a few bytes, cheaper than the hop. */
+  readonly inline?: boolean;
+  readonly page: {
+    /** The link to its card in the page's navigation. */
+    nav: string;
+    /** Its card: views/partials/<name>.ejs, or this absolute path of an EJS file. */
+    partial?: string;
+    /** Its "Use the API" part: views/partials/<name>-api.ejs, or this absolute path. */
+    apiPartial?: string;
+    /** Sample inputs behind the card's "Try" buttons (written for the page, not taken from a dataset). */
+    examples?: readonly { name: string; value: string }[];
+  };
+  /** In words: what it is, its data and what its held-out items are ("12 % accuracy on 4,000 held-out <items>"). */
+  readonly about: {
+    what: string;
+    data: string;
+    items: string;
+    /** How the API reference names it, when not as `what`. */
+    apiWhat?: string;
+  };
+  readonly api: {
+    operationId: string;
+    summary: string;
+    description?: string;
+    responseDescription: string;
+    /** The documented request example (fields input). */
+    example?: Record<string, unknown>;
+    /** Named requests whose real answers the API reference shows: bodies (fields) or images. */
+    examples: Record<string, Record<string, unknown> | ExampleImage | { file: string; text: string }>;
+    /** Image input: the images of the documented post of several images, its title and the endpoint's summary. */
+    batchExamples?: readonly ExampleImage[];
+    batchExamplesTitle?: string;
+    batchSummary?: string;
+  };
+  readonly cli: {
+    /** What the command takes, for its help ("image files, folders (recursive) and glob patterns"). */
+    inputs: string;
+    /** One example command line after `ml-forms predict `. */
+    example: string;
+  };
+  /** Model tier: requests for the document's examples (Open Inference Protocol v2 bodies), by title. */
+  readonly oipExamples?: () => Record<string, unknown>;
+}
+
+/** The definitions of a table, by name. */
+export function byName(models: readonly ModelDefinition[], name: string): ModelDefinition | undefined {
+  return models.find((m) => m.name === name);
+}
+
+/** The field a single value stands for: the first of a fields input (none for an image model). */
+export function mainField(model: ModelDefinition, limits: InputLimits): string | null {
+  return model.input.kind === 'fields' ? (Object.keys(model.input.fields(limits))[0] ?? null) : null;
+}
