@@ -11,7 +11,7 @@
  * A file ending in .list holds one image path a line: the loop cycles through them (bench:batch
  * measures the limit over the very images the batch command reads). Prints {"perSecond": …,
  * "cpuMsPerImage": …} on stdout. `npm run bench` and `npm run bench:batch` run it with 1, 2 and 4
- * in flight and take the best (bench/lib.ts, imageLimit() and bestImageLimit()).
+ * in flight and take the best (bench/images.ts, imageLimit() and bestImageLimit()).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@
  * Memory under a burst of the largest images the app accepts (issue 22, finding 2):
  * `npm run build && npm run bench:memory` (about a minute; it builds nothing itself).
  *
- * Starts the app as `npm start` does (bench/lib.ts startApp: the start script's flags and
+ * Starts the app as `npm start` does (bench/servers.ts startApp: the start script's flags and
  * environment, NODE_ENV=production) in each setting below, then sends 50 posts at once, each of
  * the largest image the app accepts (a PNG of the default MAX_IMAGE_MEGAPIXELS' width × height,
  * drawn by sharp: a cell on black, a few KB compressed), spread over the three ways in: the page's

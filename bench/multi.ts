@@ -1,7 +1,7 @@
 /**
  * Many images in one post against one image per post: `npm run bench:multi` (about 2 minutes).
  *
- * Starts the app as `npm start` runs it (bench/run.ts startApp: dist/, production, the start
+ * Starts the app as `npm start` runs it (bench/servers.ts startApp: dist/, production, the start
  * script's node flags and defaults) and sends the same 100 cell images (100 held-out cells from
  * ../shared/data when it is there, else 100 synthetic ones) in four ways, interleaved, ROUNDS times:
  *   singles c=1   100 posts to POST /api/predict/malaria, one after another (a plain script)

@@ -1,4 +1,8 @@
-/** Memory of a process tree from Linux /proc: shared by the load benchmark, the batch bench and the batch check. */
+/**
+ * Memory and CPU time of a process tree from Linux /proc: shared by the load benchmark, the batch
+ * bench and the batch check.
+ */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
 /** Bytes as whole MB, for the reports. */
@@ -55,4 +59,32 @@ export function samplePeakMemory(pid: number, everyMs = 100): { stop(): { rss: n
       return peak;
     },
   };
+}
+
+/** CPU time (user + system, all threads) used so far by a process tree, in ms. */
+export function treeCpuMs(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return (ticks * 1000) / clockTicks();
+}
+
+let clkTck: number | undefined;
+
+/** The kernel's clock ticks per second (/proc counts CPU time in them), asked once when first needed. */
+function clockTicks(): number {
+  if (clkTck === undefined) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
 }
