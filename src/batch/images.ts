@@ -123,10 +123,15 @@ export async function listImages(args: readonly string[], labels: readonly strin
     // stat, not open: it does not block on a FIFO or touch a device.
     const stat = await fsp.stat(arg).catch(() => undefined);
     if (stat?.isDirectory()) {
-      for (const { rel, file, error } of await walkFolder(arg)) items.push({ id: path.join(arg, rel), file, error });
+      for (const { rel, file, error } of await walkFolder(arg))
+        items.push({ id: path.join(arg, rel), key: rel, file, error });
     } else if (stat !== undefined) {
       // Named on the command line (a link too, since its name was given): a regular file, or an error row.
-      items.push(stat.isFile() ? { id: arg, file: await fsp.realpath(arg) } : { id: arg, error: notAFile(kind(stat)) });
+      items.push(
+        stat.isFile()
+          ? { id: arg, key: arg, file: await fsp.realpath(arg) }
+          : { id: arg, key: arg, error: notAFile(kind(stat)) },
+      );
     } else if (isDynamicPattern(arg)) {
       const found = await glob(arg, {
         onlyFiles: true,
@@ -138,7 +143,9 @@ export async function listImages(args: readonly string[], labels: readonly strin
       for (const match of found.sort(byPath)) {
         const entry = await fsp.lstat(match);
         items.push(
-          entry.isFile() ? { id: match, file: await fsp.realpath(match) } : { id: match, error: notAFile(kind(entry)) },
+          entry.isFile()
+            ? { id: match, key: match, file: await fsp.realpath(match) }
+            : { id: match, key: match, error: notAFile(kind(entry)) },
         );
       }
     } else {

@@ -15,6 +15,11 @@ export class UsageError extends Error {}
 export interface InputItem {
   /** The row's `input` cell. */
   id: string;
+  /**
+   * What names the input wherever it is listed, for sharding (src/cli/shard.ts): an image's path
+   * relative to the folder given, "id:<value>" for a row with an --id-field value; else unset.
+   */
+  key?: string;
   /** Image inputs: the file to read. */
   file?: string;
   /** Text inputs: the field's value as read (a string from CSV and text; any JSON value from JSON Lines). */

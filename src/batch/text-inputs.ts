@@ -96,6 +96,7 @@ async function* csvItems(
     const truth = record.fields[columns.label];
     const item: InputItem = {
       id: present(id) ? (id as string) : name(record.line),
+      key: present(id) ? `id:${id as string}` : undefined,
       value: record.fields[columns.field],
       truth: present(truth) ? truth : undefined,
     };
@@ -132,8 +133,10 @@ async function* jsonlItems(
     const fields = record as Record<string, unknown>;
     const id = options.idField === undefined ? undefined : fields[options.idField];
     const truth = options.labelField === undefined ? undefined : fields[options.labelField];
+    const named = present(id) && typeof id !== 'object';
     yield {
-      id: present(id) && typeof id !== 'object' ? String(id) : name(line),
+      id: named ? String(id) : name(line),
+      key: named ? `id:${String(id)}` : undefined,
       value: fields[options.field],
       truth: present(truth) && typeof truth !== 'object' ? String(truth) : undefined,
     };

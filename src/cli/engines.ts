@@ -13,12 +13,12 @@ import type { InputItem } from '../batch/inputs';
 import { NotRegularFile, openRegular } from '../batch/open-regular';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import type { Config } from '../config';
-import { type FormName, AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
+import { AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
 import { localBackend } from '../inference/configured';
 import { withRetry } from '../inference/retry';
-import { parseX } from '../predictors/regression';
+import { parseFields } from '../fields';
+import { type InputLimits, type ModelDefinition, mainField } from '../models/model';
 import { Registry } from '../predictors/registry';
-import { parseReview } from '../predictors/sentiment';
 
 export interface Engine {
   /** E.g. "in process, onnxruntime-node (2 worker threads)". */
@@ -91,29 +91,41 @@ async function readImageFile(file: string, maxBytes = Infinity): Promise<Uint8Ar
 }
 
 /** The model's predictors in this process: `concurrency` inference threads, as the server runs them. */
-export async function inProcessEngine(model: FormName, config: Config, concurrency: number): Promise<Engine> {
+export async function inProcessEngine(
+  model: ModelDefinition,
+  config: Config,
+  concurrency: number,
+  table: readonly ModelDefinition[],
+): Promise<Engine> {
   configureSharp(config.sharpConcurrency);
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
   // The server's inference threads (src/inference/configured.ts), one per --concurrency; at most a
   // window of jobs queue, and none waits long enough to reach the server's per-request deadline.
   const pool = await localBackend(
     { ...config, inferenceWorkers: concurrency, queueLimit: window },
-    [model].filter((m) => config.inferenceInline.includes(m)),
+    [model.name].filter((m) => config.inferenceInline.includes(m)),
   );
-  const registry = new Registry(pool, config.modelsDir, { maxPixels: config.maxImagePixels }, { models: [model] });
+  const registry = new Registry(
+    pool,
+    config.modelsDir,
+    { maxPixels: config.maxImagePixels },
+    { models: [model.name], table },
+  );
   await registry.load();
-  const predict = (item: InputItem): Promise<RowPrediction> => {
-    switch (model) {
-      case 'malaria':
-        return readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
-          registry.get('malaria').predict(bytes),
-        );
-      case 'regression':
-        return registry.get('regression').predict(parseX(item.value));
-      case 'sentiment':
-        return registry.get('sentiment').predict(parseReview(item.value, config.maxReviewChars));
-    }
-  };
+  const input = model.input;
+  let predict: (item: InputItem) => Promise<RowPrediction>;
+  if (input.kind === 'image') {
+    predict = (item) =>
+      readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
+        registry.image(model.name).predict(bytes),
+      );
+  } else {
+    // A row's value stands for the model's first field, checked as the JSON API checks it.
+    const limits = { maxTextChars: config.maxReviewChars };
+    const fields = input.fields(limits);
+    const field = mainField(model, limits) as string;
+    predict = (item) => registry.get(model.name).predict(input.toInput(parseFields(fields, { [field]: item.value })));
+  }
   return {
     description: `in process, ${pool.description}`,
     window,
@@ -144,41 +156,46 @@ function redirected(base: string, res: Response): string {
 }
 
 /** The model's labels from a running ml-forms (GET /api/models); a failure here stops the run. */
-export async function remoteLabels(base: string, model: FormName): Promise<string[]> {
-  let cards: { name: string; labels: string[] }[];
+export async function remoteLabels(base: string, model: string): Promise<string[]> {
+  return (await remoteCard(base, model)).labels;
+}
+
+/** The labels and version of `model` as the API at `base` serves it (GET /api/models). */
+export async function remoteCard(base: string, model: string): Promise<{ labels: string[]; version: string }> {
+  let cards: { name: string; labels: string[]; version: string }[];
   try {
     const res = await fetch(`${base}/api/models`, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
     if (res.status >= 300 && res.status < 400) throw new Error(`GET /api/models: ${redirected(base, res)}`);
     if (!res.ok) throw new Error(`GET /api/models answered ${res.status}`);
-    cards = ((await res.json()) as { models: { name: string; labels: string[] }[] }).models;
+    cards = ((await res.json()) as { models: typeof cards }).models;
   } catch (err) {
     throw new Error(`cannot use ${base} as an ml-forms API: ${err instanceof Error ? err.message : String(err)}`);
   }
   const card = cards.find((c) => c.name === model);
   if (card === undefined) throw new Error(`${base} does not serve the model "${model}"`);
-  return card.labels;
+  return { labels: card.labels, version: String(card.version) };
 }
 
 /**
  * The request the JSON API takes for this model's input. Images go as multipart field "image", as
- * the page and `curl -F` send them (an empty file is then "empty_file", as in process).
+ * the page and `curl -F` send them (an empty file is then "empty_file", as in process); a row's
+ * value as the model's first field of a JSON body.
  */
 async function requestBody(
-  model: FormName,
+  model: ModelDefinition,
+  field: string | null,
   item: InputItem,
 ): Promise<{ body: FormData | string; headers: Record<string, string> }> {
-  switch (model) {
-    case 'malaria': {
-      const bytes = await readImageFile(item.file as string);
-      const body = new FormData();
-      body.append('image', new Blob([bytes]), path.basename(item.file as string));
-      return { body, headers: {} };
-    }
-    case 'regression':
-      return { body: JSON.stringify({ x: item.value ?? null }), headers: { 'content-type': 'application/json' } };
-    case 'sentiment':
-      return { body: JSON.stringify({ review: item.value ?? null }), headers: { 'content-type': 'application/json' } };
+  if (model.input.kind === 'image') {
+    const bytes = await readImageFile(item.file as string);
+    const body = new FormData();
+    body.append('image', new Blob([bytes]), path.basename(item.file as string));
+    return { body, headers: {} };
   }
+  return {
+    body: JSON.stringify({ [field as string]: item.value ?? null }),
+    headers: { 'content-type': 'application/json' },
+  };
 }
 
 /** Each input POSTed to `base`/api/predict/<model>, `concurrency` at a time. */
@@ -186,19 +203,28 @@ async function requestBody(
 type Attempt = { answer: RowPrediction } | { failure: RowFailure; retryable: boolean; retryAfterMs?: number };
 
 export function remoteEngine(
-  model: FormName,
+  model: ModelDefinition,
   base: string,
   concurrency: number,
+  limits: InputLimits,
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Engine {
-  const url = `${base}/api/predict/${model}`;
+  const url = `${base}/api/predict/${model.name}`;
+  const field = mainField(model, limits);
   /** One POST: the prediction, or a failure that says whether it is worth another attempt. */
   const attempt = async (body: FormData | string, headers: Record<string, string>): Promise<Attempt> => {
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(retry.timeoutMs) });
+      res = await fetch(url, {
+        method: 'POST',
+        body,
+        headers,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(retry.timeoutMs),
+      });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+      const cause =
+        (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
       return { failure: new RowFailure('connection_failed', `Could not reach ${base} (${cause}).`), retryable: true };
     }
     if (res.status >= 300 && res.status < 400) {
@@ -214,13 +240,22 @@ export function remoteEngine(
     }
     if (res.ok && answer !== undefined) return { answer: answer as RowPrediction };
     const error = (answer as { error?: RowError } | undefined)?.error;
-    const failure = new RowFailure(error?.code ?? `http_${res.status}`, error?.message ?? `${base} answered ${res.status} ${res.statusText}.`);
+    const failure = new RowFailure(
+      error?.code ?? `http_${res.status}`,
+      error?.message ?? `${base} answered ${res.status} ${res.statusText}.`,
+    );
     // Retried: what the API's code says is worth retrying (busy, loading, rate-limited); an answer
     // without the API's error body (a proxy's) by its status.
-    const retryable = isErrorCode(error?.code) ? isRetryable(kindOf(error.code)) : res.status === 503 || res.status === 429;
+    const retryable = isErrorCode(error?.code)
+      ? isRetryable(kindOf(error.code))
+      : res.status === 503 || res.status === 429;
     // Retry-After in seconds (the server sends seconds; an HTTP date falls back to the backoff).
     const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-    return { failure, retryable, retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
+    return {
+      failure,
+      retryable,
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+    };
   };
   // The same retry wrapper as the model tier's client (src/inference/retry.ts), not a loop of its own.
   const attempts = withRetry(attempt, {
@@ -231,7 +266,7 @@ export function remoteEngine(
     resultDelayMs: (a) => ('failure' in a ? a.retryAfterMs : undefined),
   });
   const send = async (item: InputItem): Promise<RowPrediction> => {
-    const { body, headers } = await requestBody(model, item);
+    const { body, headers } = await requestBody(model, field, item);
     const result = await attempts(body, headers);
     if ('failure' in result) throw result.failure;
     return result.answer;

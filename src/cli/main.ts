@@ -1,31 +1,50 @@
 #!/usr/bin/env node
 /**
- * The `ml-forms` command (package.json "bin"). One subcommand:
+ * The `ml-forms` command (package.json "bin"). Two subcommands:
  *   ml-forms predict <model> <input…> [--out FILE] [--field F] [--label-field F] [--id-field F]
- *                    [--url URL] [--concurrency N] [--resume] [--quiet]
+ *                    [--url URL] [--concurrency N] [--resume] [--quiet] [--shard I/N | --shards N]
+ *   ml-forms merge <part…> [--out FILE] [--quiet]
  * Exit codes: 0 every input predicted, 1 some rows have an error, 2 usage error, 130 interrupted.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../batch/inputs';
 import { ConfigError, loadConfig } from '../config';
-import { EXIT, predictCommand } from './predict';
+import { MODELS } from '../models';
+import { mainField } from '../models/model';
+import { mergeCommand } from './merge';
+import { EXIT, type Io, predictCommand } from './predict';
+import { shardSpec } from './shard';
+
+const images = MODELS.filter((m) => m.input.kind === 'image');
+const fieldModels = MODELS.filter((m) => m.input.kind === 'fields');
+const valueModels = MODELS.filter((m) => m.output.kind === 'value');
+const width = Math.max(...MODELS.map((m) => m.name.length)) + 3;
+/** Each model and what it takes; an image model's inputs go on with what is read of a folder. */
+const modelLines = MODELS.map((m) => {
+  const line = `  ${m.name.padEnd(width)}${m.cli.inputs}`;
+  return m.input.kind === 'image'
+    ? `${line}\n${' '.repeat(width + 2)}are read: a link out of a folder is an outside_folder row, a FIFO or device a not_a_file row`
+    : line;
+});
+/** "<field> for <model>, …": each fields model's default --field (a field's name does not depend on the limits). */
+const defaultFields = fieldModels.map((m) => `${mainField(m, { maxTextChars: 1 }) ?? ''} for ${m.name}`).join(', ');
+const labelFolders =
+  images.length > 0 ? '\n                      (images: folders named after the labels do this)' : '';
+const valueColumns = valueModels.length > 0 ? ` (${valueModels.map((m) => m.name).join(', ')}: input,value,error)` : '';
 
 const HELP = `Usage: ml-forms predict <model> <input…> [options]
+       ml-forms merge <part…> [--out FILE] [--quiet]
 
 Runs every input through one model and writes one row per input, in input order.
 
 Models and inputs:
-  malaria      image files, folders (recursive) and glob patterns ("cells/**/*.png"); only regular files
-               are read: a link out of a folder is an outside_folder row, a FIFO or device a not_a_file row
-  sentiment    .csv, .jsonl or .txt files (.gz too), or - for standard input
-  regression   the same as sentiment
+${modelLines.join('\n')}
 
 Options:
   --out FILE          write to FILE instead of standard output (JSON Lines if FILE ends in .jsonl, else CSV)
-  --field F           the CSV column or JSON field holding the input (default: review, or x for regression)
-  --label-field F     the column holding the true label: prints accuracy, recall and the confusion matrix
-                      (images: folders named after the labels, e.g. parasitized/ and uninfected/, do this)
+  --field F           the CSV column or JSON field holding the input (default: the model's field: ${defaultFields})
+  --label-field F     the column holding the true label: prints accuracy, recall and the confusion matrix${labelFolders}
   --id-field F        the column naming each row in the output (default: the line number)
   --url URL           send each input to a running ml-forms JSON API instead of running the model here
                       (redirects are not followed: give the address that answers)
@@ -33,21 +52,38 @@ Options:
   --resume            complete --out FILE: skip the inputs it already has a row for, append the rest
                       (a file that is not this command's output is refused and left as it was)
   --quiet             no progress or summary on standard error
+  --shard I/N         predict only shard I (0 to N-1) of N and write its part: FILE.part-I-of-N.jsonl for
+                      --out FILE.csv (written whole or not at all), else standard output. An input's shard
+                      is a hash of its name (an image's path in the folder given; a row's --id-field value,
+                      else its text), so the listing order does not matter and added inputs move no other
+  --shards N          the same, with I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
   -h, --help          this help
 
-CSV columns: input,label,confidence,score_<label>…,error (regression: input,value,error).
+CSV columns: input,label,confidence,score_<label>…,error${valueColumns}.
+merge: the parts of every shard into the one output an unsharded run writes (same rows, order,
+columns and known-answers report); exit 2 naming the shards missing, cut short, or run with another
+model, model version, options or inputs.
+
 Exit codes: 0 every input predicted, 1 some rows have an error (all other rows written),
 2 usage error, 130 interrupted (Ctrl-C writes the rows done so far; rerun with --resume).
 The server's settings apply (MODELS_DIR, MAX_UPLOAD_MB, MAX_IMAGE_MEGAPIXELS, MAX_REVIEW_CHARS, ONNX_THREADS).
 
 Example:
-  ml-forms predict malaria cells/ --out cells.csv
-  ml-forms predict sentiment reviews.jsonl.gz --field text --id-field id --label-field label --out reviews.csv
+${MODELS.map((m) => `  ml-forms predict ${m.cli.example}`).join('\n')}
 `;
 
 function usage(message: string): number {
   process.stderr.write(`ml-forms: ${message}\nRun "ml-forms predict --help" for usage.\n`);
   return EXIT.usage;
+}
+
+function io(): Io {
+  const interval = Number(process.env.ML_FORMS_PROGRESS_INTERVAL_MS ?? 5000);
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    progressIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 5000,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -65,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string' },
         concurrency: { type: 'string' },
         resume: { type: 'boolean', default: false },
+        shard: { type: 'string' },
+        shards: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -78,13 +116,26 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [command, model, ...inputs] = positionals;
+  if (command === 'merge') {
+    const extra = (['field', 'label-field', 'id-field', 'url', 'concurrency', 'shard', 'shards'] as const).find(
+      (name) => values[name] !== undefined,
+    );
+    if (extra !== undefined || values.resume) return usage(`--${extra ?? 'resume'} does not apply to merge`);
+    try {
+      return await mergeCommand({ parts: positionals.slice(1), out: values.out, quiet: values.quiet }, io());
+    } catch (err) {
+      if (err instanceof UsageError) return usage(err.message);
+      throw err;
+    }
+  }
   if (command !== 'predict')
     return usage(
       command === undefined
         ? 'missing command: ml-forms predict <model> <input…>'
-        : `unknown command "${command}"; the command is "predict"`,
+        : `unknown command "${command}"; the commands are "predict" and "merge"`,
     );
-  if (model === undefined) return usage('missing model: ml-forms predict <regression|malaria|sentiment> <input…>');
+  if (model === undefined)
+    return usage(`missing model: ml-forms predict <${MODELS.map((m) => m.name).join('|')}> <input…>`);
   const concurrency = values.concurrency === undefined ? os.availableParallelism() : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     return usage(`--concurrency must be a whole number from 1 to 256, got "${values.concurrency}"`);
@@ -94,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfig({ NODE_ENV: 'production', ...process.env });
-    const interval = Number(process.env.ML_FORMS_PROGRESS_INTERVAL_MS ?? 5000);
+    const shard = shardSpec(values.shard, values.shards, process.env);
     return await predictCommand(
       {
         model,
@@ -107,13 +158,10 @@ async function main(argv: string[]): Promise<number> {
         concurrency,
         resume: values.resume,
         quiet: values.quiet,
+        shard,
       },
       config,
-      {
-        stdout: process.stdout,
-        stderr: process.stderr,
-        progressIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 5000,
-      },
+      io(),
     );
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) return usage(err.message);

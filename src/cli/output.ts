@@ -15,6 +15,7 @@
  * is started afresh.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { FileHandle } from 'node:fs/promises';
 import { CsvRecords } from '../batch/csv-records';
@@ -191,7 +192,7 @@ async function readCsv(
     new UsageError(
       `${file} does not start with the line ${header} that this command writes: it is not an output of this command; choose another --out`,
     );
-  const regression = columns[1] === 'value';
+  const valueColumn = columns[1] === 'value'; // a model without labels: input,value,error
   const parser = new CsvRecords();
   // Whether the bytes read so far end at a record's end (not inside a quoted field), and whether
   // the current line is blank (the parser skips blank lines without returning a record).
@@ -218,7 +219,7 @@ async function readCsv(
         );
       const error = fields[fields.length - 1] ?? '';
       const outcome: PriorOutcome =
-        error !== '' ? { error: parseError(error) } : regression ? { value: Number(fields[1]) } : { label: fields[1] };
+        error !== '' ? { error: parseError(error) } : valueColumn ? { value: Number(fields[1]) } : { label: fields[1] };
       add(cellText(fields[0] ?? ''), outcome); // the name as the input gave it, without csvField's "'"
     }
     // A first line longer than the header (a text file without line breaks, say) is not ours: stop reading.
@@ -239,6 +240,10 @@ async function readCsv(
  * it was checked is refused, unchanged.
  */
 export function openOutput(file: string, prior: Prior | undefined): fs.WriteStream {
+  // A missing folder would only surface as the stream's error after the models loaded (and a
+  // stat of the folder cannot block, as opening a FIFO could): a usage error now instead.
+  const folder = path.dirname(file);
+  if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${folder}`);
   if (prior === undefined || prior.size === 0) return fs.createWriteStream(file, { flags: 'w' });
   const fd = fs.openSync(file, fs.constants.O_WRONLY | (fs.constants.O_NONBLOCK ?? 0));
   try {

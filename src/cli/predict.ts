@@ -7,6 +7,9 @@
  * at a time into a window of predictions in flight → each finished head-of-window row written →
  * summary and report. Ctrl-C stops pulling inputs, lets the ones in flight finish and be written,
  * and exits 130; a second Ctrl-C exits at once (whole rows are on disk either way).
+ *
+ * With --shard I/N only this shard's inputs are predicted, and the rows go to a part file for
+ * `ml-forms merge` instead (shard.ts: which inputs, the part's format, the rename when complete).
  */
 import { listImages } from '../batch/images';
 import { type InputItem, UsageError } from '../batch/inputs';
@@ -14,9 +17,10 @@ import { checkTextSources, readTextInputs } from '../batch/text-inputs';
 import { KnownAnswers } from '../batch/report';
 import { type BatchRow, csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
 import type { Config } from '../config';
-import type { FormName } from '../errors';
-import { MODEL_NAMES, readCard } from '../predictors/registry';
-import { type Engine, inProcessEngine, remoteEngine, remoteLabels } from './engines';
+import { MODELS } from '../models';
+import { type ModelDefinition, mainField } from '../models/model';
+import { readCard } from '../predictors/registry';
+import { type Engine, inProcessEngine, remoteCard, remoteEngine } from './engines';
 import {
   type OutputFormat,
   type Prior,
@@ -27,20 +31,11 @@ import {
   streamSink,
 } from './output';
 import { Progress, type ProgressMode } from './progress';
+import { type PredictOptions, checkPredict as check } from './check';
+import { PartFile, type Placed, ShardTally, partHeader, partLine, partPath, shardItems, shardName } from './shard';
 import { count } from '../units';
 
-export interface PredictOptions {
-  model: string;
-  inputs: string[];
-  out?: string;
-  field?: string;
-  labelField?: string;
-  idField?: string;
-  url?: string;
-  concurrency: number;
-  resume: boolean;
-  quiet: boolean;
-}
+export type { PredictOptions } from './check';
 
 export interface Io {
   stdout: NodeJS.WriteStream;
@@ -52,60 +47,58 @@ export interface Io {
 /** The exit codes: every row predicted, some rows with an error, a usage error, interrupted (128 + SIGINT). */
 export const EXIT = { ok: 0, rowErrors: 1, usage: 2, interrupted: 130 } as const;
 
-const DEFAULT_FIELD: Record<FormName, string> = { regression: 'x', malaria: '', sentiment: 'review' };
-
-function check(options: PredictOptions): FormName {
-  const model = options.model as FormName;
-  if (!MODEL_NAMES.includes(model))
-    throw new UsageError(`unknown model "${options.model}"; choose ${MODEL_NAMES.join(', ')}`);
-  if (options.inputs.length === 0)
-    throw new UsageError(
-      `give at least one input: ${model === 'malaria' ? 'image files, folders or glob patterns' : '.csv, .jsonl or .txt files, or - for standard input'}`,
-    );
-  if (options.resume && options.out === undefined)
-    throw new UsageError('--resume needs --out FILE: the file to complete');
-  if (model === 'malaria' && (options.field ?? options.idField ?? options.labelField) !== undefined) {
-    throw new UsageError(
-      '--field, --id-field and --label-field apply to .csv and .jsonl inputs, not to images (their folders give the labels)',
-    );
-  }
-  if (options.url !== undefined && !/^https?:\/\/[^/]/.test(options.url))
-    throw new UsageError(`--url must be an http:// or https:// address, got "${options.url}"`);
-  return model;
-}
-
-/** Runs the command; resolves to the exit code. Usage errors are thrown as UsageError. */
-export async function predictCommand(options: PredictOptions, config: Config, io: Io): Promise<number> {
-  const model = check(options);
+/**
+ * Runs the command with a model of `table` (default MODELS); resolves to the exit code. Usage
+ * errors are thrown as UsageError.
+ */
+export async function predictCommand(
+  options: PredictOptions,
+  config: Config,
+  io: Io,
+  table: readonly ModelDefinition[] = MODELS,
+): Promise<number> {
+  const definition = check(options, table);
+  const model = definition.name;
+  const imageModel = definition.input.kind === 'image';
+  const limits = { maxTextChars: config.maxReviewChars };
   const base = options.url?.replace(/\/+$/, '');
   const format: OutputFormat = options.out?.toLowerCase().endsWith('.jsonl') ? 'jsonl' : 'csv';
 
   // Everything that can be a usage error comes before the models load.
   let labels: string[];
+  let version: string;
   try {
-    labels = base === undefined ? readCard(config.modelsDir, model).labels : await remoteLabels(base, model);
+    ({ labels, version } = base === undefined ? readCard(config.modelsDir, model) : await remoteCard(base, model));
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const text = {
-    field: options.field ?? DEFAULT_FIELD[model],
+    field: options.field ?? mainField(definition, limits) ?? '',
     fieldGiven: options.field !== undefined,
     idField: options.idField,
     labelField: options.labelField,
   };
-  const inputBytes = model === 'malaria' ? 0 : checkTextSources(options.inputs, text);
+  const inputBytes = imageModel ? 0 : checkTextSources(options.inputs, text);
   const columns = csvColumns(labels);
 
+  const shard = options.shard;
+  const tally = shard === undefined ? undefined : new ShardTally(shard);
+  const part = shard !== undefined && options.out !== undefined ? partPath(options.out, shard) : undefined;
   // The models load while image folders are listed and an earlier output is read.
   const loading: Promise<Engine> =
     base === undefined
-      ? inProcessEngine(model, config, options.concurrency)
-      : Promise.resolve(remoteEngine(model, base, options.concurrency));
+      ? inProcessEngine(definition, config, options.concurrency, table)
+      : Promise.resolve(remoteEngine(definition, base, options.concurrency, limits));
   loading.catch(() => undefined); // a load failure is reported where it is awaited below
-  let images: InputItem[] | undefined;
+  let images: Placed[] | undefined;
   let prior: Prior | undefined;
   try {
-    if (model === 'malaria') images = await listImages(options.inputs, labels);
+    if (imageModel) images = await listImages(options.inputs, labels);
+    if (images !== undefined && tally !== undefined)
+      images = images.flatMap((item) => {
+        const at = tally.take(item);
+        return at === undefined ? [] : [{ ...item, at }];
+      });
     if (options.out !== undefined && options.resume) prior = await readPrior(options.out, format, columns);
   } catch (err) {
     await loading.then((e) => e.close()).catch(() => undefined);
@@ -114,8 +107,10 @@ export async function predictCommand(options: PredictOptions, config: Config, io
   const engine = await loading;
   // Only now is --out touched: a file --resume refused above is left as it was.
   let output: NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  let partFile: PartFile | undefined;
   try {
-    output = options.out === undefined ? io.stdout : openOutput(options.out, prior);
+    if (part !== undefined) partFile = new PartFile(part);
+    output = partFile?.stream ?? (options.out === undefined ? io.stdout : openOutput(options.out, prior));
   } catch (err) {
     await engine.close().catch(() => undefined);
     throw err;
@@ -130,12 +125,13 @@ export async function predictCommand(options: PredictOptions, config: Config, io
   let bytesRead = 0;
   if (images === undefined && !options.inputs.includes('-'))
     progressState.fraction = () => (inputBytes === 0 ? 1 : bytesRead / inputBytes);
-  const items: AsyncIterable<InputItem> =
+  const listed: AsyncIterable<Placed> =
     images !== undefined
       ? (async function* () {
           yield* images;
         })()
       : readTextInputs(options.inputs, text, (n) => (bytesRead += n));
+  const items = tally === undefined || images !== undefined ? listed : shardItems(listed, tally);
 
   let stopping = false;
   // Wakes the loop if it is waiting for the next input (standard input may never send one). Set
@@ -150,14 +146,21 @@ export async function predictCommand(options: PredictOptions, config: Config, io
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
 
-  const sink: Sink = streamSink(output, options.out !== undefined, () => {
+  const sink: Sink = streamSink(output, output !== io.stdout, () => {
     stopping = true;
     stop();
   });
   const mode: ProgressMode = options.quiet ? 'none' : io.stderr.isTTY ? 'bar' : 'lines';
-  const progress = new Progress(progressState, mode, io.stderr, io.progressIntervalMs);
+  const progress = new Progress(
+    progressState,
+    mode,
+    io.stderr,
+    io.progressIntervalMs,
+    shard === undefined ? undefined : `shard ${shardName(shard)}`,
+  );
   const known = new KnownAnswers(labels);
   const hasKnownAnswers = (item: InputItem): boolean => item.truth !== undefined;
+  const shardText = shard === undefined ? '' : ` shard ${shardName(shard)}`;
   // The rows already written, consumed as their inputs come by (prior.rows is not read again).
   const remaining = prior?.rows ?? new Map<string, PriorOutcome[]>();
 
@@ -165,19 +168,31 @@ export async function predictCommand(options: PredictOptions, config: Config, io
     const resumed =
       prior !== undefined && prior.count > 0 ? `; ${count(prior.count)} rows already in ${options.out}` : '';
     io.stderr.write(
-      `ml-forms predict ${model}: ${images !== undefined ? `${count(images.length)} images` : `${options.inputs.join(', ')}`}, ${engine.description}${resumed}\n`,
+      `ml-forms predict ${model}${shardText}: ${images !== undefined ? `${count(images.length)} images` : `${options.inputs.join(', ')}`}, ${engine.description}${resumed}\n`,
     );
   }
   const started = performance.now();
   progress.start(prior?.count ?? 0);
   let written = 0;
   let exhausted = false;
+  let complete = false;
   try {
-    if (format === 'csv' && !(prior?.started ?? false)) await sink.write(csvLine(columns));
-    const window: Promise<{ item: InputItem; row: BatchRow }>[] = [];
+    if (shard !== undefined) {
+      const { field, labelField } = { ...text, labelField: options.labelField };
+      const limitsGiven = { ...limits, maxUploadBytes: config.maxUploadBytes, maxImagePixels: config.maxImagePixels };
+      const changing = { inputs: options.inputs, field, idField: options.idField, labelField, limits: limitsGiven };
+      await sink.write(partLine(partHeader(shard, { model, version, labels }, changing)));
+    } else if (format === 'csv' && !(prior?.started ?? false)) await sink.write(csvLine(columns));
+    const window: Promise<{ item: Placed; row: BatchRow }>[] = [];
     const writeHead = async (): Promise<void> => {
-      const { item, row } = await (window.shift() as Promise<{ item: InputItem; row: BatchRow }>);
-      await sink.write(format === 'csv' ? csvLine(rowCells(row, labels)) : jsonLine(row));
+      const { item, row } = await (window.shift() as Promise<{ item: Placed; row: BatchRow }>);
+      await sink.write(
+        shard !== undefined
+          ? partLine({ at: item.at as number, row, truth: item.truth })
+          : format === 'csv'
+            ? csvLine(rowCells(row, labels))
+            : jsonLine(row),
+      );
       written++;
       progressState.done++;
       if (row.error !== undefined) progressState.errors++;
@@ -209,29 +224,43 @@ export async function predictCommand(options: PredictOptions, config: Config, io
     }
     while (window.length > 0) await writeHead();
     if (!exhausted) void it.return?.();
+    if (exhausted && !stopping && tally !== undefined) {
+      await sink.write(partLine({ end: true, rows: written, inputs: tally.inputs, digest: tally.finish() }));
+      complete = true;
+    }
   } finally {
     progress.stop();
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await sink.close();
-    await engine.close();
+    try {
+      await sink.close();
+      if (complete) partFile?.commit();
+    } finally {
+      if (!complete) partFile?.discard();
+      await engine.close();
+    }
   }
 
   const interrupted = stopping && !exhausted;
   const seconds = (performance.now() - started) / 1000;
-  const where = options.out ?? 'standard output';
+  const where = part ?? options.out ?? 'standard output';
   if (!options.quiet) {
     const errors = progressState.errors > 0 ? `, ${count(progressState.errors)} with an error` : '';
     const skipped =
       prior !== undefined && prior.count > 0 ? ` (${count(progressState.done - written)} already there)` : '';
     io.stderr.write(
-      `${interrupted ? 'interrupted: ' : ''}${count(progressState.done)} rows in ${where}${skipped}${errors}; ` +
+      `${interrupted ? 'interrupted: ' : ''}${shardText === '' ? '' : `${shardText.trim()}: `}${count(progressState.done)} rows in ${where}${skipped}${errors}` +
+        `${tally === undefined ? '' : ` (${count(tally.inputs)} inputs in all shards)`}; ` +
         `${count(written)} predicted in ${seconds.toFixed(seconds < 10 ? 2 : 1)} s (${count(Math.round(written / seconds))}/s)\n`,
     );
   }
-  if (known.seen > 0) io.stderr.write(known.format() + '\n');
+  if (known.seen > 0)
+    io.stderr.write(
+      (shard === undefined ? '' : `This shard's known answers (merge the parts for all):\n`) + known.format() + '\n',
+    );
   if (interrupted) {
-    if (options.out !== undefined) io.stderr.write(`to finish, run the same command with --resume\n`);
+    if (shard !== undefined) io.stderr.write(`no part was written: run the same command again\n`);
+    else if (options.out !== undefined) io.stderr.write(`to finish, run the same command with --resume\n`);
     return EXIT.interrupted;
   }
   return progressState.errors > 0 ? EXIT.rowErrors : EXIT.ok;

@@ -2,7 +2,8 @@
  * Progress on standard error: a bar redrawn in place when it is a terminal (done/total, rate, ETA,
  * errors so far), a plain line every few seconds when it is not (a log file, CI), nothing when quiet.
  * The total is a count of rows when it is known up front (images), else the share of the input's
- * bytes read (text files; unknown for standard input).
+ * bytes read (text files; unknown for standard input). A sharded run's lines name the shard
+ * ("progress, shard 1/4: …"), so the logs of many pods can be told apart.
  */
 import { count } from '../units';
 
@@ -38,6 +39,8 @@ export class Progress {
     private readonly mode: ProgressMode,
     private readonly stream: NodeJS.WriteStream,
     private readonly intervalMs: number,
+    /** What the run is, when there are several ("shard 1/4"). */
+    private readonly label?: string,
   ) {}
 
   start(skipped: number): void {
@@ -60,7 +63,7 @@ export class Progress {
 
   private draw(): void {
     if (this.mode === 'bar') this.stream.write(`\r${this.line()}\x1b[K`);
-    else this.stream.write(`progress: ${this.line()}\n`);
+    else this.stream.write(`progress${this.label === undefined ? '' : `, ${this.label}`}: ${this.line()}\n`);
   }
 
   private line(): string {
@@ -80,6 +83,7 @@ export class Progress {
       `ETA ${duration(eta)}`,
       `${count(errors)} error${errors === 1 ? '' : 's'}`,
     ].filter((p) => p !== '');
+    if (this.label !== undefined && this.mode === 'bar') parts.unshift(this.label);
     if (this.mode !== 'bar' || share === undefined) return parts.join(', ');
     const width = 24;
     const filled = Math.min(width, Math.round(share * width));

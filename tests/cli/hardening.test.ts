@@ -114,6 +114,13 @@ describe('--resume never changes a file it refuses', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/is a named pipe \(FIFO\), not a file --resume can complete/);
   });
+
+  it('--out in a folder that does not exist: exit 2 naming the folder (it crashed with an abort before)', async () => {
+    const out = at('no-such-folder/rows.csv');
+    const run = await runWithin(20_000, ['predict', 'regression', '-', '--out', out, '--quiet']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`cannot write ${out}: no folder ${path.dirname(out)}`);
+  });
 });
 
 describe('an input folder with links out of it, a FIFO and a device', () => {
