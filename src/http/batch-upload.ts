@@ -23,7 +23,7 @@ import type { Request, Response } from 'express';
 import multer from 'multer';
 import { AppError, fileTooLarge, inputTooLarge } from '../errors';
 import { batchTooLarge, tooManyFiles } from '../batch/limits';
-import { IMAGE_FIELD, FORM_FIELD_LIMITS, uploadError, uploadErrors } from './upload';
+import { IMAGE_FIELD, FORM_FIELD_LIMITS, encodedBody, uploadError, uploadErrors } from './upload';
 
 export interface UploadedImage {
   /** Position in the post, from 0. */
@@ -212,6 +212,8 @@ export function readImageBatch(
   limits: BatchUploadLimits,
   onFile: OnFile,
 ): Promise<number> {
+  const encoded = encodedBody(req);
+  if (encoded !== null) return Promise.reject(encoded);
   const engine = new ImageStream(limits.maxFileBytes, onFile);
   const options: multer.Options & { streamHandler: ReturnType<typeof feedAtMost> } = {
     storage: engine,

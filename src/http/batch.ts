@@ -214,6 +214,7 @@ export function batchEndpoint(deps: BatchDeps, model: ModelDefinition): Endpoint
     responses: { 200: { description: 'One element per image, in the order sent.', json: batchPredictionsSchema(classifierNames(deps.registry.definitions)) } },
     errors: [
       'unsupported_content_type',
+      'unsupported_encoding',
       'invalid_multipart',
       'missing_image',
       'unexpected_field',

@@ -78,6 +78,8 @@ export function imageUpload(config: Config): RequestHandler {
   const raw = express.raw({ type: () => true, limit: config.maxUploadBytes });
 
   return (req, res, next) => {
+    const encoded = encodedBody(req);
+    if (encoded !== null) return next(encoded);
     const type = req.headers['content-type'] ?? '';
     if (/^multipart\/form-data/i.test(type)) {
       multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : (uploadError(err, config.maxUploadBytes) ?? err)));
@@ -89,6 +91,17 @@ export function imageUpload(config: Config): RequestHandler {
     }
     next(uploadErrors.unsupportedContentType(true));
   };
+}
+
+/**
+ * A body sent with a Content-Encoding (gzip, br, …) is refused, as the JSON and form bodies are
+ * (src/http/endpoint.ts, `inflate: false`): multipart would otherwise be parsed as compressed bytes
+ * (a confusing "missing_image"), and an inflated raw body could grow far past what was sent.
+ */
+export function encodedBody(req: Request): AppError | null {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined || /^\s*identity\s*$/i.test(encoding)) return null;
+  return unsupportedInput('unsupported_encoding', 'Send the body without content encoding (no Content-Encoding: gzip).');
 }
 
 /** The uploaded bytes, or a 400 saying what is missing. */

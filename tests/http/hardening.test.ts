@@ -6,7 +6,7 @@
  */
 import zlib from 'node:zlib';
 import request from 'supertest';
-import { buildApp } from '../helpers/app';
+import { buildApp, cellImage } from '../helpers/app';
 
 describe('compressed request bodies: 415 unsupported_encoding, not inflated', () => {
   it('POST /api/predict/regression with a gzip JSON body', async () => {
@@ -43,6 +43,52 @@ describe('compressed request bodies: 415 unsupported_encoding, not inflated', ()
     expect(res.status).toBe(415);
     expect(res.type).toBe('text/html');
     expect(res.text).toMatch(/id="regression-error"[^>]*>Send the body as UTF-8 without content encoding\.</);
+  });
+
+  /** A multipart body with one image, as curl -F image=@cell.png sends it. */
+  async function multipart(): Promise<{ type: string; body: Buffer }> {
+    const boundary = 'x-boundary-1';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="cell.png"\r\nContent-Type: image/png\r\n\r\n`;
+    const body = Buffer.concat([Buffer.from(head), await cellImage('png'), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    return { type: `multipart/form-data; boundary=${boundary}`, body };
+  }
+
+  it.each(['/api/predict/malaria', '/api/predict/malaria/batch'])('POST %s with a gzip multipart body: 415, not "missing_image"', async (path) => {
+    const { app } = await buildApp();
+    const { type, body } = await multipart();
+    const res = await request(app).post(path).set('Content-Type', type).set('Content-Encoding', 'gzip').send(zlib.gzipSync(body));
+    expect(res.status).toBe(415);
+    expect(res.type).toBe('application/json');
+    expect(res.body.error.code).toBe('unsupported_encoding');
+    expect(res.body.error.message).toMatch(/without content encoding/);
+  });
+
+  it('POST /api/predict/malaria with a gzip raw image body: 415, not inflated', async () => {
+    const { app } = await buildApp();
+    const res = await request(app)
+      .post('/api/predict/malaria')
+      .set('Content-Type', 'image/png')
+      .set('Content-Encoding', 'gzip')
+      .send(zlib.gzipSync(await cellImage('png')));
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_encoding');
+  });
+
+  it('the image form (POST /predict/malaria) with a gzip body: the page, with the message beside the form', async () => {
+    const { app } = await buildApp();
+    const { type, body } = await multipart();
+    const res = await request(app).post('/predict/malaria').set('Content-Type', type).set('Content-Encoding', 'gzip').send(zlib.gzipSync(body));
+    expect(res.status).toBe(415);
+    expect(res.type).toBe('text/html');
+    expect(res.text).toMatch(/id="malaria-error"[^>]*>Send the body without content encoding/);
+  });
+
+  it('a multipart image body without content encoding still works', async () => {
+    const { app } = await buildApp();
+    const { type, body } = await multipart();
+    const res = await request(app).post('/api/predict/malaria').set('Content-Type', type).set('Content-Encoding', 'identity').send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.model).toBe('malaria');
   });
 
   it('an uncompressed body (or "identity") still works', async () => {
