@@ -8,7 +8,8 @@
  *     included;
  *  3. the same four shards with --url against a running server (in process there), each shard's
  *     own rate and the total throughput.
- * Each is run `REPEATS` times, alternating, and the median is reported; the merge's output is
+ * Each is run `REPEATS` times (5; `--rounds N`), alternating, and the median with its range and
+ * the per-round ratios are reported; the merge's output is
  * checked to equal the unsharded run's, byte for byte.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,7 +22,8 @@ import { ROOT, buildIfStale } from './lib';
 
 const PER_CLASS = 1000;
 const SHARDS = 4;
-const REPEATS = 3;
+/** Rounds, each the unsharded run then the sharded one (`--rounds N`; at least 5 on a shared machine). */
+const REPEATS = Number(/--rounds[= ](\d+)/.exec(process.argv.slice(2).join(' '))?.[1] ?? 5);
 
 /** Runs the built command; its exit code, standard error and wall-clock seconds. */
 async function run(main: string, args: string[]): Promise<{ code: number | null; stderr: string; seconds: number }> {
@@ -156,6 +158,9 @@ async function main(): Promise<void> {
     console.log(
       `| ${SHARDS} shards with --url to one server (--concurrency 2 each), no merge | ${remote.wall.toFixed(2)} | ${(n / remote.wall).toFixed(0)} (per shard: ${remote.rates.join(', ')}/s) |`,
     );
+    const ratios = sharded.map((x, i) => x / (whole[i] as number)).sort((a, b) => a - b);
+    const range = (xs: number[]): string => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    console.log(`\nRanges: unsharded ${range(whole)} s, sharded ${range(sharded)} s; per-round ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}.`);
     console.log(
       `\nSharded / unsharded wall clock: ${(s / w).toFixed(2)}× (must hold 4: ≤ 1.00× within noise); every merge equalled the unsharded output.`,
     );
