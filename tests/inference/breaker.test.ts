@@ -96,9 +96,9 @@ describe('CircuitBreaker', () => {
     const call = b.watch(b.guard(s.call));
     await settle(call());
     expect(b.isOpen).toBe(true);
-    await sleep(30);
+    // Probes repeat while the server refuses (waited for, not timed: a loaded machine delays timers).
+    await until(() => probes > 1, 2000);
     expect(b.isOpen).toBe(true);
-    expect(probes).toBeGreaterThan(1);
     back = true;
     s.up = true;
     await until(() => !b.isOpen, 1000);
