@@ -8,14 +8,17 @@
  *  4. warm time per prediction, browser engine and server engine, from the same page;
  *  5. onnxruntime-web with 1 thread against 2 (a page made cross-origin isolated for the
  *     purpose, which threads require): warm time per run of each model;
+ *  5b. float against 8-bit files (issue 28): the first prediction on a cold page, median of 5 loads
+ *     of each, and warm time per prediction (bench/browser-precision.ts; --card writes the warm
+ *     times into the cards; --precision-only runs 1 and this part alone);
  *  6. with --agreement and ../shared/data: the canvas alternative to the in-graph resize, i.e.
  *     each validation image fitted into S×S by the browser's canvas, then the model (whose resize
  *     of an S×S image changes nothing), against the server's labels.
  *
  * Parts: bench/browser-page.ts (inputs and timing in the page, shared), bench/browser-threads.ts (5),
- * bench/browser-agreement.ts (6).
+ * bench/browser-precision.ts (5b), bench/browser-agreement.ts (6).
  *
- * Usage: npm run build && npm run bench:browser [-- --runs 50] [--agreement]
+ * Usage: npm run build && npm run bench:browser [-- --runs 50] [--agreement] [--precision-only] [--card]
  * Numbers depend on the machine and its load: the report says when and where it ran.
  */
 import fs from 'node:fs';
@@ -25,6 +28,7 @@ import type { AssetManifest } from '../src/http/static';
 import { launchChromium } from '../tests/helpers/browser';
 import { canvasAgreement } from './browser-agreement';
 import { type BenchWindow, MODELS, type Model, ROOT, RUNS, inputs, kb, ms, timedPredict } from './browser-page';
+import { precisionTimes } from './browser-precision';
 import { harnessServer, threadTimes } from './browser-threads';
 import { quantile } from './stats';
 
@@ -56,6 +60,31 @@ async function main(): Promise<void> {
     const raw = fs.statSync(path.join(ROOT, entry.file)).size;
     const br = entry.encodings.br === undefined ? raw : fs.statSync(path.join(ROOT, entry.encodings.br)).size;
     console.log(`| ${url} | ${raw.toLocaleString('en-US')} | ${br.toLocaleString('en-US')} |`);
+  }
+
+  const download = path.join(ROOT, 'dist', 'public', 'download.json');
+  if (fs.existsSync(download)) {
+    const d = JSON.parse(fs.readFileSync(download, 'utf8')) as {
+      runtime: { served: number };
+      models: Record<string, { served: number }>;
+    };
+    console.log(
+      '\nAll three models and the runtime, as served (brotli; dist/public/download.json, what the engine switch says):\n',
+    );
+    console.log('| models | runtime | models | total |\n|---|---:|---:|---:|');
+    for (const [p, m] of Object.entries(d.models)) {
+      console.log(
+        `| ${p} | ${d.runtime.served.toLocaleString('en-US')} B | ${m.served.toLocaleString('en-US')} B | ${(d.runtime.served + m.served).toLocaleString('en-US')} B |`,
+      );
+    }
+  }
+
+  if (process.argv.includes('--precision-only')) {
+    await precisionTimes(browser, server, samples, process.argv.includes('--card'));
+    await browser.close();
+    await server.stop();
+    console.log(`\n(${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+    return;
   }
 
   console.log('\n## First visit, per model: /?engine=browser in a new profile, one prediction at once\n');
@@ -100,6 +129,8 @@ async function main(): Promise<void> {
     }
     await context.close();
   }
+
+  await precisionTimes(browser, server, samples, process.argv.includes('--card'));
 
   await threadTimes(browser, server, manifest, data);
 

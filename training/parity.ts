@@ -11,7 +11,13 @@
  * the two predictions must be identical as the API returns them (label, confidence and scores to
  * the 4 decimals shown, statement, value): any difference fails the check.
  *
- * Usage: npm run parity [-- --data ../shared/data] [--only malaria|sentiment|regression] [--split | --inference-url URL]
+ * 8-bit versions (issue 28): a classifier whose card names one (`quantized`) is also run in its
+ * 8-bit version, item by item beside the float one, by the same serving path; its accuracy must be
+ * the card's and hold the issue's bars against the float version (training/parity-q8.ts).
+ * `--no-q8` leaves them out. (With --split, the model tier's answers are its default versions,
+ * the float ones; tests/oip/server.test.ts checks its /versions/<v>/infer of the 8-bit ones.)
+ *
+ * Usage: npm run parity [-- --data ../shared/data] [--only malaria|sentiment|regression] [--split | --inference-url URL] [--no-q8]
  */
 import fs from 'node:fs';
 import { loadConfig } from '../src/config';
@@ -24,6 +30,7 @@ import { arg, dataDir, flag } from './args';
 import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
+import { Q8Check } from './parity-q8';
 import { idsDigest, type Labelled, validationIds } from './split';
 
 /** The card rounds accuracy to 4 decimals: anything beyond half a unit of that is a real difference. */
@@ -110,7 +117,14 @@ async function heldOutAccuracy<T extends Labelled>(
   };
 }
 
-async function malaria(registry: Registry, dataRoot: string, split?: SplitCheck): Promise<Outcome> {
+/** The float prediction, and the 8-bit version's beside it when there is one. */
+async function withQ8(q8: Q8Check | null, model: string, truth: string, input: unknown, float: Promise<Prediction>): Promise<Prediction> {
+  const p = await float;
+  if (q8?.has(model) === true) await q8.add(model, truth, input, p);
+  return p;
+}
+
+async function malaria(registry: Registry, dataRoot: string, split?: SplitCheck, q8: Q8Check | null = null): Promise<Outcome> {
   const predictor = registry.get('malaria');
   return heldOutAccuracy(
     predictor.card,
@@ -118,19 +132,23 @@ async function malaria(registry: Registry, dataRoot: string, split?: SplitCheck)
     4,
     (f) => {
       const bytes = fs.readFileSync(f.file);
-      return predictWith(split, 'malaria', f.id, () => predictor.predict(bytes), (r) => r.get('malaria').predict(bytes));
+      const float = predictWith(split, 'malaria', f.id, () => predictor.predict(bytes), (r) => r.get('malaria').predict(bytes));
+      return withQ8(q8, 'malaria', f.label, bytes, float);
     },
     'file bytes → POST path (decode, in-graph resize, ONNX)',
   );
 }
 
-async function sentiment(registry: Registry, dataRoot: string, split?: SplitCheck): Promise<Outcome> {
+async function sentiment(registry: Registry, dataRoot: string, split?: SplitCheck, q8: Q8Check | null = null): Promise<Outcome> {
   const predictor = registry.get('sentiment');
   return heldOutAccuracy(
     predictor.card,
     readReviews(dataRoot),
     2,
-    (r) => predictWith(split, 'sentiment', r.id, () => predictor.predict(r.text), (remote) => remote.get('sentiment').predict(r.text)),
+    (r) => {
+      const float = predictWith(split, 'sentiment', r.id, () => predictor.predict(r.text), (remote) => remote.get('sentiment').predict(r.text));
+      return withQ8(q8, 'sentiment', r.label, r.text, float);
+    },
     'raw review text → ONNX graph',
   );
 }
@@ -164,6 +182,7 @@ async function main(): Promise<void> {
   const only = arg('only');
   const registry = new Registry(new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
+  const q8 = flag('no-q8') ? null : await Q8Check.open(config.modelsDir, { maxPixels: config.maxImagePixels });
   let tier: ServerProcess | undefined;
   let split: SplitCheck | undefined;
   const url = arg('inference-url');
@@ -181,10 +200,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     if (only === undefined || only === 'regression') outcomes.push(await regression(registry, split));
-    if (only === undefined || only === 'sentiment') outcomes.push(await sentiment(registry, dataRoot, split));
-    if (only === undefined || only === 'malaria') outcomes.push(await malaria(registry, dataRoot, split));
+    if (only === undefined || only === 'sentiment') outcomes.push(await sentiment(registry, dataRoot, split, q8));
+    if (only === undefined || only === 'malaria') outcomes.push(await malaria(registry, dataRoot, split, q8));
   } finally {
     await registry.close();
+    await q8?.close();
     await split?.remote.close();
     tier?.child.kill('SIGTERM');
   }
@@ -214,8 +234,9 @@ async function main(): Promise<void> {
       for (const d of differing.slice(0, 5)) console.log(`  ${d.id}: in process ${JSON.stringify(d.inProcess)}\n  ${' '.repeat(d.id.length)}  split      ${JSON.stringify(d.split)}`);
     }
   }
+  const q8Ok = q8?.report() ?? true;
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  if (!outcomes.every((o) => o.ok) || !splitOk) {
+  if (!outcomes.every((o) => o.ok) || !splitOk || !q8Ok) {
     console.error('parity check FAILED');
     process.exit(1);
   }

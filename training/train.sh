@@ -1,19 +1,43 @@
 #!/usr/bin/env bash
 # One command per model: npm run train -- <regression|malaria|sentiment|all> [--data DIR] [...]
-# Uses Debian's Python (see training/README.md for the apt-get line).
+# Uses Debian's Python (see training/README.md for the apt-get line). After a classifier is trained,
+# its quantize step writes the 8-bit version beside the float one (training/quantize.py: the next
+# version folder, served with it by config.pbtxt) and measures it into the card's `quantized`
+# section (training/eval-quantized.ts --card: fails unless the issue-28 bars hold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 model="${1:-}"
 shift || true
+# --data DIR, if given, for the quantize step (sentiment's pruning reads the training reviews).
+data=()
+args=("$@")
+for i in "${!args[@]}"; do
+  if [[ "${args[$i]}" == "--data" ]]; then data=(--data "${args[$((i + 1))]}"); fi
+done
+# A run that writes no model (--help, --select, --tune) has nothing to quantize.
+writes_model=1
+for a in "${args[@]}"; do
+  case "$a" in -h | --help | --select | --tune) writes_model=0 ;; esac
+done
+quantize() {
+  local name="$1"
+  shift
+  [ "$writes_model" = 1 ] || [ "$model" = quantize ] || return 0
+  "$PY" training/quantize.py --model "$name" "$@" "${data[@]}"
+  npx tsx training/eval-quantized.ts --only "$name" --card "${data[@]}"
+}
 case "$model" in
   regression) exec "$PY" training/train_regression.py "$@" ;;
-  malaria)    exec "$PY" training/train_malaria.py "$@" ;;
-  sentiment)  exec "$PY" training/train_sentiment.py "$@" ;;
+  malaria)    "$PY" training/train_malaria.py "$@" && quantize malaria ;;
+  sentiment)  "$PY" training/train_sentiment.py "$@" && quantize sentiment --prune 0.4 ;;
+  quantize)   quantize malaria && quantize sentiment --prune 0.4 ;;
   all)
     "$PY" training/train_regression.py "$@"
     "$PY" training/train_sentiment.py "$@"
+    quantize sentiment --prune 0.4
     "$PY" training/train_malaria.py "$@"
+    quantize malaria
     ;;
-  *) echo "usage: npm run train -- <regression|malaria|sentiment|all> [--data DIR]" >&2; exit 2 ;;
+  *) echo "usage: npm run train -- <regression|malaria|sentiment|quantize|all> [--data DIR]" >&2; exit 2 ;;
 esac

@@ -11,22 +11,29 @@
  *     number or string for a number field, a string for a text field) or an image Blob/File for an
  *     image model.
  *   mlForms.engine          'server' | 'browser', the page's current choice
+ *   mlForms.precision       '8-bit' | 'float': the model files the browser engine downloads, the
+ *                           8-bit versions by default (a quarter of the size, the same labels on
+ *                           >= 99 % of the validation inputs), the float files the server runs
+ *                           with /?engine=browser&precision=float (src/browser/settings.ts)
  *   mlForms.setEngine(e)    change it (the URL follows, so a reload keeps it)
  *   mlForms.ready()         resolves once the browser engine has every model and, where the
  *                           browser allows, the service worker keeps them for offline use
  * In browser mode nothing is sent anywhere: the runtime and the models are downloaded once (and
  * checked against the sha256 in their cards), then every prediction is computed on this device.
+ * The switch says beforehand how much that download is (src/browser/download.ts).
  */
 import type { FormName } from '../errors';
 import type { Prediction } from '../predictors/types';
 import type { BrowserModels } from './runtime';
+import { downloadText, fetchDownloadSizes } from './download';
 import { PredictError, formOf, predictOnServer } from './server-api';
-import { type EngineSettings, readSettings } from './settings';
+import { type EngineSettings, type Precision, readSettings } from './settings';
 
 export type Engine = 'server' | 'browser';
 
 export interface MlForms {
   readonly engine: Engine;
+  readonly precision: Precision;
   setEngine(engine: Engine): void;
   predict(model: FormName, input: unknown, options?: { engine?: Engine }): Promise<Prediction>;
   ready(): Promise<void>;
@@ -113,6 +120,13 @@ class Page implements MlForms {
     const choice = this.drawChoice();
     this.status = choice.status;
     this.radios = choice.radios;
+    if (browserSupported()) {
+      void fetchDownloadSizes().then((sizes) => {
+        if (sizes === null) return;
+        choice.download.textContent = downloadText(sizes, settings.precision);
+        choice.download.hidden = false;
+      });
+    }
     if (!browserSupported()) {
       this.radios.browser.disabled = true;
       this.say(STATUS.unsupported);
@@ -125,6 +139,10 @@ class Page implements MlForms {
 
   get engine(): Engine {
     return this.current;
+  }
+
+  get precision(): Precision {
+    return this.settings.precision;
   }
 
   setEngine(engine: Engine): void {
@@ -215,7 +233,7 @@ class Page implements MlForms {
     this.status.textContent = text;
   }
 
-  private drawChoice(): { status: HTMLElement; radios: Record<Engine, HTMLInputElement> } {
+  private drawChoice(): { status: HTMLElement; download: HTMLElement; radios: Record<Engine, HTMLInputElement> } {
     const fieldset = document.createElement('fieldset');
     fieldset.className = 'engine-choice';
     const legend = document.createElement('legend');
@@ -241,10 +259,15 @@ class Page implements MlForms {
     status.className = 'engine-status';
     status.id = 'engine-status';
     status.setAttribute('role', 'status');
-    fieldset.append(legend, options, status);
+    const download = document.createElement('p');
+    download.className = 'engine-status';
+    download.id = 'engine-download';
+    download.hidden = true; // until the sizes are known
+    radios.browser.setAttribute('aria-describedby', download.id);
+    fieldset.append(legend, options, status, download);
     const header = document.querySelector('.site-header') ?? document.body;
     header.append(fieldset);
-    return { status, radios };
+    return { status, download, radios };
   }
 }
 

@@ -10,7 +10,10 @@
  *  - model files (/models/<name>/<version>/model.onnx): cache first. The page checks each file's
  *    sha256 against /api/models and asks again with `cache: 'reload'` when it differs: that
  *    request goes to the network and replaces the cached copy. Caching a model drops the other
- *    versions of the same model.
+ *    versions of the same model: the cache holds what the page uses, the 8-bit version by
+ *    default or the float one with ?precision=float (src/browser/runtime.ts), not both.
+ *  /download.json (what the engine switch says the browser engine downloads) is one of the
+ *  build's unhashed files: network first.
  * Everything else (form posts, the JSON API's predictions, /metrics) passes through untouched.
  */
 export {}; // a module, so `self` below can be typed as the worker's scope

@@ -6,10 +6,14 @@
  *    into dist/public/engine/ (code both import, from src/core/, is one shared chunk);
  *  - serves onnxruntime-web's WebAssembly (ort-wasm-simd-threaded.wasm, the one variant used)
  *    straight from node_modules under a content-hashed URL;
+ *  - writes dist/public/download.json (/download.json, src/browser/download.ts): what the browser
+ *    engine downloads, the runtime and each precision's model files, in bytes as served (brotli),
+ *    which the engine switch says before the visitor opts in;
  *  - bundles the service worker (src/browser/sw.ts) to dist/public/sw.js with the list of files
  *    it keeps;
  *  - precompresses (brotli quality 11, gzip 9) each served file where that saves at least 5 %:
- *    those above, public/*, and the models' model.onnx files. Compressed copies are named by the
+ *    those above, public/*, and the models' model.onnx files (the float version the card names and
+ *    the 8-bit version of its `quantized` section). Compressed copies are named by the
  *    content's hash (dist/public/z/), so a rebuild compresses only what changed (the 14 MB
  *    WebAssembly takes about a minute on a loaded 2-core machine);
  *  - writes dist/public/assets.json, which src/http/static.ts serves from.
@@ -24,8 +28,10 @@ import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { projectRoot } from '../config';
 import { buildBatchBundle } from './batch';
+import { runtimeOutputs } from './runtime-outputs';
+import type { DownloadSizes, Precision, Sizes } from '../browser/download';
 import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
-import { MANIFEST_FILE } from '../http/static';
+import { MANIFEST_FILE, cardFiles } from '../http/static';
 import { KIND_STATUS } from '../http/status';
 import { MODEL_NAMES, modelSpec, readCard } from '../predictors/registry';
 
@@ -115,11 +121,25 @@ function walk(dir: string): string[] {
     .sort();
 }
 
-/** models/<name>/<version>/model.onnx of each model that has a card in `modelsDir`, read as the server reads it. */
-function modelFiles(modelsDir: string): Array<{ url: string; file: string }> {
+/**
+ * models/<name>/<version>/model.onnx of each model that has a card in `modelsDir`, read as the
+ * server reads it, and of the 8-bit version its card names; `precisions`: the browser's choices
+ * that download it.
+ */
+function modelFiles(modelsDir: string): Array<{ url: string; file: string; precisions: Precision[] }> {
   return MODEL_NAMES.filter((name) => fs.existsSync(path.join(modelsDir, name, 'card.json')))
-    .map((name) => modelSpec(modelsDir, readCard(modelsDir, name)))
-    .map((spec) => ({ url: `/models/${spec.name}/${spec.version}/model.onnx`, file: spec.path }))
+    .map((name) => readCard(modelsDir, name))
+    .flatMap((card) => {
+      const spec = modelSpec(modelsDir, card);
+      const [float, q8] = cardFiles(card);
+      return [float, q8]
+        .filter((f) => f !== undefined)
+        .map((f) => ({
+          url: `/models/${card.name}/${f.version}/model.onnx`,
+          file: path.join(path.dirname(path.dirname(spec.path)), f.version, 'model.onnx'),
+          precisions: (f === q8 ? ['8-bit'] : q8 === undefined ? ['8-bit', 'float'] : ['float']) as Precision[],
+        }));
+    })
     .filter((m) => fs.existsSync(m.file));
 }
 
@@ -171,9 +191,32 @@ export async function buildBrowser(
   // folder (another test process) never finds its files missing while names stay the same.
   for (const f of walk(engineDir)) if (files[`/engine/${path.basename(f)}`] === undefined) fs.rmSync(f);
 
+  const models = modelFiles(path.join(root, 'models'));
+  const sizes = async (list: string[]): Promise<Sizes> => {
+    const out: Sizes = { served: 0, bytes: 0 };
+    for (const file of list) {
+      const bytes = fs.readFileSync(file);
+      const enc = await compressed(root, zdir, bytes, hashOf(file, bytes));
+      out.bytes += bytes.length;
+      out.served += enc.br === undefined ? bytes.length : fs.statSync(path.join(root, enc.br)).size;
+    }
+    return out;
+  };
+  const ofPrecision = async (p: Precision): Promise<DownloadSizes['models'][Precision]> => {
+    const list = models.filter((m) => m.precisions.includes(p));
+    return { ...(await sizes(list.map((m) => m.file))), files: list.map((m) => m.url) };
+  };
+  const download: DownloadSizes = {
+    runtime: await sizes([wasm, ...runtimeOutputs(engine.metafile.outputs).map((o) => path.join(root, o))]),
+    models: { '8-bit': await ofPrecision('8-bit'), float: await ofPrecision('float') },
+  };
+  const downloadFile = path.join(out, 'download.json');
+  fs.writeFileSync(downloadFile, `${JSON.stringify(download, null, 2)}\n`);
+  files['/download.json'] = { file: downloadFile, immutable: false };
+
   const publicDir = path.join(root, 'public');
-  const shell = ['/', ...walk(publicDir).map((f) => `/${rel(publicDir, f)}`)];
-  for (const url of shell.slice(1)) files[url] = { file: path.join(publicDir, url), immutable: false };
+  const shell = ['/', ...walk(publicDir).map((f) => `/${rel(publicDir, f)}`), '/download.json'];
+  for (const url of shell.slice(1, -1)) files[url] = { file: path.join(publicDir, url), immutable: false };
   const precache = [...shell, ...Object.keys(files).filter((u) => u.startsWith('/engine/'))];
   // The worker's bytes change whenever a file it keeps does, so browsers install the new one.
   const kept = precache.filter((u) => u !== '/').map((u) => `${u} ${hashOf((files[u] as { file: string }).file)}`);
@@ -194,7 +237,7 @@ export async function buildBrowser(
   if (sw.errors.length > 0) throw new Error('service worker build failed');
   files['/sw.js'] = { file: path.join(out, 'sw.js'), immutable: false };
 
-  for (const m of modelFiles(path.join(root, 'models'))) files[m.url] = { file: m.file, immutable: false };
+  for (const m of models) files[m.url] = { file: m.file, immutable: false };
 
   const manifest: AssetManifest = { engine: entryUrl, page: pageUrl, files: {} };
   await Promise.all(

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import { notFound, unavailable } from '../errors';
 import type { Registry } from '../predictors/registry';
+import type { ModelCard } from '../predictors/types';
 import type { Endpoint } from './endpoint';
 
 export type Encoding = 'br' | 'gzip';
@@ -148,8 +149,23 @@ export class StaticAssets {
 }
 
 /**
- * GET /models/<name>/<version>/model.onnx: the file of a model the server runs, for the browser
- * engine, which checks it against the sha256 in the model's card. Documented in /openapi.json.
+ * The model files a card offers the browser engine: its own version (the float file the server
+ * runs) and, if its `quantized` section names one, the 8-bit version made from it
+ * (training/quantized-card.ts), each with the sha256 the card gives.
+ */
+export function cardFiles(card: ModelCard): Array<{ version: string; sha256: string }> {
+  const files = [{ version: card.version, sha256: card.artifact.sha256 }];
+  const q = (card as { quantized?: { version?: unknown; artifact?: { sha256?: unknown } } }).quantized;
+  if (typeof q?.version === 'string' && typeof q.artifact?.sha256 === 'string' && q.version !== card.version) {
+    files.push({ version: q.version, sha256: q.artifact.sha256 });
+  }
+  return files;
+}
+
+/**
+ * GET /models/<name>/<version>/model.onnx: the file of a model the server runs, or of the 8-bit
+ * version its card names, for the browser engine, which checks it against the sha256 in the
+ * model's card. Documented in /openapi.json.
  */
 export function modelFileEndpoint(deps: { registry: Registry; modelsDir: string; assets: StaticAssets }): Endpoint {
   return {
@@ -170,13 +186,17 @@ export function modelFileEndpoint(deps: { registry: Registry; modelsDir: string;
         if (!deps.registry.ready) {
           throw unavailable('models_loading', 'The models are still loading. Try again in a few seconds.', 2);
         }
-        const card = deps.registry.cards().find((c) => c.name === req.params.name && c.version === req.params.version);
-        const onDisk = card === undefined ? null : path.join(deps.modelsDir, card.name, card.version, 'model.onnx');
+        const card = deps.registry.cards().find((c) => c.name === req.params.name);
+        const offered = card === undefined ? undefined : cardFiles(card).find((f) => f.version === req.params.version);
+        const onDisk =
+          card === undefined || offered === undefined
+            ? null
+            : path.join(deps.modelsDir, card.name, offered.version, 'model.onnx');
         // A web tier whose model tier runs a version this server's models/ lacks has no file to give.
-        if (card === undefined || onDisk === null || !fs.existsSync(onDisk))
+        if (offered === undefined || onDisk === null || !fs.existsSync(onDisk))
           throw notFound(`No model file at ${req.path}.`);
         const file = path.relative(deps.assets.root, onDisk);
-        const sha256 = card.artifact.sha256;
+        const sha256 = offered.sha256;
         const encodings = deps.assets.modelEncodings(req.path, sha256);
         sendAsset(req, res, deps.assets.root, { file, sha256, encodings }, REVALIDATE);
       },

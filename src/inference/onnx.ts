@@ -86,6 +86,11 @@ export class OnnxBackend extends OrtSessions {
       graphOptimizationLevel: 'all',
       enableCpuMemArena: this.options.memoryArena ?? false,
       enableMemPattern: false,
+      // A graph whose weights are stored in 8 bits (DequantizeLinear on int8 initializers, the
+      // 8-bit versions training/quantize.py writes) is folded back to float weights at load: with
+      // the QDQ fusions kept, onnxruntime dequantizes every weight on every run (1.7× slower,
+      // training/eval-quantized.ts). No effect on a graph without QDQ nodes.
+      extra: { session: { disable_quant_qdq: '1' } },
     });
   }
 }

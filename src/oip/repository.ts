@@ -175,6 +175,19 @@ export function servedVersions(config: ModelConfig, onDisk: string[]): string[] 
   return onDisk.filter((v) => p.versions.some((w) => Number(w) === Number(v)));
 }
 
+/**
+ * The version a request that names none gets: the newest served version a card describes
+ * (readVersionCard: its own card.json, or the model's card.json naming it), else the newest
+ * served. A version without a card is one served beside it, asked for by number: the 8-bit
+ * version training/quantize.py writes next to the float one it was made from (its figures are in
+ * the float card's `quantized` section) is /v2/models/<name>/versions/<v>/infer, while the float
+ * version stays the default. A new version that brings its card (a retrain rolled out) becomes
+ * the default. Triton itself answers a request without a version with the newest version loaded.
+ */
+export function defaultVersion(repo: string, name: string, served: readonly string[]): string | undefined {
+  return [...served].reverse().find((v) => readVersionCard(repo, name, v) !== undefined) ?? served.at(-1);
+}
+
 /** Where a model version's graph is: <repository>/<name>/<version>/model.onnx (Triton's layout; the app's registry uses it too). */
 export function onnxPath(repo: string, name: string, version: string): string {
   return path.join(repo, name, version, 'model.onnx');

@@ -1,9 +1,13 @@
 /**
- * What the model server role serves: for every model of the repository, one version (the newest
- * its version policy allows), loaded into one inference backend (the worker pool, as in the web
- * role), with the metadata and card that describe it.
+ * What the model server role serves: for every model of the repository, the versions its version
+ * policy allows (Triton's rule), loaded into one inference backend (the worker pool, as in the web
+ * role), with the metadata and card that describe each. A request naming no version gets the
+ * model's default version (repository.ts defaultVersion: the newest that a card describes, so an
+ * 8-bit version served beside its float original is asked for by number); every other served
+ * version answers at /v2/models/<name>/versions/<v>/… . Each version's metadata lists that
+ * version alone: a client reading `versions` (the web tier's RemoteBackend) finds the default.
  *
- * Hot versions: reload() reads the repository again and, if any model's version or config has
+ * Hot versions: reload() reads the repository again and, if any model's versions or config have
  * changed, loads a complete new backend beside the running one, switches to it in one step, and
  * closes the old one once the requests it was running have answered. No request is refused or
  * dropped on the way, and a response always names the version that computed it. Reloading
@@ -20,6 +24,7 @@ import type { ModelMetadata, RepositoryIndexEntry } from './protocol';
 import {
   type ModelConfig,
   RepositoryError,
+  defaultVersion,
   modelMetadata,
   modelNames,
   modelSpecFor,
@@ -29,20 +34,27 @@ import {
   versionsOnDisk,
 } from './repository';
 
-/** One model as served: its config, the version loaded, and how it is described. */
+/** One model version as served: its config, the version loaded, and how it is described. */
 export interface ServedEntry {
   name: string;
   version: string;
   config: ModelConfig;
   metadata: ModelMetadata;
   card?: ModelCard;
+  /** Its sessions' name in the backend: the model's name for the default version, name@version for the others. */
+  key: string;
+  /** Every version of this model served (ascending), the default among them. */
+  versions: string[];
 }
 
 interface Generation {
   backend: InferenceBackend;
   /** The same backend as seen through `instrument` (metrics). */
   timed: InferenceBackend;
+  /** The default version of each model, by name. */
   entries: Map<string, ServedEntry>;
+  /** The other versions served, by name@version. */
+  others: Map<string, ServedEntry>;
   inFlight: number;
   retired: boolean;
 }
@@ -98,17 +110,20 @@ export class ModelStore implements QueueStats {
     if (generation === null || this.closed) throw modelsLoading();
     const entry = generation.entries.get(name);
     if (entry === undefined) throw notFound(`unknown model "${name}"; this server has ${[...generation.entries.keys()].join(', ')}`);
-    if (version !== undefined && version !== entry.version) {
-      throw notFound(`model "${name}" has no version "${version}" loaded; it serves version ${entry.version}`);
+    if (version === undefined || version === entry.version) return { entry, generation };
+    const other = generation.others.get(`${name}@${version}`);
+    if (other === undefined) {
+      const served = entry.versions.length > 1 ? `versions ${entry.versions.join(', ')}` : `version ${entry.version}`;
+      throw notFound(`model "${name}" has no version "${version}" loaded; it serves ${served}`);
     }
-    return { entry, generation };
+    return { entry: other, generation };
   }
 
   async run(resolved: Resolved, inputs: NamedTensors): Promise<NamedTensors> {
     const g = resolved.generation;
     g.inFlight++;
     try {
-      return await g.timed.infer(resolved.entry.name, inputs);
+      return await g.timed.infer(resolved.entry.key, inputs);
     } finally {
       g.inFlight--;
       if (g.retired && g.inFlight === 0) void this.release(g);
@@ -152,19 +167,29 @@ export class ModelStore implements QueueStats {
     const names = modelNames(repo);
     const previous = this.current?.entries ?? new Map<string, ServedEntry>();
     const target = new Map<string, ServedEntry>();
+    const others = new Map<string, ServedEntry>();
+    const add = (list: ServedEntry[]): void => {
+      for (const e of list) (e.key === e.name ? target : others).set(e.key, e);
+    };
     if (only !== undefined) {
       if (!names.includes(only)) throw new RepositoryError(`no model "${only}" in the repository (it has ${names.join(', ')})`);
-      for (const [name, entry] of previous) target.set(name, entry);
-      target.set(only, this.read(only));
+      for (const [name, entry] of previous) if (name !== only) target.set(name, entry);
+      for (const [key, entry] of this.current?.others ?? []) if (entry.name !== only) others.set(key, entry);
+      add(this.read(only));
     } else {
-      for (const name of names) target.set(name, this.read(name));
+      for (const name of names) add(this.read(name));
     }
     if (target.size === 0) throw new RepositoryError(`the repository ${repo} holds no model (no */config.pbtxt)`);
 
     const changed = [...target.values()]
       .filter((e) => {
         const before = previous.get(e.name);
-        return before === undefined || before.version !== e.version || JSON.stringify(before.config) !== JSON.stringify(e.config);
+        return (
+          before === undefined ||
+          before.version !== e.version ||
+          before.versions.join() !== e.versions.join() ||
+          JSON.stringify(before.config) !== JSON.stringify(e.config)
+        );
       })
       .map((e) => e.name);
     const removed = [...previous.keys()].filter((n) => !target.has(n));
@@ -172,7 +197,7 @@ export class ModelStore implements QueueStats {
 
     const backend = await this.options.createBackend();
     try {
-      await backend.load([...target.values()].map((e) => modelSpecFor(repo, e.name, e.version)));
+      await backend.load([...target.values(), ...others.values()].map((e) => ({ ...modelSpecFor(repo, e.name, e.version), name: e.key })));
     } catch (err) {
       await backend.close().catch(() => undefined);
       throw new RepositoryError(`could not load ${changed.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
@@ -182,9 +207,9 @@ export class ModelStore implements QueueStats {
       throw new RepositoryError('the server is shutting down');
     }
     const old = this.current;
-    this.current = { backend, timed: this.options.instrument?.(backend) ?? backend, entries: target, inFlight: 0, retired: false };
+    this.current = { backend, timed: this.options.instrument?.(backend) ?? backend, entries: target, others, inFlight: 0, retired: false };
     this.options.log?.info(
-      { models: [...target.values()].map((e) => `${e.name}@${e.version}`), changed, removed },
+      { models: [...target.values()].map((e) => `${e.name}@${e.version}`), others: [...others.keys()], changed, removed },
       old === null ? 'models loaded' : 'models reloaded',
     );
     if (old !== null) {
@@ -194,20 +219,28 @@ export class ModelStore implements QueueStats {
     return [...changed, ...removed];
   }
 
-  /** One model from disk: its config and the newest version its policy serves. */
-  private read(name: string): ServedEntry {
+  /** One model from disk: its config and the versions its policy serves, the default first. */
+  private read(name: string): ServedEntry[] {
     const repo = this.options.repo;
     const config = readModelConfig(repo, name);
     const onDisk = versionsOnDisk(repo, name);
     const served = servedVersions(config, onDisk);
-    const version = served.at(-1);
+    const version = defaultVersion(repo, name, served);
     if (version === undefined) {
       throw new RepositoryError(
         `model "${name}": no version to serve (folders with model.onnx: ${onDisk.join(', ') || 'none'}; policy ${JSON.stringify(config.versionPolicy)})`,
       );
     }
-    if (served.length > 1) this.options.log?.warn({ model: name, served }, 'the version policy allows several versions; serving the newest only');
-    return { name, version, config, metadata: modelMetadata(config, [version]), card: readVersionCard(repo, name, version) };
+    const entry = (v: string): ServedEntry => ({
+      name,
+      version: v,
+      config,
+      metadata: modelMetadata(config, [v]),
+      card: readVersionCard(repo, name, v),
+      key: v === version ? name : `${name}@${v}`,
+      versions: served,
+    });
+    return [entry(version), ...served.filter((v) => v !== version).map(entry)];
   }
 
   private async release(g: Generation): Promise<void> {

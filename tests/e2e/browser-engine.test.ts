@@ -1,12 +1,16 @@
 /**
  * The browser engine in a real browser (playwright-core + Debian chromium): /?engine=browser runs
- * the same models in onnxruntime-web and answers as the server does; window.mlForms.predict
- * rejects bad input with the API's errors in both engines; with the server stopped the page
- * reloads and predicts from the service worker's cache; a new model version replaces the cached
- * one; axe, the CSP, no console errors and no horizontal scroll at 390 px in both modes. With
- * ../shared/data present, the validation split through both engines: malaria labels agree on at
- * least 99.5 % of images and accuracy within 0.3 points; regression and sentiment answers (four
- * decimals) equal.
+ * the models in onnxruntime-web, the 8-bit versions by default (the cards' `quantized` sections),
+ * the float ones the server runs with &precision=float, and answers as the server does (the same
+ * labels; with the float files the same answers); the switch says what it downloads;
+ * window.mlForms.predict rejects bad input with the API's errors in both engines; with the
+ * server stopped the page reloads and predicts from the service worker's cache, which holds the
+ * files the page uses; a new model version replaces the cached one; axe, the CSP, no console
+ * errors and no horizontal scroll at 390 px in both modes. With ../shared/data present, the
+ * validation split through both engines: with the float files, malaria labels agree on at least
+ * 99.5 % of images and accuracy within 0.3 points, regression and sentiment answers (four
+ * decimals) equal; with the 8-bit files (issue 28's bars, against the server's float answers),
+ * accuracy within 0.3 points, the same label on >= 99 % of items, ECE <= 2 %.
  *
  * Pages here keep the app's own headers (its Content-Security-Policy included) and service
  * workers stay on, as for a visitor. Run: npm run test:e2e (it runs the browser build first).
@@ -33,6 +37,52 @@ const DATA = path.join(ROOT, '..', 'shared', 'data');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const REVIEW = 'A warm, funny and beautifully acted film. I loved every minute of it.';
+
+/** The 8-bit version a model's card names (its `quantized` section), if any. */
+function q8Version(model: string): string | undefined {
+  const card = JSON.parse(fs.readFileSync(path.join(ROOT, 'models', model, 'card.json'), 'utf8')) as {
+    quantized?: { version: string };
+  };
+  return card.quantized?.version;
+}
+
+/** ECE as the cards bin it: 10 equal-width bins of the confidence over [0.5, 1]. */
+function ece(rows: Array<{ confidence: number; correct: boolean }>): number {
+  const bins = Array.from({ length: 10 }, () => ({ n: 0, conf: 0, hits: 0 }));
+  for (const r of rows) {
+    const b = bins[Math.min(9, Math.max(0, Math.floor((r.confidence - 0.5) / 0.05)))] as {
+      n: number;
+      conf: number;
+      hits: number;
+    };
+    b.n++;
+    b.conf += r.confidence;
+    if (r.correct) b.hits++;
+  }
+  return bins.reduce(
+    (sum, b) => (b.n === 0 ? sum : sum + (Math.abs(b.conf / b.n - b.hits / b.n) * b.n) / rows.length),
+    0,
+  );
+}
+
+/** Issue 28's bars for an 8-bit version, against the server's (float) answers on the same items. */
+function q8Bars(
+  t: TestContext,
+  what: string,
+  rows: Array<{ browser: { label: string; confidence: number }; server: string; truth: string }>,
+): void {
+  const n = rows.length;
+  const accuracy = (k: 'browser' | 'server'): number =>
+    rows.filter((r) => (k === 'browser' ? r.browser.label : r.server) === r.truth).length / n;
+  const same = rows.filter((r) => r.browser.label === r.server).length / n;
+  const e = ece(rows.map((r) => ({ confidence: r.browser.confidence, correct: r.browser.label === r.truth })));
+  t.diagnostic(
+    `${what}, ${n} validation items, 8-bit in this browser: accuracy ${(accuracy('browser') * 100).toFixed(2)} % (server, float: ${(accuracy('server') * 100).toFixed(2)} %), same label ${(same * 100).toFixed(2)} %, ECE ${(e * 100).toFixed(2)} %`,
+  );
+  assert.ok(Math.abs(accuracy('browser') - accuracy('server')) * 100 <= 0.3, `${what}: accuracy within 0.3 points`);
+  assert.ok(same >= 0.99, `${what}: the same label on ${(same * 100).toFixed(2)} % < 99 %`);
+  assert.ok(e <= 0.02, `${what}: ECE ${(e * 100).toFixed(2)} % > 2 %`);
+}
 
 /**
  * The page's globals, as the functions below that run in the page use them (this project's
@@ -187,14 +237,27 @@ describe('the engine choice', { timeout: 180_000 }, () => {
     assert.equal(regression, ((await predict(page, 'regression', '5', 'server')) as Prediction).statement);
     assert.equal(await page.locator('#regression-chart circle.point').count(), 1);
 
+    // The 8-bit versions by default: the server's labels, and the answers say which version computed them.
+    assert.equal(await page.evaluate('window.mlForms.precision'), '8-bit');
+    assert.match(
+      (await page.textContent('#engine-download')) ?? '',
+      /a download of [\d.]+ MB once .*8-bit models \d+ kB.*full precision.*[\d.]+ MB/,
+    );
     await page.setInputFiles('#image', cellPng);
-    const malaria = await submit(page, 'malaria', 'browser');
-    assert.equal(malaria, (await predictPicked(page, 'server')).statement);
+    await submit(page, 'malaria', 'browser');
+    const [cellHere, cellThere] = [await predictPicked(page, 'browser'), await predictPicked(page, 'server')];
+    assert.equal(cellHere.label, cellThere.label);
+    assert.equal(cellHere.version, q8Version('malaria'));
     assert.equal(await page.locator('#malaria-result meter').count(), 2);
 
     await page.fill('#review', REVIEW);
-    const sentiment = await submit(page, 'sentiment', 'browser');
-    assert.equal(sentiment, ((await predict(page, 'sentiment', REVIEW, 'server')) as Prediction).statement);
+    await submit(page, 'sentiment', 'browser');
+    const [reviewHere, reviewThere] = [
+      (await predict(page, 'sentiment', REVIEW, 'browser')) as Prediction,
+      (await predict(page, 'sentiment', REVIEW, 'server')) as Prediction,
+    ];
+    assert.equal(reviewHere.label, reviewThere.label);
+    assert.equal(reviewHere.version, q8Version('sentiment'));
 
     await page.screenshot({ path: path.join(SHOTS, 'desktop-browser-engine.png'), fullPage: true });
     assert.deepEqual(await seriousViolations(page), []);
@@ -209,6 +272,38 @@ describe('the engine choice', { timeout: 180_000 }, () => {
     );
     assert.equal(await page.evaluate('window.inlineRan === true'), false);
     assert.ok(errors.some((e) => /Content Security Policy/.test(e)));
+    await context.close();
+  });
+
+  test('/?engine=browser&precision=float: the float files the server runs, the same answers; the cache keeps what the page uses', async () => {
+    const { page, context, errors } = await open('/?engine=browser&precision=float');
+    await ready(page);
+    assert.equal(await page.evaluate('window.mlForms.precision'), 'float');
+    assert.match(
+      (await page.textContent('#engine-download')) ?? '',
+      /full-precision models [\d.]+ MB.*8-bit, the default/,
+    );
+    await page.setInputFiles('#image', cellPng);
+    const malaria = await submit(page, 'malaria', 'browser');
+    assert.equal(malaria, (await predictPicked(page, 'server')).statement);
+    assert.deepEqual(await predictPicked(page, 'browser'), await predictPicked(page, 'server'));
+    await page.fill('#review', REVIEW);
+    const sentiment = await submit(page, 'sentiment', 'browser');
+    assert.equal(sentiment, ((await predict(page, 'sentiment', REVIEW, 'server')) as Prediction).statement);
+    assert.deepEqual(
+      await predict(page, 'sentiment', REVIEW, 'browser'),
+      await predict(page, 'sentiment', REVIEW, 'server'),
+    );
+    const cached = await page.evaluate(async () =>
+      (await (await caches.open('ml-forms-data')).keys()).map((r) => new URL(r.url).pathname).sort(),
+    );
+    const card = (m: string): { version: string } =>
+      JSON.parse(fs.readFileSync(path.join(ROOT, 'models', m, 'card.json'), 'utf8')) as { version: string };
+    for (const m of ['malaria', 'sentiment']) {
+      assert.ok(cached.includes(`/models/${m}/${card(m).version}/model.onnx`), `${m}: the float file is cached`);
+      assert.ok(!cached.includes(`/models/${m}/${q8Version(m)}/model.onnx`), `${m}: the 8-bit file is not`);
+    }
+    assert.deepEqual(errors, []);
     await context.close();
   });
 
@@ -317,50 +412,103 @@ describe('the validation data through both engines', { timeout: 900_000 }, () =>
   const haveData = fs.existsSync(path.join(DATA, 'malaria')) && fs.existsSync(path.join(DATA, 'imdb'));
 
   test(
-    'malaria: labels agree on ≥ 99.5 % of the validation images, accuracy within 0.3 points',
+    'malaria: float files: labels agree on ≥ 99.5 % of the validation images, accuracy within 0.3 points; 8-bit files: the issue-28 bars',
     { skip: !haveData && 'no ../shared/data' },
     async (t: TestContext) => {
       const images = findCellImages(DATA);
       const held = validationIds(images);
       const validation = images.filter((f) => held.has(f.id));
-      const { page, context } = await open('/?engine=browser', { serviceWorkers: 'block' });
-      await ready(page);
+      const float = await open('/?engine=browser&precision=float', { serviceWorkers: 'block' });
+      const q8 = await open('/?engine=browser', { serviceWorkers: 'block' });
+      await ready(float.page);
+      await ready(q8.page);
       const malaria = server.registry.get('malaria');
       const labels: Array<[string, string]> = [];
+      const q8Rows: Array<{ browser: { label: string; confidence: number }; server: string; truth: string }> = [];
+      const inPage = (
+        page: Page,
+        images: string[],
+      ): Promise<Array<{ label: string; confidence: number; version: string }>> =>
+        page.evaluate(async (list) => {
+          const out: Array<{ label: string; confidence: number; version: string }> = [];
+          for (const b64 of list) {
+            const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
+            const p = await window.mlForms.predict('malaria', blob, { engine: 'browser' });
+            out.push({ label: p.label as string, confidence: p.confidence as number, version: p.version });
+          }
+          return out;
+        }, images);
       const BATCH = 250;
       for (let start = 0; start < validation.length; start += BATCH) {
-        const files = validation.slice(start, start + BATCH).map((f) => fs.readFileSync(f.file));
-        // The browser's answers in the page; the server's from its predictor (what the API answers), meanwhile.
-        const [here, there] = await Promise.all([
-          page.evaluate(
-            async (images) => {
-              const out: string[] = [];
-              for (const b64 of images) {
-                const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
-                out.push((await window.mlForms.predict('malaria', blob, { engine: 'browser' })).label as string);
-              }
-              return out;
-            },
-            files.map((f) => f.toString('base64')),
-          ),
+        const part = validation.slice(start, start + BATCH);
+        const files = part.map((f) => fs.readFileSync(f.file));
+        const b64 = files.map((f) => f.toString('base64'));
+        // The browser's answers in the pages; the server's from its predictor (what the API answers), meanwhile.
+        const [here, here8, there] = await Promise.all([
+          inPage(float.page, b64),
+          inPage(q8.page, b64),
           Promise.all(files.map(async (f) => (await malaria.predict(f)).label as string)),
         ]);
-        here.forEach((label, i) => labels.push([label, there[i] as string]));
+        here.forEach((p, i) => labels.push([p.label, there[i] as string]));
+        here8.forEach((p, i) => {
+          assert.equal(p.version, q8Version('malaria'));
+          q8Rows.push({ browser: p, server: there[i] as string, truth: part[i]?.label as string });
+        });
       }
       const n = validation.length;
       const agree = labels.filter(([b, s]) => b === s).length / n;
       const accuracy = (k: 0 | 1): number => labels.filter((l, i) => l[k] === validation[i]?.label).length / n;
       t.diagnostic(
-        `malaria, ${n} validation images: labels agree ${(agree * 100).toFixed(2)} %; accuracy browser ${(accuracy(0) * 100).toFixed(2)} %, server ${(accuracy(1) * 100).toFixed(2)} %`,
+        `malaria, ${n} validation images, float in this browser: labels agree ${(agree * 100).toFixed(2)} %; accuracy browser ${(accuracy(0) * 100).toFixed(2)} %, server ${(accuracy(1) * 100).toFixed(2)} %`,
       );
       assert.ok(agree >= 0.995, `labels agree on ${(agree * 100).toFixed(2)} % < 99.5 %`);
       assert.ok(Math.abs(accuracy(0) - accuracy(1)) * 100 <= 0.3, 'accuracy within 0.3 points');
+      q8Bars(t, 'malaria', q8Rows);
+      await float.context.close();
+      await q8.context.close();
+    },
+  );
+
+  test(
+    'sentiment: the 8-bit file in this browser on the whole validation split: the issue-28 bars',
+    { skip: !haveData && 'no ../shared/data' },
+    async (t: TestContext) => {
+      const reviews = readReviews(DATA);
+      const held = validationIds(reviews);
+      const validation = reviews.filter((r) => held.has(r.id));
+      const { page, context } = await open('/?engine=browser', { serviceWorkers: 'block' });
+      await ready(page);
+      const sentiment = server.registry.get('sentiment');
+      const rows: Array<{ browser: { label: string; confidence: number }; server: string; truth: string }> = [];
+      const BATCH = 500;
+      for (let start = 0; start < validation.length; start += BATCH) {
+        const part = validation.slice(start, start + BATCH);
+        const [here, there] = await Promise.all([
+          page.evaluate(
+            async (texts) => {
+              const out: Array<{ label: string; confidence: number; version: string }> = [];
+              for (const text of texts) {
+                const p = await window.mlForms.predict('sentiment', text, { engine: 'browser' });
+                out.push({ label: p.label as string, confidence: p.confidence as number, version: p.version });
+              }
+              return out;
+            },
+            part.map((r) => r.text),
+          ),
+          Promise.all(part.map(async (r) => (await sentiment.predict(r.text)).label as string)),
+        ]);
+        here.forEach((p, i) => {
+          assert.equal(p.version, q8Version('sentiment'));
+          rows.push({ browser: p, server: there[i] as string, truth: part[i]?.label as string });
+        });
+      }
+      q8Bars(t, 'sentiment', rows);
       await context.close();
     },
   );
 
   test(
-    'regression and sentiment: the browser answers equal the server answers (probabilities to 4 decimals)',
+    'regression and sentiment, float files: the browser answers equal the server answers (probabilities to 4 decimals)',
     { skip: !haveData && 'no ../shared/data' },
     async (t: TestContext) => {
       const reviews = readReviews(DATA);
@@ -368,7 +516,7 @@ describe('the validation data through both engines', { timeout: 900_000 }, () =>
       // Every 25th held-out review (200 of 5,000), in a fixed order.
       const sample = reviews.filter((r) => held.has(r.id)).filter((_, i) => i % 25 === 0);
       const xs = [-1000, -3.5, 0, 0.001, 0.25, 1, 5, 7.75, 10, 12345, 1e6, '2.5', ' 7 ', '1e3'];
-      const { page, context } = await open('/?engine=browser', { serviceWorkers: 'block' });
+      const { page, context } = await open('/?engine=browser&precision=float', { serviceWorkers: 'block' });
       await ready(page);
       const compare = async (model: string, inputs: unknown[]): Promise<void> => {
         const answers = await page.evaluate(
@@ -407,6 +555,13 @@ describe('offline and model updates', { timeout: 180_000 }, () => {
     const { page, context, errors } = await open('/?engine=browser', { base: own.base });
     await ready(page);
     assert.match((await page.textContent('#engine-status')) ?? '', /works offline/);
+    // The service worker keeps what the page uses: the 8-bit files by default, not the float ones.
+    const kept = await page.evaluate(async () =>
+      (await (await caches.open('ml-forms-data')).keys()).map((r) => new URL(r.url).pathname),
+    );
+    for (const m of ['malaria', 'sentiment'])
+      assert.ok(kept.includes(`/models/${m}/${q8Version(m)}/model.onnx`), `${m}: the 8-bit file is cached`);
+    assert.equal(kept.filter((u) => u.startsWith('/models/malaria/')).length, 1);
     await page.setInputFiles('#image', cellPng);
     const before = {
       regression: await predict(page, 'regression', 5, 'browser'),

@@ -1,6 +1,8 @@
 /**
  * The real ONNX models, loaded by onnxruntime-node through the app's own predictors:
- * each loads and runs, and gives the known answer for inputs whose answer is not in doubt.
+ * each loads and runs, and gives the known answer for inputs whose answer is not in doubt. The
+ * classifiers' 8-bit versions (issue 28) are what their cards' `quantized` sections say, within
+ * the issue's bars, and the browser engine can download them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,6 +41,41 @@ describe('model artifacts', () => {
     expect(sentiment.artifact.bytes).toBeLessThanOrEqual(10 * 1024 * 1024);
     expect((sentiment.memory as { session_rss_mb: number }).session_rss_mb).toBeLessThanOrEqual(40);
     for (const card of [malaria, sentiment]) expect((card.calibration as { ece: number }).ece).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('the 8-bit versions (the cards\' quantized sections)', () => {
+  interface Quantized {
+    version: string;
+    of_version: string;
+    artifact: { file: string; bytes: number; sha256: string; share_of_float: number };
+    validation: { accuracy: number; accuracy_float: number; same_label_as_float: number; ece: number };
+    command: string;
+  }
+  const quantized = (name: string): Quantized => (readCard(MODELS_DIR, name) as { quantized?: Quantized }).quantized as Quantized;
+
+  it.each(['malaria', 'sentiment'])('%s: the committed file, at most 40 %% of the float one, within the bars, served for the browser', async (name) => {
+    const card = readCard(MODELS_DIR, name);
+    const q = quantized(name);
+    expect(q.of_version).toBe(card.version);
+    expect(Number(q.version)).toBeGreaterThan(Number(card.version));
+    const onnx = fs.readFileSync(path.join(MODELS_DIR, name, q.version, 'model.onnx'));
+    expect(q.artifact.file).toBe(`models/${name}/${q.version}/model.onnx`);
+    expect(q.artifact.sha256).toBe(createHash('sha256').update(onnx).digest('hex'));
+    expect(q.artifact.bytes).toBe(onnx.length);
+    expect(onnx.length).toBeLessThanOrEqual(0.4 * card.artifact.bytes);
+    expect(q.validation.accuracy_float).toBe(card.metrics.validation.accuracy);
+    expect(Math.abs(q.validation.accuracy - q.validation.accuracy_float) * 100).toBeLessThanOrEqual(0.3);
+    expect(q.validation.same_label_as_float).toBeGreaterThanOrEqual(0.99);
+    expect(q.validation.ece).toBeLessThanOrEqual(0.02);
+    expect(q.command).toContain(`npm run train -- ${name}`);
+    const res = await request(ctx.app).get(`/models/${name}/${q.version}/model.onnx`).set('Accept-Encoding', 'identity').buffer(true).parse((r, done) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+    expect(res.status).toBe(200);
+    expect(createHash('sha256').update(res.body as Buffer).digest('hex')).toBe(q.artifact.sha256);
   });
 });
 

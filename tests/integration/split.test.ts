@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { readModelConfig, readVersionCard, servedVersions, versionsOnDisk } from '../../src/oip/repository';
+import { defaultVersion, readModelConfig, readVersionCard, servedVersions, versionsOnDisk } from '../../src/oip/repository';
 import { MODELS_DIR, buildApp, cellImage, realBackend } from '../helpers/app';
 import { type ServerProcess, startServer } from '../helpers/server-process';
 import { sleep } from '../helpers/async';
@@ -80,7 +80,8 @@ describe('web tier + model tier on two ports', () => {
 
     const models = (await (await fetch(`${web.url}/api/models`)).json()) as { models: { name: string; version: string }[] };
     for (const m of models.models) {
-      expect(m.version).toBe(servedVersions(readModelConfig(repo, m.name), versionsOnDisk(repo, m.name)).at(-1));
+      // The version a request naming none gets: the newest with a card (an 8-bit version is served beside it, asked for by number).
+      expect(m.version).toBe(defaultVersion(repo, m.name, servedVersions(readModelConfig(repo, m.name), versionsOnDisk(repo, m.name))));
     }
     const api = (await (await json(web.url, '/api/predict/sentiment', { review: REVIEWS[1] })).json()) as Record<string, unknown>;
     expect(api).toMatchObject({ model: 'sentiment', label: 'negative' });
@@ -125,8 +126,9 @@ describe('web tier + model tier on two ports', () => {
 
 describe('a new model version on the model tier', () => {
   it('is loaded on SIGHUP while predictions keep coming: none fails, and the web tier then answers with it', async () => {
-    const current = servedVersions(readModelConfig(repo, 'sentiment'), versionsOnDisk(repo, 'sentiment')).at(-1) as string;
-    const next = String(Number(current) + 1);
+    const onDisk = versionsOnDisk(repo, 'sentiment');
+    const current = defaultVersion(repo, 'sentiment', servedVersions(readModelConfig(repo, 'sentiment'), onDisk)) as string;
+    const next = String(Number(onDisk.at(-1)) + 1); // after the 8-bit version served beside the float one
     const card = readVersionCard(repo, 'sentiment', current);
     let stop = false;
     const outcomes: { status: number; version?: string }[] = [];
@@ -140,6 +142,10 @@ describe('a new model version on the model tier', () => {
     fs.mkdirSync(path.join(repo, 'sentiment', next));
     fs.copyFileSync(path.join(repo, 'sentiment', current, 'model.onnx'), path.join(repo, 'sentiment', next, 'model.onnx'));
     fs.writeFileSync(path.join(repo, 'sentiment', next, 'card.json'), JSON.stringify({ ...card, version: next }));
+    // The config names the versions to serve (as Triton's `specific` policy): the rollout adds it.
+    const configFile = path.join(repo, 'sentiment', 'config.pbtxt');
+    const config = fs.readFileSync(configFile, 'utf8');
+    fs.writeFileSync(configFile, /version_policy: \{ specific/.test(config) ? config.replace(/versions: \[([^\]]*)\]/, `versions: [$1, ${next} ]`) : config);
     tier.child.kill('SIGHUP');
     for (let i = 0; i < 100 && !tier.logs.some((l) => /repository reloaded/.test(l)); i++) await sleep(50);
     await sleep(500);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { RemoteBackend } from '../../src/inference/remote';
-import { readVersionCard, servedVersions, readModelConfig, versionsOnDisk } from '../../src/oip/repository';
+import { defaultVersion, readVersionCard, servedVersions, readModelConfig, versionsOnDisk } from '../../src/oip/repository';
 import { MODELS_DIR, buildApp } from '../helpers/app';
 import { buildModelServer, listen } from '../helpers/oip';
 import { sleep } from '../helpers/async';
@@ -24,8 +24,9 @@ it('loads sentiment v+1 under load: no request fails, then predictions, /api/mod
   const remote = new RemoteBackend({ url: listening.url, timeoutMs: 5000, retries: 2 });
   const web = await buildApp({ backend: remote });
   try {
-    const current = servedVersions(readModelConfig(repo, 'sentiment'), versionsOnDisk(repo, 'sentiment')).at(-1) as string;
-    const next = String(Number(current) + 1);
+    const onDisk = versionsOnDisk(repo, 'sentiment');
+    const current = defaultVersion(repo, 'sentiment', servedVersions(readModelConfig(repo, 'sentiment'), onDisk)) as string;
+    const next = String(Number(onDisk.at(-1)) + 1); // after the 8-bit version served beside the float one
     const before = await request(web.app).post('/api/predict/sentiment').send({ review: REVIEW });
     expect(before.body.version).toBe(current);
 
@@ -42,6 +43,10 @@ it('loads sentiment v+1 under load: no request fails, then predictions, /api/mod
     fs.mkdirSync(path.join(repo, 'sentiment', next));
     fs.copyFileSync(path.join(repo, 'sentiment', current, 'model.onnx'), path.join(repo, 'sentiment', next, 'model.onnx'));
     fs.writeFileSync(path.join(repo, 'sentiment', next, 'card.json'), JSON.stringify({ ...card, version: next, description: `${card?.description} Retrained.` }));
+    // The config names the versions to serve (as Triton's `specific` policy): the rollout adds it.
+    const configFile = path.join(repo, 'sentiment', 'config.pbtxt');
+    const config = fs.readFileSync(configFile, 'utf8');
+    fs.writeFileSync(configFile, /version_policy: \{ specific/.test(config) ? config.replace(/versions: \[([^\]]*)\]/, `versions: [$1, ${next} ]`) : config);
     await sleep(100);
     const load = await request(listening.url).post('/v2/repository/models/sentiment/load');
     expect(load.status).toBe(200);

@@ -11,7 +11,7 @@ import { unavailable } from '../../src/errors';
 import type { InferenceBackend, NamedTensors } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { type TensorMetadata, writeMessage } from '../../src/oip/protocol';
-import { modelNames, readVersionCard, servedVersions, readModelConfig, versionsOnDisk } from '../../src/oip/repository';
+import { defaultVersion, modelNames, readVersionCard, servedVersions, readModelConfig, versionsOnDisk } from '../../src/oip/repository';
 import { MODELS_DIR } from '../helpers/app';
 import { buildModelServer, listen } from '../helpers/oip';
 
@@ -21,8 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.store.close());
 
-/** The version the repository's policy serves for `name`. */
-const servedVersion = (name: string): string => servedVersions(readModelConfig(MODELS_DIR, name), versionsOnDisk(MODELS_DIR, name)).at(-1) as string;
+/** The versions the repository's policy serves for `name`, and the one a request without a version gets. */
+const servedList = (name: string): string[] => servedVersions(readModelConfig(MODELS_DIR, name), versionsOnDisk(MODELS_DIR, name));
+const servedVersion = (name: string): string => defaultVersion(MODELS_DIR, name, servedList(name)) as string;
 const metadataOf = (name: string) => ctx.store.entries().find((e) => e.name === name)?.metadata as { inputs: TensorMetadata[]; outputs: TensorMetadata[] };
 
 /** A concrete shape for a declared one: batch `n` first, a free dimension (-1) of size `free`. */
@@ -127,6 +128,27 @@ describe('metadata', () => {
     expectError(await request(ctx.app).get(`/v2/models/${name}/versions/999/ready`), 404);
     expectError(await request(ctx.app).post(`/v2/models/${name}/versions/999/infer`).send({ inputs: sampleInputs(name, 1) }), 404);
     expectError(await request(ctx.app).get('/v2/nothing/here'), 404);
+  });
+
+  const extra = MODELS.flatMap((name) => servedList(name).filter((v) => v !== servedVersion(name)).map((v) => [name, v] as const));
+  it('serves another version beside the default (the 8-bit versions of training/quantize.py)', () => {
+    expect(extra.map(([name]) => name)).toEqual(expect.arrayContaining(['malaria', 'sentiment']));
+  });
+
+  it.each(extra)('%s version %s answers at /versions/{v}: its metadata, its graph, close to the default version', async (name, version) => {
+    const meta = await request(ctx.app).get(`/v2/models/${name}/versions/${version}`);
+    expect(meta.status).toBe(200);
+    expect(meta.body).toEqual({ ...(await request(ctx.app).get(`/v2/models/${name}`)).body, versions: [version] });
+    expect((await request(ctx.app).get(`/v2/models/${name}/versions/${version}/ready`)).status).toBe(200);
+    const inputs = sampleInputs(name, 2);
+    const other = await request(ctx.app).post(`/v2/models/${name}/versions/${version}/infer`).send({ inputs });
+    const base = await request(ctx.app).post(`/v2/models/${name}/infer`).send({ inputs });
+    expect(other.status).toBe(200);
+    expect(other.body.model_version).toBe(version);
+    expect(base.body.model_version).toBe(servedVersion(name));
+    const data = (r: request.Response): number[] => r.body.outputs[0].data as number[];
+    expect(data(other)).toHaveLength(data(base).length);
+    data(other).forEach((p, i) => expect(Math.abs(p - (data(base)[i] as number))).toBeLessThan(0.1));
   });
 });
 

@@ -11,6 +11,7 @@ import { signatureProblem } from '../../src/oip/signatures';
 import {
   type ModelConfig,
   type TensorConfig,
+  defaultVersion,
   modelMetadata,
   modelNames,
   onnxPath,
@@ -62,6 +63,10 @@ describe.each(MODELS)('models/%s', (name) => {
     }
   });
 
+  it('serves every version folder on disk (the 8-bit version beside the float one)', () => {
+    expect(servedVersions(config, versionsOnDisk(MODELS_DIR, name))).toEqual(versionsOnDisk(MODELS_DIR, name));
+  });
+
   it.each(versionsOnDisk(MODELS_DIR, name))('matches the ONNX graph of version %s (names, types, shapes)', async (version) => {
     const session = await ort.InferenceSession.create(onnxPath(MODELS_DIR, name, version));
     try {
@@ -74,7 +79,7 @@ describe.each(MODELS)('models/%s', (name) => {
 
   it("serves the version its card describes, and what it declares is what the card's predictor sends and reads", () => {
     const card = readCard(MODELS_DIR, name);
-    const served = servedVersions(config, versionsOnDisk(MODELS_DIR, name)).at(-1);
+    const served = defaultVersion(MODELS_DIR, name, servedVersions(config, versionsOnDisk(MODELS_DIR, name)));
     expect(served).toBe(card.version);
     expect(readVersionCard(MODELS_DIR, name, card.version)).toEqual(card);
     const metadata = modelMetadata(config, [card.version]);
