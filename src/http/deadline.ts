@@ -75,6 +75,9 @@ export function deadline(options: DeadlineOptions): RequestHandler {
   };
 }
 
+/** Why a request's signal aborted: it was answered, or its client left. */
+const ANSWERED = new Error('the request was answered or its client left');
+
 /**
  * The rest of the route runs as work for this request (src/inference/cancel-scope.ts): its signal
  * aborts when the response closes, that is once it has been answered (by the route, or by the
@@ -85,7 +88,9 @@ export function deadline(options: DeadlineOptions): RequestHandler {
 export function cancelWhenAnswered(): RequestHandler {
   return (_req, res, next) => {
     const answered = new AbortController();
-    res.once('close', () => answered.abort());
+    // One shared reason (nothing reads it): abort() without one builds a DOMException, stack and
+    // all, for every request: ~45 µs of CPU per image prediction, measured (issue 24).
+    res.once('close', () => answered.abort(ANSWERED));
     withSignal(answered.signal, next);
   };
 }
