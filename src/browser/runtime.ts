@@ -14,11 +14,10 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { fileTooLarge, type FormName, missingImage, notFound } from '../errors';
-import { parseFields } from '../fields';
 import type { ModelSpec } from '../inference/backend';
 import { OrtSessions } from '../inference/ort-sessions';
 import { MODELS } from '../models';
-import { byName, type InputLimits, mainField, type ModelDefinition } from '../models/model';
+import { byName, type InputLimits, inputFromValue, type ModelDefinition } from '../models/model';
 import type { ModelCard, Prediction, Predictor } from '../predictors/types';
 import { browserDecoder } from './decode';
 import type { EngineSettings, Precision } from './settings';
@@ -159,9 +158,7 @@ export class BrowserModels {
   async predict(model: FormName, input: unknown): Promise<Prediction> {
     const def = this.definition(model);
     if (def.input.kind === 'fields') {
-      const field = mainField(def, this.limits);
-      const parsed = parseFields(def.input.fields(this.limits), field === null ? {} : { [field]: input });
-      const value = def.input.toInput(parsed);
+      const value = inputFromValue(def, this.limits, input);
       return (await this.predictor(model)).predict(value);
     }
     if (!(input instanceof Blob)) throw missingImage();

@@ -12,12 +12,11 @@ import { configureSharp } from '../images';
 import type { InputItem } from '../batch/inputs';
 import { NotRegularFile, openRegular } from '../batch/open-regular';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
-import type { Config } from '../config';
+import { type Config, inputLimits } from '../config';
 import { AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
 import { localBackend } from '../inference/configured';
 import { withRetry } from '../inference/retry';
-import { parseFields } from '../fields';
-import { type InputLimits, type ModelDefinition, mainField } from '../models/model';
+import { type InputLimits, type ModelDefinition, inputFromValue, mainField } from '../models/model';
 import { Registry } from '../predictors/registry';
 
 export interface Engine {
@@ -121,10 +120,8 @@ export async function inProcessEngine(
       );
   } else {
     // A row's value stands for the model's first field, checked as the JSON API checks it.
-    const limits = { maxTextChars: config.maxReviewChars };
-    const fields = input.fields(limits);
-    const field = mainField(model, limits) as string;
-    predict = (item) => registry.get(model.name).predict(input.toInput(parseFields(fields, { [field]: item.value })));
+    const limits = inputLimits(config);
+    predict = (item) => registry.get(model.name).predict(inputFromValue(model, limits, item.value));
   }
   return {
     description: `in process, ${pool.description}`,

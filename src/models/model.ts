@@ -10,7 +10,7 @@
  */
 import type { z } from 'zod';
 import type { ErrorStep } from '../errors';
-import type { Fields } from '../fields';
+import { type Fields, parseFields } from '../fields';
 import type { RgbImage } from '../image-header';
 import type { InferenceBackend } from '../inference/backend';
 import type { ModelCard, Prediction, Predictor } from '../predictors/types';
@@ -135,4 +135,15 @@ export function byName(models: readonly ModelDefinition[], name: string): ModelD
 /** The field a single value stands for: the first of a fields input (none for an image model). */
 export function mainField(model: ModelDefinition, limits: InputLimits): string | null {
   return model.input.kind === 'fields' ? (Object.keys(model.input.fields(limits))[0] ?? null) : null;
+}
+
+/**
+ * A fields model's input from one value standing for its first field (a CSV or JSON Lines cell,
+ * mlForms.predict's input), checked as the JSON API checks that field: the same errors.
+ */
+export function inputFromValue(model: ModelDefinition, limits: InputLimits, value: unknown): unknown {
+  if (model.input.kind !== 'fields') throw new Error(`model "${model.name}" takes an image, not a value`);
+  const fields = model.input.fields(limits);
+  const field = mainField(model, limits);
+  return model.input.toInput(parseFields(fields, field === null ? {} : { [field]: value }));
 }
