@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERRORS, ERROR_CODES, type ErrorCode } from '../errors';
-import { classificationPredictionSchema } from '../predictors/types';
+import { classificationPredictionSchema, perModelNames } from '../predictors/types';
 
 /** What one image of a batch can fail with: what the single-image API answers for a bad file or a busy model. */
 const IMAGE_ERROR_CODES = ERROR_CODES.filter(
@@ -20,39 +20,28 @@ const fileName = z
   .string()
   .meta({ description: 'The file name as sent (a folder path kept), without control characters.' });
 
-const batchSchemas = new Map<string, z.ZodObject>();
-
-/**
- * The batch answer for the table's classifiers `names` (classificationPredictionSchema's): one
- * schema object per set of names, so that the document holds one BatchPredictions.
- */
-export function batchPredictionsSchema(names: readonly string[]): z.ZodObject {
-  const key = names.join(',');
-  let schema = batchSchemas.get(key);
-  if (schema === undefined) {
-    schema = z
-      .strictObject({
-        predictions: z
-          .array(
-            z.union([
-              classificationPredictionSchema(names).extend({ file: fileName }),
-              z.strictObject({
-                file: fileName,
-                error: z.strictObject({
-                  code: z.enum(IMAGE_ERROR_CODES),
-                  message: z.string().meta({ description: 'For a person: what is wrong with this file.' }),
-                }),
+/** The batch answer for the table's classifiers `names` (classificationPredictionSchema's). */
+export const batchPredictionsSchema = perModelNames((names) =>
+  z
+    .strictObject({
+      predictions: z
+        .array(
+          z.union([
+            classificationPredictionSchema(names).extend({ file: fileName }),
+            z.strictObject({
+              file: fileName,
+              error: z.strictObject({
+                code: z.enum(IMAGE_ERROR_CODES),
+                message: z.string().meta({ description: 'For a person: what is wrong with this file.' }),
               }),
-            ]),
-          )
-          .meta({ description: 'One element per image, in the order sent.' }),
-      })
-      .meta({
-        id: 'BatchPredictions',
-        description:
-          "Each image's prediction (the single-image answer with its file name), or the error the single-image API gives for that file.",
-      });
-    batchSchemas.set(key, schema);
-  }
-  return schema;
-}
+            }),
+          ]),
+        )
+        .meta({ description: 'One element per image, in the order sent.' }),
+    })
+    .meta({
+      id: 'BatchPredictions',
+      description:
+        "Each image's prediction (the single-image answer with its file name), or the error the single-image API gives for that file.",
+    }),
+);

@@ -7,16 +7,17 @@
  */
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { inputLimits } from '../config';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
 import { type Fields, fieldsBodyLimit, parseFields } from '../fields';
 import type { ModelDefinition } from '../models/model';
-import { classificationPredictionSchema, modelCardSchema } from '../predictors/types';
+import { classificationPredictionSchema, modelCardSchema, perModelNames } from '../predictors/types';
 import { renderSvg } from '../sample-image';
 import { batchEndpoint, classifyPost } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
-import { classifierNames, exampleFormat, fieldsOf, inputLimits } from './table';
+import { classifierNames, exampleFormat, fieldsOf } from './table';
 import { imageBody } from './upload';
 import { type PageDeps, renderPage } from './view';
 import { batchTable } from './view-batch';
@@ -108,18 +109,8 @@ const ReadinessSchema = z
   })
   .meta({ id: 'Readiness' });
 
-const modelLists = new Map<string, z.ZodObject>();
-
-/** GET /api/models's answer for the table's `names`: one schema object per set of names (its id is the document's). */
-function modelListSchema(names: readonly string[]): z.ZodObject {
-  const key = names.join(',');
-  let schema = modelLists.get(key);
-  if (schema === undefined) {
-    schema = z.strictObject({ models: z.array(modelCardSchema(names)) }).meta({ id: 'ModelList' });
-    modelLists.set(key, schema);
-  }
-  return schema;
-}
+/** GET /api/models's answer for the table's `names`. */
+const modelListSchema = perModelNames((names) => z.strictObject({ models: z.array(modelCardSchema(names)) }).meta({ id: 'ModelList' }));
 
 /** The JSON prediction endpoint of a model: POST /api/predict/<name>, with the examples its definition names. */
 function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {

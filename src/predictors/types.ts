@@ -11,32 +11,38 @@ export const versionSchema = z.string().meta({ description: "The model's version
 /** One sentence for a person. */
 export const statementSchema = z.string().meta({ description: 'One sentence for a person.' });
 
-const classificationSchemas = new Map<string, z.ZodObject>();
-
 /**
- * A classifier's answer, for the classifiers `names` (the table's, in page order): one schema
- * object per set of names, so that the OpenAPI document holds one ClassificationPrediction.
+ * `build` made once per set of model names: a schema with an `id` is one named component of the
+ * OpenAPI document, so every endpoint of an app must share the one object built for its table.
  */
-export function classificationPredictionSchema(names: readonly string[]) {
-  const key = names.join(',');
-  let schema = classificationSchemas.get(key);
-  if (schema === undefined) {
-    schema = z
-      .object({
-        model: z.enum(names as [string, ...string[]]),
-        version: versionSchema,
-        label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
-        confidence: probability.meta({ description: "The label's probability, from 0 to 1." }),
-        scores: z
-          .record(z.string(), probability)
-          .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
-        statement: statementSchema,
-      })
-      .meta({ id: 'ClassificationPrediction', description: `A classifier's answer (${names.join(', ')}).` });
-    classificationSchemas.set(key, schema);
-  }
-  return schema;
+export function perModelNames<S>(build: (names: readonly string[]) => S): (names: readonly string[]) => S {
+  const built = new Map<string, S>();
+  return (names) => {
+    const key = names.join(',');
+    let schema = built.get(key);
+    if (schema === undefined) {
+      schema = build(names);
+      built.set(key, schema);
+    }
+    return schema;
+  };
 }
+
+/** A classifier's answer, for the classifiers `names` (the table's, in page order). */
+export const classificationPredictionSchema = perModelNames((names) =>
+  z
+    .object({
+      model: z.enum(names as [string, ...string[]]),
+      version: versionSchema,
+      label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
+      confidence: probability.meta({ description: "The label's probability, from 0 to 1." }),
+      scores: z
+        .record(z.string(), probability)
+        .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
+      statement: statementSchema,
+    })
+    .meta({ id: 'ClassificationPrediction', description: `A classifier's answer (${names.join(', ')}).` }),
+);
 
 /** A classifier's answer. */
 export interface ClassificationPrediction {
@@ -102,18 +108,10 @@ const CARD_META = { id: 'ModelCard', description: 'What a model is, how it was t
  */
 export const ModelCardSchema = z.looseObject({ name: z.string(), ...cardFields });
 
-const cardSchemas = new Map<string, z.ZodObject>();
-
-/** The card's schema for the documents: its name one of the table's `names` (one schema object per set of names). */
-export function modelCardSchema(names: readonly string[]) {
-  const key = names.join(',');
-  let schema = cardSchemas.get(key);
-  if (schema === undefined) {
-    schema = z.looseObject({ name: z.enum(names as [string, ...string[]]), ...cardFields }).meta(CARD_META);
-    cardSchemas.set(key, schema);
-  }
-  return schema;
-}
+/** The card's schema for the documents: its name one of the table's `names`. */
+export const modelCardSchema = perModelNames((names) =>
+  z.looseObject({ name: z.enum(names as [string, ...string[]]), ...cardFields }).meta(CARD_META),
+);
 
 export type ModelCard = z.output<typeof ModelCardSchema>;
 
