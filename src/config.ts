@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { environment, isLoopback } from './config-schema';
+import type { InputLimits } from './models/model';
 
 export { isLoopback };
 
@@ -121,6 +122,9 @@ export function packageInfo(): { name: string; version: string } {
  * Memory one more HTTP process needs at peak, and what the rest takes (the supervising primary and
  * headroom), in MB: measured by `npm run bench` (bench/README.md).
  */
+/** The limits a model's fields are built with under this configuration (a text field's longest text: MAX_REVIEW_CHARS). */
+export const inputLimits = (config: Pick<Config, 'maxReviewChars'>): InputLimits => ({ maxTextChars: config.maxReviewChars });
+
 export const HTTP_PROCESS_MB = 128;
 export const BASE_MB = 64;
 

@@ -16,7 +16,7 @@ import { type InputItem, UsageError } from '../batch/inputs';
 import { checkTextSources, readTextInputs } from '../batch/text-inputs';
 import { KnownAnswers } from '../batch/report';
 import { type BatchRow, csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
-import type { Config } from '../config';
+import { type Config, inputLimits } from '../config';
 import { MODELS } from '../models';
 import { type ModelDefinition, mainField } from '../models/model';
 import { readCard } from '../predictors/registry';
@@ -60,7 +60,7 @@ export async function predictCommand(
   const definition = check(options, table);
   const model = definition.name;
   const imageModel = definition.input.kind === 'image';
-  const limits = { maxTextChars: config.maxReviewChars };
+  const limits = inputLimits(config);
   const base = options.url?.replace(/\/+$/, '');
   const format: OutputFormat = options.out?.toLowerCase().endsWith('.jsonl') ? 'jsonl' : 'csv';
 

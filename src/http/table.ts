@@ -4,13 +4,11 @@
  * table in words for the page's heading and the API reference. Nothing here names a model.
  */
 import path from 'node:path';
-import type { Config } from '../config';
+import { type Config, inputLimits } from '../config';
 import type { Fields } from '../fields';
-import type { InputLimits, ModelDefinition } from '../models/model';
+import type { ModelDefinition } from '../models/model';
 import type { SampleFormat } from '../sample-image';
 
-/** The limits a model's fields are built with (a text field's longest text: MAX_REVIEW_CHARS). */
-export const inputLimits = (config: Config): InputLimits => ({ maxTextChars: config.maxReviewChars });
 
 /** The fields of a fields model, or null for an image model. */
 export function fieldsOf(model: ModelDefinition, config: Config): Fields | null {
