@@ -74,35 +74,17 @@ async function main(): Promise<void> {
   const whole: number[] = [];
   const sharded: number[] = [];
   const partsOut = (i: number): string => path.join(tmp, `r${i}.csv`);
+  /** `ml-forms predict malaria <the cells> --out OUT` and the rest. */
+  const predict = (out: string, ...rest: string[]): string[] => ['predict', 'malaria', folder, '--out', out, ...rest];
   try {
     for (let r = 0; r < REPEATS; r++) {
-      const one = await run(main, [
-        'predict',
-        'malaria',
-        folder,
-        '--out',
-        path.join(tmp, 'whole.csv'),
-        '--concurrency',
-        String(SHARDS),
-        '--quiet',
-      ]);
+      const one = await run(main, predict(path.join(tmp, 'whole.csv'), '--concurrency', String(SHARDS), '--quiet'));
       if (one.code !== 0) throw new Error(`unsharded run exited ${one.code}:\n${one.stderr}`);
       whole.push(one.seconds);
       const started = performance.now();
       const shards = await Promise.all(
         Array.from({ length: SHARDS }, (_, i) =>
-          run(main, [
-            'predict',
-            'malaria',
-            folder,
-            '--out',
-            partsOut(r),
-            '--shard',
-            `${i}/${SHARDS}`,
-            '--concurrency',
-            '1',
-            '--quiet',
-          ]),
+          run(main, predict(partsOut(r), '--shard', `${i}/${SHARDS}`, '--concurrency', '1', '--quiet')),
         ),
       );
       for (const s of shards) if (s.code !== 0) throw new Error(`a shard exited ${s.code}:\n${s.stderr}`);
@@ -122,19 +104,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       const shards = await Promise.all(
         Array.from({ length: SHARDS }, (_, i) =>
-          run(main, [
-            'predict',
-            'malaria',
-            folder,
-            '--url',
-            server.url,
-            '--out',
-            path.join(tmp, 'url.csv'),
-            '--shard',
-            `${i}/${SHARDS}`,
-            '--concurrency',
-            '2',
-          ]),
+          run(main, predict(path.join(tmp, 'url.csv'), '--url', server.url, '--shard', `${i}/${SHARDS}`, '--concurrency', '2')),
         ),
       );
       for (const s of shards) if (s.code !== 0) throw new Error(`a --url shard exited ${s.code}:\n${s.stderr}`);

@@ -29,7 +29,7 @@ import { decodeToRgb } from '../src/images';
 import { arg, dataDir, flag } from './args';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
-import { q8Version, writeQuantizedCard } from './quantized-card';
+import { type GraphFigures, type QuantizedFigures, q8Version, writeQuantizedCard } from './quantized-card';
 import { idsDigest, type Labelled, validationIds } from './split';
 
 const ROOT = path.join(__dirname, '..');
@@ -52,28 +52,10 @@ interface Item extends Labelled {
   feeds: () => Promise<Record<string, ort.Tensor>>;
 }
 
-interface GraphResult {
-  file: string;
-  bytes: number;
-  gzipBytes: number;
-  accuracy: number;
-  ece: number;
-  meanMs: number;
-  medianMs: number;
-}
-
-interface Comparison {
-  model: string;
-  n: number;
-  fullSplit: boolean;
+/** What the card's section takes (quantized-card.ts; q8Folded: the 8-bit graph with its DequantizeLinear nodes folded into float weights at load), and what is only printed. */
+interface Comparison extends QuantizedFigures {
   cardAccuracy: number;
   cardEceServed: number | undefined;
-  float: GraphResult;
-  q8: GraphResult;
-  /** The 8-bit graph with its DequantizeLinear nodes folded into float weights when the session loads. */
-  q8Folded: GraphResult;
-  sameLabel: number;
-  maxAbsProbabilityDifference: number;
   checks: Record<string, boolean>;
 }
 
@@ -186,7 +168,7 @@ async function compare(name: string, q8Dir: string | undefined, limit: number | 
   for (const k of kinds) await sessions[k].release();
   const truth = list.map((it) => card.labels.indexOf(it.label));
   if (truth.some((t) => t < 0)) throw new Error(`${name}: a label is not in the card's labels`);
-  const result = (k: (typeof kinds)[number]): GraphResult => {
+  const result = (k: (typeof kinds)[number]): GraphFigures => {
     const correct = probs[k].map((p, i) => argmax(p) === truth[i]);
     const bytes = fs.readFileSync(k === 'float' ? files.float : files.q8);
     return {
