@@ -14,7 +14,7 @@ import { NotRegularFile, openRegular } from '../batch/open-regular';
 import type { BatchRow, RowError, RowPrediction } from '../batch/rows';
 import { type Config, inputLimits } from '../config';
 import { AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../errors';
-import { localBackend } from '../inference/configured';
+import { inProcessBackend, localBackend } from '../inference/configured';
 import { withRetry } from '../inference/retry';
 import { type InputLimits, type ModelDefinition, inputFromValue, mainField } from '../models/model';
 import { Registry } from '../predictors/registry';
@@ -89,7 +89,13 @@ async function readImageFile(file: string, maxBytes = Infinity): Promise<Uint8Ar
   }
 }
 
-/** The model's predictors in this process: `concurrency` inference threads, as the server runs them. */
+/**
+ * The model's predictors in this process: `concurrency` inference threads, as the server runs them.
+ * With one, that thread is this one (INFERENCE_WORKERS=0 in the server's terms): a worker thread
+ * would add its own start-up (Node, onnxruntime and the session again: tens of ms of CPU, paid by
+ * every shard of a sharded run) and a hop per input, and gain nothing, since the next images still
+ * decode on libuv's threads while onnxruntime runs here.
+ */
 export async function inProcessEngine(
   model: ModelDefinition,
   config: Config,
@@ -100,10 +106,13 @@ export async function inProcessEngine(
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
   // The server's inference threads (src/inference/configured.ts), one per --concurrency; at most a
   // window of jobs queue, and none waits long enough to reach the server's per-request deadline.
-  const pool = await localBackend(
-    { ...config, inferenceWorkers: concurrency, queueLimit: window },
-    [model.name].filter((m) => config.inferenceInline.includes(m)),
-  );
+  const pool =
+    concurrency === 1
+      ? await inProcessBackend({ ...config, queueLimit: window })
+      : await localBackend(
+          { ...config, inferenceWorkers: concurrency, queueLimit: window },
+          [model.name].filter((m) => config.inferenceInline.includes(m)),
+        );
   const registry = new Registry(
     pool,
     config.modelsDir,
@@ -124,7 +133,7 @@ export async function inProcessEngine(
     predict = (item) => registry.get(model.name).predict(inputFromValue(model, limits, item.value));
   }
   return {
-    description: `in process, ${pool.description}`,
+    description: concurrency === 1 ? 'in process, onnxruntime-node in this thread' : `in process, ${pool.description}`,
     window,
     predict: (item) => row(item, () => predict(item)),
     close: () => registry.close(),

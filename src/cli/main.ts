@@ -8,32 +8,33 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../batch/inputs';
-import { ConfigError, loadConfig } from '../config';
-import { MODELS } from '../models';
-import { mainField } from '../models/model';
-import { mergeCommand } from './merge';
-import { EXIT, type Io, predictCommand } from './predict';
-import { shardSpec } from './shard';
+import { EXIT, type Io } from './exit';
 
-const images = MODELS.filter((m) => m.input.kind === 'image');
-const fieldModels = MODELS.filter((m) => m.input.kind === 'fields');
-const valueModels = MODELS.filter((m) => m.output.kind === 'value');
-const width = Math.max(...MODELS.map((m) => m.name.length)) + 3;
-/** Each model and what it takes; an image model's inputs go on with what is read of a folder. */
-const modelLines = MODELS.map((m) => {
-  const line = `  ${m.name.padEnd(width)}${m.cli.inputs}`;
-  return m.input.kind === 'image'
-    ? `${line}\n${' '.repeat(width + 2)}are read: a link out of a folder is an outside_folder row, a FIFO or device a not_a_file row`
-    : line;
-});
-/** "<field> for <model>, …": each fields model's default --field (a field's name does not depend on the limits). */
-const defaultFields = fieldModels.map((m) => `${mainField(m, { maxTextChars: 1 }) ?? ''} for ${m.name}`).join(', ');
-const labelFolders =
-  images.length > 0 ? '\n                      (images: folders named after the labels do this)' : '';
-const valueColumns = valueModels.length > 0 ? ` (${valueModels.map((m) => m.name).join(', ')}: input,value,error)` : '';
+// Only what every run needs is imported here; a subcommand's modules are loaded when it runs
+// (`merge` needs neither the models nor sharp nor onnxruntime: a fraction of the start-up).
 
-const HELP = `Usage: ml-forms predict <model> <input…> [options]
+/** The help text, from the model table. */
+async function help(): Promise<string> {
+  const [{ MODELS }, { mainField }] = await Promise.all([import('../models'), import('../models/model')]);
+  const images = MODELS.filter((m) => m.input.kind === 'image');
+  const fieldModels = MODELS.filter((m) => m.input.kind === 'fields');
+  const valueModels = MODELS.filter((m) => m.output.kind === 'value');
+  const width = Math.max(...MODELS.map((m) => m.name.length)) + 3;
+  /** Each model and what it takes; an image model's inputs go on with what is read of a folder. */
+  const modelLines = MODELS.map((m) => {
+    const line = `  ${m.name.padEnd(width)}${m.cli.inputs}`;
+    return m.input.kind === 'image'
+      ? `${line}\n${' '.repeat(width + 2)}are read: a link out of a folder is an outside_folder row, a FIFO or device a not_a_file row`
+      : line;
+  });
+  /** "<field> for <model>, …": each fields model's default --field (a field's name does not depend on the limits). */
+  const defaultFields = fieldModels.map((m) => `${mainField(m, { maxTextChars: 1 }) ?? ''} for ${m.name}`).join(', ');
+  const labelFolders =
+    images.length > 0 ? '\n                      (images: folders named after the labels do this)' : '';
+  const valueColumns =
+    valueModels.length > 0 ? ` (${valueModels.map((m) => m.name).join(', ')}: input,value,error)` : '';
+
+  return `Usage: ml-forms predict <model> <input…> [options]
        ml-forms merge <part…> [--out FILE] [--quiet]
 
 Runs every input through one model and writes one row per input, in input order.
@@ -71,6 +72,7 @@ The server's settings apply (MODELS_DIR, MAX_UPLOAD_MB, MAX_IMAGE_MEGAPIXELS, MA
 Example:
 ${MODELS.map((m) => `  ml-forms predict ${m.cli.example}`).join('\n')}
 `;
+}
 
 function usage(message: string): number {
   process.stderr.write(`ml-forms: ${message}\nRun "ml-forms predict --help" for usage.\n`);
@@ -112,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(await help());
     return EXIT.ok;
   }
   const [command, model, ...inputs] = positionals;
@@ -121,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       (name) => values[name] !== undefined,
     );
     if (extra !== undefined || values.resume) return usage(`--${extra ?? 'resume'} does not apply to merge`);
+    const [{ mergeCommand }, { UsageError }] = await Promise.all([import('./merge'), import('../batch/inputs')]);
     try {
       return await mergeCommand({ parts: positionals.slice(1), out: values.out, quiet: values.quiet }, io());
     } catch (err) {
@@ -134,6 +137,14 @@ async function main(argv: string[]): Promise<number> {
         ? 'missing command: ml-forms predict <model> <input…>'
         : `unknown command "${command}"; the commands are "predict" and "merge"`,
     );
+  const [{ MODELS }, { UsageError }, { ConfigError, loadConfig }, { predictCommand }, { shardSpec }] =
+    await Promise.all([
+      import('../models'),
+      import('../batch/inputs'),
+      import('../config'),
+      import('./predict'),
+      import('./shard'),
+    ]);
   if (model === undefined)
     return usage(`missing model: ml-forms predict <${MODELS.map((m) => m.name).join('|')}> <input…>`);
   const concurrency = values.concurrency === undefined ? os.availableParallelism() : Number(values.concurrency);

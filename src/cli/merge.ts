@@ -18,7 +18,7 @@ import { csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
 import { count } from '../units';
 import { type Sink, streamSink } from './output';
 import { PartFile, type PartEnd, type PartHeader, type PartRow } from './shard';
-import type { Io } from './predict';
+import type { Io } from './exit';
 
 export interface MergeOptions {
   parts: string[];

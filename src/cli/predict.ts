@@ -34,18 +34,9 @@ import { Progress, type ProgressMode } from './progress';
 import { type PredictOptions, checkPredict as check } from './check';
 import { PartFile, type Placed, ShardTally, partHeader, partLine, partPath, shardItems, shardName } from './shard';
 import { count } from '../units';
+import { EXIT, type Io } from './exit';
 
 export type { PredictOptions } from './check';
-
-export interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  /** Milliseconds between progress lines when standard error is not a terminal. */
-  progressIntervalMs: number;
-}
-
-/** The exit codes: every row predicted, some rows with an error, a usage error, interrupted (128 + SIGINT). */
-export const EXIT = { ok: 0, rowErrors: 1, usage: 2, interrupted: 130 } as const;
 
 /**
  * Runs the command with a model of `table` (default MODELS); resolves to the exit code. Usage

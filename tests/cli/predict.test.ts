@@ -110,6 +110,16 @@ describe('ml-forms predict malaria <folder>', () => {
     }
   });
 
+  it('writes the same rows with one inference thread (this one, no worker) as with worker threads', async () => {
+    const one = await runCli(['predict', 'malaria', cells, '--concurrency', '1']);
+    const three = await runCli(['predict', 'malaria', cells, '--concurrency', '3']);
+    expect(one.stderr).toMatch(/onnxruntime-node in this thread/);
+    expect(three.stderr).toMatch(/3 worker threads/);
+    expect([one.code, three.code]).toEqual([run.code, run.code]);
+    expect(one.stdout).toBe(run.stdout);
+    expect(three.stdout).toBe(run.stdout);
+  });
+
   it('reports accuracy, recall and the confusion matrix from the folder names, over the 4 labelled images', () => {
     expect(run.stderr).toMatch(/Known answers: 4 inputs/);
     expect(run.stderr).toMatch(/^accuracy \d+\.\d\d % \(\d of 4\)$/m);
