@@ -11,13 +11,17 @@
  * paces everything the server sends to the browser (all connections share the link, as a
  * visitor's line; Chromium's own network emulation leaves the service worker's fetches
  * unthrottled). On localhost the 1.3 MB the 8-bit files save cost next to nothing.
+ * With --before DIR (a built checkout of the app before issue 28, 9479291^), the cold loads are
+ * that app (its engine downloads the float files) against this one, 8-bit and float, each app a
+ * process of its own, over --rounds N rounds (5 by default), with each round's ratios
+ * (bench/browser-cold.ts).
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { TestServer } from '../tests/helpers/browser';
-import { type BenchWindow, type Model, ROOT, RUNS, kb, ms, timedPredict } from './browser-page';
+import { coldRounds, proxy, startBuiltApp } from './browser-cold';
+import { type BenchWindow, type Model, ROOT, RUNS, ms, timedPredict } from './browser-page';
 import { arg } from '../training/args';
 import { quantile } from './stats';
 
@@ -27,51 +31,12 @@ export const LOADS = 5;
 const PRECISIONS = ['float', '8-bit'] as const;
 type Precision = (typeof PRECISIONS)[number];
 const url = (base: string, p: Precision): string => `${base}/?engine=browser${p === 'float' ? '&precision=float' : ''}`;
-const range = (xs: number[]): string => `${ms(quantile(xs, 0.5))} ms (${ms(Math.min(...xs))}–${ms(Math.max(...xs))})`;
 
 interface ServerWithBytes extends Pick<TestServer, 'base'> {
   bytesSent(): number;
 }
 
-/** A proxy to `target` whose answers to the browser share one link of `mbit` Mbit/s. */
-async function pacedProxy(target: string, mbit: number): Promise<{ base: string; close(): Promise<void> }> {
-  const bytesPerMs = (mbit * 1e6) / 8 / 1000;
-  let freeAt = 0; // when the link has sent everything queued so far
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(new URL(target).port), '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.pipe(upstream);
-    let sent = Promise.resolve();
-    upstream.on('data', (chunk: Buffer) => {
-      freeAt = Math.max(freeAt, performance.now()) + chunk.length / bytesPerMs;
-      const due = freeAt; // the moment the link has sent this chunk
-      sent = sent
-        .then(() => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, due - performance.now()))))
-        .then(() => {
-          if (!client.destroyed) client.write(chunk);
-        });
-    });
-    upstream.on('end', () => void sent.then(() => client.end()));
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', () => upstream.end());
-    upstream.on('error', drop);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    base: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
-}
-
-/** The first prediction on a cold page, float against 8-bit files; `mbit`: over an emulated network of that speed. */
+/** The first prediction on a cold page, float against 8-bit files; `mbit`: over a link of that speed. */
 async function coldLoads(
   browser: Browser,
   server: ServerWithBytes,
@@ -79,38 +44,54 @@ async function coldLoads(
   models: Model[],
   mbit: number | null,
 ): Promise<void> {
+  const link = mbit === null ? null : await proxy(server.base, mbit);
   const network = mbit === null ? 'localhost' : `a ${mbit} Mbit/s link (paced by a proxy)`;
-  const link = mbit === null ? null : await pacedProxy(server.base, mbit);
-  const base = link?.base ?? server.base;
   console.log(
     `\n## First prediction on a cold page, ${network}: float files (before issue 28) against 8-bit files (now the default), ${LOADS} loads each\n`,
   );
-  console.log(
-    'New profile each load (empty cache, no service worker); time from navigation start to the answer; median (range).\n',
-  );
-  console.log('| model | float: time | float: bytes sent | 8-bit: time | 8-bit: bytes sent | 8-bit / float |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const model of models) {
-    const at: Record<Precision, number[]> = { float: [], '8-bit': [] };
-    const bytes: Record<Precision, number[]> = { float: [], '8-bit': [] };
-    for (let load = 0; load < LOADS; load++) {
-      const order = load % 2 === 0 ? PRECISIONS : ([...PRECISIONS].reverse() as Precision[]);
-      for (const p of order) {
-        const context = await browser.newContext();
-        const page = await context.newPage();
-        const before = server.bytesSent();
-        await page.goto(url(base, p));
-        at[p].push((await timedPredict(page, model, samples[model], 'browser')).at);
-        bytes[p].push(server.bytesSent() - before);
-        await context.close();
-      }
-    }
-    const ratio = quantile(at['8-bit'], 0.5) / quantile(at.float, 0.5);
-    console.log(
-      `| ${model} | ${range(at.float)} | ${kb(quantile(bytes.float, 0.5))} | ${range(at['8-bit'])} | ${kb(quantile(bytes['8-bit'], 0.5))} | ${(ratio * 100).toFixed(0)} % |`,
-    );
-  }
+  console.log('New profile each load (empty cache, no service worker); time from navigation start to the answer.');
+  const bytesSent = link === null ? () => server.bytesSent() : () => link.bytesSent();
+  const targets = PRECISIONS.map((p) => ({ label: p, url: url(link?.base ?? server.base, p), bytesSent }));
+  await coldRounds(browser, targets, samples, models, LOADS);
   await link?.close();
+}
+
+/**
+ * --before DIR: the app before issue 28 (DIR, a built checkout of 9479291^; its engine downloads
+ * the float files) against this one (8-bit by default, and float), each started as a process of
+ * its own behind a proxy that counts (and with --throttle, paces) what it sends.
+ */
+async function againstBefore(
+  browser: Browser,
+  dir: string,
+  samples: Record<Model, unknown>,
+  models: Model[],
+  mbit: number | null,
+): Promise<void> {
+  const rounds = Number(arg('rounds') ?? LOADS);
+  const apps = [await startBuiltApp(path.resolve(dir)), await startBuiltApp(ROOT)];
+  const [before, now] = await Promise.all(apps.map((app) => proxy(app.base, mbit)));
+  if (before === undefined || now === undefined) throw new Error('no proxy');
+  const network = mbit === null ? 'localhost (through a counting proxy)' : `a ${mbit} Mbit/s link (paced by a proxy)`;
+  console.log(
+    `\n## First prediction on a cold page, before issue 28 (${dir}) against now, ${network}, ${rounds} rounds\n`,
+  );
+  console.log(
+    'Each load a new profile (empty cache, no service worker), /?engine=browser, one prediction at once; time from navigation start to the answer. The variants alternate, their order reversed every other round.',
+  );
+  await coldRounds(
+    browser,
+    [
+      { label: 'before issue 28 (float, its default)', url: url(before.base, 'float'), bytesSent: before.bytesSent },
+      { label: 'now, 8-bit (the default)', url: url(now.base, '8-bit'), bytesSent: now.bytesSent },
+      { label: 'now, float (&precision=float)', url: url(now.base, 'float'), bytesSent: now.bytesSent },
+    ],
+    samples,
+    models,
+    rounds,
+  );
+  await Promise.all([before.close(), now.close()]);
+  await Promise.all(apps.map((app) => app.stop()));
 }
 
 export async function precisionTimes(
@@ -120,9 +101,12 @@ export async function precisionTimes(
   writeCard: boolean,
 ): Promise<void> {
   const models: Model[] = ['malaria', 'sentiment'];
-  await coldLoads(browser, server, samples, models, null);
   const throttle = arg('throttle');
-  if (throttle !== undefined) await coldLoads(browser, server, samples, models, Number(throttle));
+  const beforeDir = arg('before');
+  for (const mbit of throttle === undefined ? [null] : [null, Number(throttle)]) {
+    if (beforeDir === undefined) await coldLoads(browser, server, samples, models, mbit);
+    else await againstBefore(browser, beforeDir, samples, models, mbit);
+  }
 
   console.log(
     `\n## Warm time per prediction in this browser, float against 8-bit (${RUNS} runs after 3 warm-up runs; median / 90th percentile)\n`,

@@ -10,15 +10,17 @@
  *     purpose, which threads require): warm time per run of each model;
  *  5b. float against 8-bit files (issue 28): the first prediction on a cold page, median of 5 loads
  *     of each, and warm time per prediction (bench/browser-precision.ts; --card writes the warm
- *     times into the cards; --precision-only runs 1 and this part alone);
+ *     times into the cards; --precision-only runs 1 and this part alone; --before DIR [--rounds N]:
+ *     the cold loads against the app before issue 28 built in DIR, bench/browser-cold.ts);
  *  6. with --agreement and ../shared/data: the canvas alternative to the in-graph resize, i.e.
  *     each validation image fitted into S×S by the browser's canvas, then the model (whose resize
  *     of an S×S image changes nothing), against the server's labels.
  *
  * Parts: bench/browser-page.ts (inputs and timing in the page, shared), bench/browser-threads.ts (5),
- * bench/browser-precision.ts (5b), bench/browser-agreement.ts (6).
+ * bench/browser-precision.ts and bench/browser-cold.ts (5b), bench/browser-agreement.ts (6).
  *
  * Usage: npm run build && npm run bench:browser [-- --runs 50] [--agreement] [--precision-only] [--card]
+ *        [--throttle MBIT] [--before DIR [--rounds 5]]
  * Numbers depend on the machine and its load: the report says when and where it ran.
  */
 import fs from 'node:fs';

@@ -64,6 +64,22 @@ function browserSupported(): boolean {
   return typeof WebAssembly === 'object' && window.isSecureContext && crypto.subtle !== undefined;
 }
 
+/** The content-hashed URL of onnxruntime's WebAssembly, set by src/build/browser.ts. */
+declare const __ORT_WASM_URL__: string;
+
+/**
+ * Starts the 2.3 MB WebAssembly's download now, alongside the runtime chunk's, not once the runtime
+ * asks for it; onnxruntime's own fetch (same URL, mode and credentials) then gets this one.
+ */
+function preloadWasm(): void {
+  const link = document.createElement('link');
+  link.rel = 'preload';
+  link.as = 'fetch';
+  link.crossOrigin = 'anonymous';
+  link.href = __ORT_WASM_URL__;
+  document.head.append(link);
+}
+
 /**
  * Registers the service worker (it keeps page, runtime and models for offline use) and resolves,
  * true, once it controls this page, so that everything fetched afterwards passes through it.
@@ -110,7 +126,8 @@ class Page implements MlForms {
   private current: Engine;
   private models: Promise<BrowserModels> | null = null;
   private loaded: Promise<string> | null = null;
-  private offline = false;
+  /** The service worker's registration: true once it controls the page. */
+  private offline: Promise<boolean> | null = null;
   private readonly status: HTMLElement;
   private readonly radios: Record<Engine, HTMLInputElement>;
 
@@ -186,13 +203,21 @@ class Page implements MlForms {
     }
   }
 
-  /** Fetches the runtime and every model once (through the service worker, which keeps them). */
+  /**
+   * Fetches the runtime and every model once, then, once the service worker controls the page,
+   * has it keep what was fetched before it did (the first visit), for offline use.
+   */
   ready(): Promise<void> {
     if (this.loaded === null) {
       this.say(STATUS.loading);
       const loading = this.browserModels().then(async (models) => {
         await models.loadAll();
-        return this.offline ? STATUS.offline : STATUS.ready;
+        // Only now: installing it decodes the 14 MB WebAssembly again and writes it to its cache,
+        // work that would slow the first answer.
+        this.offline ??= offlineReady();
+        const offline = await this.offline;
+        if (offline) await models.keepOffline();
+        return offline ? STATUS.offline : STATUS.ready;
       });
       loading.catch(() => {
         if (this.loaded === loading) this.loaded = null; // the next call tries again
@@ -212,15 +237,16 @@ class Page implements MlForms {
     );
   }
 
-  /** The runtime chunk, imported once the service worker controls the page (so it keeps what follows). */
+  /**
+   * The runtime chunk and its WebAssembly, fetched at once: nothing on the way to the first answer
+   * waits for the service worker (ready() registers it once the models are loaded; it precaches
+   * the runtime, and the page hands it the models it fetched before it took control).
+   */
   private browserModels(): Promise<BrowserModels> {
     if (!browserSupported()) return Promise.reject(new PredictError(503, 'engine_unavailable', STATUS.unsupported));
     if (this.models === null) {
-      const models = offlineReady().then(async (offline) => {
-        this.offline = offline;
-        const { BrowserModels: Models } = await import('./runtime');
-        return new Models(this.settings);
-      });
+      preloadWasm();
+      const models = import('./runtime').then(({ BrowserModels: Models }) => new Models(this.settings));
       models.catch(() => {
         if (this.models === models) this.models = null;
       });

@@ -11,6 +11,10 @@
  * The version: by default the 8-bit one the card's `quantized` section names (its sha256 there
  * too), else, with settings.precision 'float' or for a model without one, the card's own version,
  * the float file the server runs. A prediction names the version that computed it.
+ *
+ * On a first visit nothing here waits for the service worker: the WebAssembly starts compiling as
+ * this chunk loads (warmUp), the models are fetched meanwhile, and keepOffline() later has the
+ * worker keep what it did not see.
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { fileTooLarge, type FormName, missingImage, notFound } from '../errors';
@@ -70,15 +74,49 @@ async function fetchModel(spec: ModelSpec): Promise<Uint8Array> {
   throw new Error(`${spec.path} does not match the sha256 in its model card`);
 }
 
+/** Protobuf field `n` of wire type 2 (bytes, here always under 128). */
+function field(n: number, body: number[] | string): number[] {
+  const bytes = typeof body === 'string' ? [...new TextEncoder().encode(body)] : body;
+  return [(n << 3) | 2, bytes.length, ...bytes];
+}
+
+/**
+ * The smallest ONNX model: y = Identity(x), x a float32[1] (ModelProto: ir_version 7, opset 13).
+ * Creating a session of it makes onnxruntime compile and initialize its WebAssembly (a few
+ * hundred ms of the first answer) while the model list and the model files are still on their
+ * way, instead of after them.
+ */
+function identityModel(): Uint8Array {
+  const tensor = field(1, [0x08, 1, ...field(2, field(1, [0x08, 1]))]); // float32, shape [1]
+  const value = (name: string): number[] => [...field(1, name), ...field(2, tensor)];
+  const node = [...field(1, 'x'), ...field(2, 'y'), ...field(4, 'Identity')];
+  const graph = [...field(1, node), ...field(2, 'g'), ...field(11, value('x')), ...field(12, value('y'))];
+  return Uint8Array.from([0x08, 7, ...field(7, graph), ...field(8, [0x10, 13])]);
+}
+
+/** Whether a fetch now passes through the service worker (which keeps what it fetches). */
+const throughWorker = (): boolean => navigator.serviceWorker?.controller != null;
+
 /** onnxruntime-web sessions behind the server's backend interface. */
 class WebBackend extends OrtSessions {
   readonly description = 'onnxruntime-web (WebAssembly, this browser)';
+  /** The model files fetched before the service worker controlled the page (it has not kept them). */
+  readonly notKept: ModelSpec[] = [];
 
   constructor() {
     super((t) => new ort.Tensor(t.type, t.data, t.dims));
   }
 
+  /** Starts onnxruntime's WebAssembly now (a failure shows again, with its reason, on the first model). */
+  warmUp(): void {
+    ort.InferenceSession.create(identityModel(), { executionProviders: ['wasm'] }).then(
+      (session) => session.release(),
+      () => undefined,
+    );
+  }
+
   protected async createSession(model: ModelSpec): Promise<ort.InferenceSession> {
+    if (!throughWorker()) this.notKept.push(model);
     return ort.InferenceSession.create(await fetchModel(model), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
@@ -93,6 +131,7 @@ class WebBackend extends OrtSessions {
 export class BrowserModels {
   private readonly backend = new WebBackend();
   private cards: Promise<Map<FormName, ModelCard>> | null = null;
+  private cardsKept = true;
   private readonly loading = new Map<FormName, Promise<Predictor<unknown>>>();
   private readonly limits: InputLimits;
 
@@ -102,9 +141,11 @@ export class BrowserModels {
     private readonly table: readonly ModelDefinition[] = MODELS,
   ) {
     this.limits = { maxTextChars: settings.maxReviewChars };
+    this.backend.warmUp();
   }
 
   private cardsByName(): Promise<Map<FormName, ModelCard>> {
+    if (this.cards === null) this.cardsKept = throughWorker();
     this.cards ??= fetch('/api/models', { headers: { Accept: 'application/json' } })
       .then(async (res) => {
         if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
@@ -149,6 +190,32 @@ export class BrowserModels {
   /** Every model: what the page needs to keep working offline. */
   async loadAll(): Promise<void> {
     for (const def of this.table) await this.predictor(def.name);
+  }
+
+  /**
+   * Once the service worker controls the page: fetches again, through it, what was fetched before
+   * (the first visit does not wait for the worker), so that it keeps the model list and the model
+   * files for offline use. The HTTP cache answers (a revalidation: nothing is downloaded twice).
+   */
+  async keepOffline(): Promise<void> {
+    if (!throughWorker()) return;
+    const models = this.backend.notKept.splice(0);
+    const cards = !this.cardsKept;
+    this.cardsKept = true;
+    try {
+      await Promise.all([
+        cards &&
+          fetch('/api/models', { headers: { Accept: 'application/json' } }).then(async (res) => {
+            if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
+            await res.arrayBuffer();
+          }),
+        ...models.map(fetchModel),
+      ]);
+    } catch (err) {
+      this.backend.notKept.push(...models); // the next ready() tries again
+      this.cardsKept &&= !cards;
+      throw err;
+    }
   }
 
   /**

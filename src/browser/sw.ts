@@ -1,6 +1,8 @@
 /**
  * The service worker (bundled by src/build/browser.ts to /sw.js; registered by the browser engine,
- * src/browser/engine.ts, the first time the page runs in browser mode). It keeps what the page
+ * src/browser/engine.ts, once its models are loaded the first time the page runs in browser mode,
+ * so that installing it does not slow the first answer; the page then fetches again through it the
+ * model list and files it fetched before, which the HTTP cache answers). It keeps what the page
  * needs to load and predict with the server gone:
  *  - the page and its unhashed files (/ and public/'s: /style.css, /batch.js…): network
  *    first, the cached copy when the network fails, so an online visitor always gets the current page;
