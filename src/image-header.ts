@@ -26,7 +26,10 @@ export interface RgbImage {
 
 /** A file whose header is readable but whose pixels are not: the answer of both decoders. */
 export function undecodableImage(format: ImageFormat): AppError {
-  return invalidInput('invalid_image', `The ${format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`);
+  return invalidInput(
+    'invalid_image',
+    `The ${format.toUpperCase()} file could not be decoded. It may be truncated or damaged.`,
+  );
 }
 
 export interface ImageHeader {
@@ -89,12 +92,22 @@ export function imageDimensions(bytes: Uint8Array, format: ImageFormat): { width
 function jpegDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
   let i = 2;
   while (i + 4 <= bytes.length) {
-    // Stray bytes between segments are skipped, as libjpeg does ("extraneous bytes before marker").
-    const marker = bytes[i + 1] as number;
-    if (bytes[i] !== 0xff || marker === 0xff) {
-      i++; // stray or fill byte
+    // Stray bytes between segments are skipped, as libjpeg does ("extraneous bytes before marker"):
+    // to the next 0xFF at once (a native scan), and a run of 0xFF fill bytes to its last one, four
+    // bytes at a time, so that a 5 MB run costs a few milliseconds.
+    if (bytes[i] !== 0xff) {
+      const next = bytes.indexOf(0xff, i + 1);
+      if (next < 0) return null;
+      i = next;
       continue;
     }
+    if (bytes[i + 1] === 0xff) {
+      i++;
+      while (i + 5 <= bytes.length && view.getUint32(i + 1) === 0xffffffff) i += 4;
+      while (i + 1 < bytes.length && bytes[i + 1] === 0xff) i++;
+      continue;
+    }
+    const marker = bytes[i + 1] as number;
     // Markers without a length: TEM, RST0–7, SOI.
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
       i += 2;
@@ -188,7 +201,10 @@ export function readImageHeader(bytes: Uint8Array, limits: ImageLimits): ImageHe
   }
   const dims = imageDimensions(bytes, format);
   if (dims === null) {
-    throw invalidInput('invalid_image', `The file looks like a ${format.toUpperCase()} image but cannot be read. It may be damaged.`);
+    throw invalidInput(
+      'invalid_image',
+      `The file looks like a ${format.toUpperCase()} image but cannot be read. It may be damaged.`,
+    );
   }
   const { width, height } = dims;
   if (width * height > limits.maxPixels) {

@@ -43,7 +43,10 @@ describe('imageDimensions agrees with libvips', () => {
     ['PNG, interlaced', () => blank(40, 41).png({ progressive: true }).toBuffer()],
     ['JPEG, baseline', () => blank(301, 17).jpeg().toBuffer()],
     ['JPEG, progressive', () => blank(17, 301).jpeg({ progressive: true }).toBuffer()],
-    ['JPEG with EXIF and an ICC profile before the frame', () => blank(50, 20).withMetadata({ orientation: 6 }).withIccProfile('p3').jpeg().toBuffer()],
+    [
+      'JPEG with EXIF and an ICC profile before the frame',
+      () => blank(50, 20).withMetadata({ orientation: 6 }).withIccProfile('p3').jpeg().toBuffer(),
+    ],
     ['JPEG, CMYK', () => blank(33, 44).toColourspace('cmyk').jpeg().toBuffer()],
     ['JPEG, grey', () => blank(12, 34).toColourspace('b-w').jpeg().toBuffer()],
     ['WebP, lossy (VP8)', () => blank(123, 45).webp().toBuffer()],
@@ -62,15 +65,31 @@ describe('imageDimensions agrees with libvips', () => {
   });
 
   it('reads an animated GIF by its first frame', async () => {
-    const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 10, height: 6, channels: 3, background: c } }).png().toBuffer()));
-    const strip = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
+    const frames = await Promise.all(
+      ['#f00', '#0f0', '#00f'].map((c) =>
+        sharp({ create: { width: 10, height: 6, channels: 3, background: c } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    const strip = await sharp(frames, { join: { animated: true } })
+      .gif()
+      .toBuffer();
     expect(imageDimensions(strip, 'gif')).toEqual({ width: 10, height: 6 });
     expect(await sharpSays(strip)).toEqual({ width: 10, height: 6 });
   });
 
   it('reads an animated WebP by its canvas', async () => {
-    const frames = await Promise.all(['#f00', '#0f0'].map((c) => sharp({ create: { width: 21, height: 13, channels: 3, background: c } }).png().toBuffer()));
-    const anim = await sharp(frames, { join: { animated: true } }).webp().toBuffer();
+    const frames = await Promise.all(
+      ['#f00', '#0f0'].map((c) =>
+        sharp({ create: { width: 21, height: 13, channels: 3, background: c } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    const anim = await sharp(frames, { join: { animated: true } })
+      .webp()
+      .toBuffer();
     expect(imageDimensions(anim, 'webp')).toEqual({ width: 21, height: 13 });
   });
 });
@@ -91,6 +110,27 @@ describe('imageDimensions on damaged headers', () => {
 
   it('gives null for a JPEG whose scan starts before any frame header', () => {
     expect(imageDimensions(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x08, 1, 2, 3, 4, 5, 6]), 'jpeg')).toBeNull();
+  });
+
+  it.each([0, 1, 2, 3, 4, 5, 7, 1000, 1001])(
+    'reads a JPEG frame after stray bytes and %d fill bytes before its marker, as libvips does',
+    async (fill) => {
+      const jpeg = Buffer.from(await blank(23, 11).jpeg().toBuffer());
+      const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+      // Stray bytes, then `fill` 0xFF fill bytes, then the frame's own 0xFF marker.
+      const bytes = Buffer.concat([
+        jpeg.subarray(0, sof),
+        Buffer.from([0x00, 0x12]),
+        Buffer.alloc(fill, 0xff),
+        jpeg.subarray(sof),
+      ]);
+      expect(imageDimensions(bytes, 'jpeg')).toEqual({ width: 23, height: 11 });
+      expect(await sharpSays(bytes)).toEqual({ width: 23, height: 11 });
+    },
+  );
+
+  it.each([1, 2, 5, 6, 4096])('gives null for a JPEG that ends in %d fill bytes before any frame', (fill) => {
+    expect(imageDimensions(Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(fill, 0xff)]), 'jpeg')).toBeNull();
   });
 
   it('grows a GIF screen to cover a first frame that reaches past it', () => {
@@ -119,13 +159,22 @@ describe('imageDimensions on damaged headers', () => {
 
 describe('readImageHeader', () => {
   it('gives format and size of a cell image', async () => {
-    expect(readImageHeader(await cellImage('webp', { size: 64 }), LIMITS)).toEqual({ format: 'webp', width: 64, height: 64 });
+    expect(readImageHeader(await cellImage('webp', { size: 64 }), LIMITS)).toEqual({
+      format: 'webp',
+      width: 64,
+      height: 64,
+    });
   });
 
   it.each([
     ['an empty file', Buffer.alloc(0), 'invalid', 'empty_file'],
     ['text', Buffer.from('not an image at all'), 'unsupported', 'unsupported_image_type'],
-    ['a PNG signature alone', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), 'invalid', 'invalid_image'],
+    [
+      'a PNG signature alone',
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      'invalid',
+      'invalid_image',
+    ],
     ['a 30000×30000 PNG bomb', pngBomb(30000, 30000), 'too_large', 'image_too_large'],
     ['a 60000×60000 GIF bomb', gifBomb(60000, 60000), 'too_large', 'image_too_large'],
   ])('refuses %s', (_name, bytes, kind, code) => {
@@ -140,7 +189,9 @@ describe('readImageHeader', () => {
   });
 
   it('says how large the image is and what the limit is', () => {
-    expect(() => readImageHeader(pngBomb(6000, 5000), LIMITS)).toThrow('The image is 6000×5000 pixels; images may have at most 25 megapixels');
+    expect(() => readImageHeader(pngBomb(6000, 5000), LIMITS)).toThrow(
+      'The image is 6000×5000 pixels; images may have at most 25 megapixels',
+    );
   });
 
   it('accepts an image of exactly the limit', () => {
