@@ -94,14 +94,21 @@ function identityModel(): Uint8Array {
   return Uint8Array.from([0x08, 7, ...field(7, graph), ...field(8, [0x10, 13])]);
 }
 
+/** The server's model cards (/api/models). */
+async function fetchModelList(): Promise<ModelCard[]> {
+  const res = await fetch('/api/models', { headers: { Accept: 'application/json' } });
+  if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
+  return ((await res.json()) as { models: ModelCard[] }).models;
+}
+
 /** Whether a fetch now passes through the service worker (which keeps what it fetches). */
 const throughWorker = (): boolean => navigator.serviceWorker?.controller != null;
 
 /** onnxruntime-web sessions behind the server's backend interface. */
 class WebBackend extends OrtSessions {
   readonly description = 'onnxruntime-web (WebAssembly, this browser)';
-  /** The model files fetched before the service worker controlled the page (it has not kept them). */
-  readonly notKept: ModelSpec[] = [];
+  /** Every model file fetched so far. */
+  readonly fetched: ModelSpec[] = [];
 
   constructor() {
     super((t) => new ort.Tensor(t.type, t.data, t.dims));
@@ -116,7 +123,7 @@ class WebBackend extends OrtSessions {
   }
 
   protected async createSession(model: ModelSpec): Promise<ort.InferenceSession> {
-    if (!throughWorker()) this.notKept.push(model);
+    this.fetched.push(model);
     return ort.InferenceSession.create(await fetchModel(model), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
@@ -131,7 +138,8 @@ class WebBackend extends OrtSessions {
 export class BrowserModels {
   private readonly backend = new WebBackend();
   private cards: Promise<Map<FormName, ModelCard>> | null = null;
-  private cardsKept = true;
+  /** The service worker did not control the page when this began (a first visit): it has not kept what is fetched. */
+  private fetchedBeforeWorker = !throughWorker();
   private readonly loading = new Map<FormName, Promise<Predictor<unknown>>>();
   private readonly limits: InputLimits;
 
@@ -145,13 +153,8 @@ export class BrowserModels {
   }
 
   private cardsByName(): Promise<Map<FormName, ModelCard>> {
-    if (this.cards === null) this.cardsKept = throughWorker();
-    this.cards ??= fetch('/api/models', { headers: { Accept: 'application/json' } })
-      .then(async (res) => {
-        if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
-        const { models } = (await res.json()) as { models: ModelCard[] };
-        return new Map(models.map((card) => [card.name, card]));
-      })
+    this.cards ??= fetchModelList()
+      .then((models) => new Map(models.map((card) => [card.name, card])))
       .catch((err: unknown) => {
         this.cards = null; // try again on the next call
         throw err;
@@ -198,24 +201,9 @@ export class BrowserModels {
    * files for offline use. The HTTP cache answers (a revalidation: nothing is downloaded twice).
    */
   async keepOffline(): Promise<void> {
-    if (!throughWorker()) return;
-    const models = this.backend.notKept.splice(0);
-    const cards = !this.cardsKept;
-    this.cardsKept = true;
-    try {
-      await Promise.all([
-        cards &&
-          fetch('/api/models', { headers: { Accept: 'application/json' } }).then(async (res) => {
-            if (!res.ok) throw new Error(`/api/models: HTTP ${res.status}`);
-            await res.arrayBuffer();
-          }),
-        ...models.map(fetchModel),
-      ]);
-    } catch (err) {
-      this.backend.notKept.push(...models); // the next ready() tries again
-      this.cardsKept &&= !cards;
-      throw err;
-    }
+    if (!this.fetchedBeforeWorker || !throughWorker()) return;
+    await Promise.all([fetchModelList(), ...this.backend.fetched.map(fetchModel)]);
+    this.fetchedBeforeWorker = false; // kept (on failure, the next ready() tries again)
   }
 
   /**
