@@ -53,6 +53,15 @@ const WEBP = ascii('WEBP');
 const VP8_START_CODE = [0x9d, 0x01, 0x2a];
 
 /**
+ * How many JPEG marker segments, or GIF blocks and sub-blocks, a header walk reads before it gives
+ * up (the header is then "cannot be read"). A real file needs a few dozen, at most some thousands
+ * (255-byte GIF sub-blocks of a large application extension); a hostile file of 2-byte TEM markers
+ * or empty segments would need millions of steps, a cost of milliseconds that a slower machine
+ * multiplies. With the bound, any file's header is read in well under a millisecond.
+ */
+export const MAX_HEADER_STEPS = 65_536;
+
+/**
  * The format by the file's first bytes (magic numbers), never by its name or declared type.
  * Returns null for anything else, SVG and TIFF included: SVG can reference files and URLs, and we
  * do not want the decoder to parse formats we never accept.
@@ -87,14 +96,15 @@ export function imageDimensions(bytes: Uint8Array, format: ImageFormat): { width
 /**
  * JPEG: walk the marker segments after SOI until a start-of-frame (SOF0–SOF15 but DHT, JPG and
  * DAC), which holds precision (1), height (2), width (2). EXIF and ICC segments before it may be
- * long, so this reads as far as the frame header is.
+ * long, so this reads as far as the frame header is, but over at most MAX_HEADER_STEPS segments.
  */
 function jpegDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
   let i = 2;
+  let steps = 0;
   while (i + 4 <= bytes.length) {
     // Stray bytes between segments are skipped, as libjpeg does ("extraneous bytes before marker"):
     // to the next 0xFF at once (a native scan), and a run of 0xFF fill bytes to its last one, four
-    // bytes at a time, so that a 5 MB run costs a few milliseconds.
+    // to sixteen bytes at a time, so that a 5 MB run costs about a millisecond.
     if (bytes[i] !== 0xff) {
       const next = bytes.indexOf(0xff, i + 1);
       if (next < 0) return null;
@@ -103,10 +113,20 @@ function jpegDimensions(bytes: Uint8Array, view: DataView): { width: number; hei
     }
     if (bytes[i + 1] === 0xff) {
       i++;
+      while (
+        i + 17 <= bytes.length &&
+        view.getUint32(i + 1) === 0xffffffff &&
+        view.getUint32(i + 5) === 0xffffffff &&
+        view.getUint32(i + 9) === 0xffffffff &&
+        view.getUint32(i + 13) === 0xffffffff
+      ) {
+        i += 16;
+      }
       while (i + 5 <= bytes.length && view.getUint32(i + 1) === 0xffffffff) i += 4;
       while (i + 1 < bytes.length && bytes[i + 1] === 0xff) i++;
       continue;
     }
+    if (++steps > MAX_HEADER_STEPS) return null;
     const marker = bytes[i + 1] as number;
     // Markers without a length: TEM, RST0–7, SOI.
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
@@ -159,7 +179,8 @@ function webpDimensions(bytes: Uint8Array, view: DataView): { width: number; hei
 /**
  * GIF: the logical screen (bytes 6–9), grown to cover the first frame where that frame reaches
  * past it (a damaged or hostile file may say so; some decoders then enlarge the canvas). Only the
- * first frame is decoded, so later frames do not count.
+ * first frame is decoded, so later frames do not count. The walk to that frame reads at most
+ * MAX_HEADER_STEPS blocks and sub-blocks.
  */
 function gifDimensions(bytes: Uint8Array, view: DataView): { width: number; height: number } | null {
   if (bytes.length < 13) return null;
@@ -167,7 +188,9 @@ function gifDimensions(bytes: Uint8Array, view: DataView): { width: number; heig
   let height = view.getUint16(8, true);
   const packed = bytes[10] as number;
   let i = 13 + (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
+  let steps = 0;
   while (i < bytes.length) {
+    if (++steps > MAX_HEADER_STEPS) return null;
     const block = bytes[i];
     if (block === 0x2c) {
       // Image descriptor: left, top, width, height (2 bytes each, little-endian).
@@ -179,7 +202,10 @@ function gifDimensions(bytes: Uint8Array, view: DataView): { width: number; heig
     if (block !== 0x21 || i + 2 >= bytes.length) break; // trailer, or not a GIF block
     // Extension: introducer, label, then data sub-blocks (length byte, data) up to a zero length.
     i += 2;
-    while (i < bytes.length && bytes[i] !== 0) i += 1 + (bytes[i] as number);
+    while (i < bytes.length && bytes[i] !== 0) {
+      if (++steps > MAX_HEADER_STEPS) return null;
+      i += 1 + (bytes[i] as number);
+    }
     i++;
   }
   return width > 0 && height > 0 ? { width, height } : null;

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { AppError } from '../src/errors';
-import { imageDimensions, readImageHeader, sniffImageFormat } from '../src/image-header';
+import { imageDimensions, MAX_HEADER_STEPS, readImageHeader, sniffImageFormat } from '../src/image-header';
 import { gifBomb, pngBomb } from './helpers/bombs';
 import { cellImage } from './helpers/app';
 
@@ -131,6 +131,39 @@ describe('imageDimensions on damaged headers', () => {
 
   it.each([1, 2, 5, 6, 4096])('gives null for a JPEG that ends in %d fill bytes before any frame', (fill) => {
     expect(imageDimensions(Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(fill, 0xff)]), 'jpeg')).toBeNull();
+  });
+
+  it.each([
+    ['TEM markers', [0xff, 0x01]],
+    ['RST markers', [0xff, 0xd3]],
+    ['empty APP0 segments', [0xff, 0xe0, 0x00, 0x02]],
+  ])('reads a JPEG frame after %s up to the step bound, and gives null past it', async (_name, unit) => {
+    const jpeg = Buffer.from(await blank(23, 11).jpeg().toBuffer());
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    // The frame is the walk's last step: SOI is not counted, the segments before the frame are.
+    const before = jpeg.subarray(2, sof).toString('binary').split('\xff').length - 1;
+    const withSteps = (n: number) =>
+      Buffer.concat([jpeg.subarray(0, sof), Buffer.alloc(n * unit.length, Buffer.from(unit)), jpeg.subarray(sof)]);
+    const atBound = withSteps(MAX_HEADER_STEPS - before - 1);
+    expect(imageDimensions(atBound, 'jpeg')).toEqual({ width: 23, height: 11 });
+    expect(await sharpSays(atBound)).toEqual({ width: 23, height: 11 });
+    expect(imageDimensions(withSteps(MAX_HEADER_STEPS - before), 'jpeg')).toBeNull();
+  });
+
+  it('reads a GIF frame after extension sub-blocks up to the step bound, and gives null past it', () => {
+    const screen = gifBomb(10, 10);
+    const descriptor = screen.indexOf(0x2c, 13); // no global colour table: the first frame follows the screen
+    // One application extension (introducer, label: 1 step), n one-byte sub-blocks, its terminator.
+    const withSubBlocks = (n: number) =>
+      Buffer.concat([
+        screen.subarray(0, descriptor),
+        Buffer.from([0x21, 0xff]),
+        Buffer.alloc(n * 2, Buffer.from([0x01, 0x41])),
+        Buffer.from([0x00]),
+        screen.subarray(descriptor),
+      ]);
+    expect(imageDimensions(withSubBlocks(MAX_HEADER_STEPS - 2), 'gif')).toEqual({ width: 10, height: 10 });
+    expect(imageDimensions(withSubBlocks(MAX_HEADER_STEPS - 1), 'gif')).toBeNull();
   });
 
   it('grows a GIF screen to cover a first frame that reaches past it', () => {

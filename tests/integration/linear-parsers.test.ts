@@ -278,12 +278,16 @@ describe('OIP tensors as JSON (the model tier)', () => {
 
 describe('image headers', () => {
   const limits = { maxPixels: config.maxImagePixels };
-  /** Signatures followed by what makes the header walk long: JPEG fill bytes and empty segments, GIF extension blocks. */
+  /**
+   * Signatures followed by what makes the header walk long, repeated to the upload limit: JPEG
+   * fill bytes, parameterless markers, empty segments and stray bytes; GIF extension blocks and
+   * sub-blocks.
+   */
   const FILES: readonly { head: number[]; unit: number[] }[] = [
     { head: [0xff, 0xd8, 0xff], unit: [0xff] },
     { head: [0xff, 0xd8], unit: [0xff, 0x01] },
     { head: [0xff, 0xd8], unit: [0xff, 0xe0, 0x00, 0x02] },
-    { head: [0xff, 0xd8], unit: [0x00] },
+    { head: [0xff, 0xd8, 0xff, 0xd8], unit: [0x00] },
     { head: [...Buffer.from('GIF89a'), 1, 0, 1, 0, 0, 0, 0], unit: [0x21, 0xf9, 0x00] },
     { head: [...Buffer.from('GIF89a'), 1, 0, 1, 0, 0, 0, 0, 0x21, 0xff], unit: [0x01, 0x00] },
   ];
@@ -291,8 +295,9 @@ describe('image headers', () => {
   it('reads or refuses any file up to the upload limit within the budget', () => {
     fc.assert(
       fc.property(fc.constantFrom(...FILES), ({ head, unit }) => {
-        const bytes = Buffer.alloc(config.maxUploadBytes, Buffer.from(unit));
+        const bytes = Buffer.alloc(config.maxUploadBytes);
         bytes.set(head);
+        bytes.fill(Buffer.from(unit), head.length);
         withinBudget(cpuMs(() => readImageHeader(bytes, limits)));
       }),
       { ...PROPERTY, numRuns: FILES.length * 2 },
