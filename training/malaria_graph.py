@@ -11,6 +11,14 @@
       -> Softmax -> [clip to the supported cap]
       -> probabilities float32 [N, 2]
 
+The explanation (add_explanation, issue 25), computed only for a batch whose `explain` flags ask:
+      explain    bool [N]           input: true asks for the map (any flag: the whole batch)
+      logits     float32 [N, 2]     the calibrated logits (after the temperature, before the softmax)
+      occlusion  float32 [N, G, G]  margin(canvas) - margin(canvas with block (r, c) black), where
+                                    margin = logit(parasitized) - logit(uninfected): the G x G blocks
+                                    of the S x S canvas blacked out one at a time, each copy through
+                                    the same nodes as the canvas; [0, G, G] when no flag is set
+
 Resize comes before the padding, not after: padding a 25-megapixel strip (say 25,000 x 1,000) to a
 square first would allocate 1.9 GB. For a square cell crop both orders are the same image.
 
@@ -37,6 +45,10 @@ RESIZE_MODES = {
 # The dihedral group of the square: (transpose H and W?, flip H?, flip W?).
 DIHEDRAL = [(t, fh, fw) for t in (False, True) for fh in (False, True) for fw in (False, True)]
 INT64_MIN = np.iinfo(np.int64).min
+# The occlusion map's grid: 4 x 4 blocks of 8 x 8 canvas pixels. Chosen by measurement (the card's
+# "explanation"): the 4 x 4 map adds ~6.4 ms per cell in onnxruntime-node (16 copies x 4 views x 2
+# CNNs), the 8 x 8 one ~31 ms, over issue 25's budget of 15 ms.
+EXPLANATION_GRID = 4
 
 
 class _Builder:
@@ -137,14 +149,14 @@ def _append_cnn(b, cnn, x, prefix):
     return ren(cnn_out)
 
 
-def compose(cnns, size, mode, temperature=1.0, views=1, cap=None, shift=0.0):
+def compose(cnns, size, mode, temperature=1.0, views=1, cap=None, shift=0.0, explain_grid=EXPLANATION_GRID):
     """The served model. `cnns`: torch-exported ModelProtos, each with one float input (NCHW, values
     0..255) and one output (logits [M, 2]); several are an ensemble (logits averaged).
     temperature: logits are divided by it before the softmax. views: how many dihedral views are
     averaged (logits). cap: if set, probabilities are clipped to [1 - cap, cap] (two classes, so
     they still sum to 1). shift: added to the first (parasitized) logit before the temperature, so the
     most probable label is parasitized from a lower unshifted probability (the cost of a missed
-    parasite; see train_malaria.py's DECISION_RULE)."""
+    parasite; see train_malaria.py's DECISION_RULE). explain_grid: the occlusion map's grid (add_explanation; None: no map)."""
     b = _Builder()
     pixels = _preprocess(b, size, mode)
     x = _views(b, b.op("Cast", [pixels], "pixels_float", to=TensorProto.FLOAT), views)
@@ -163,7 +175,114 @@ def compose(cnns, size, mode, temperature=1.0, views=1, cap=None, shift=0.0):
            f"dihedral view(s) averaged; "
            + (f"parasitized logit + {shift:g}; " if shift else "") + f"temperature {temperature:.4f}"
            + (f"; probabilities clipped to [{1 - cap:g}, {cap:g}]" if cap is not None else ""))
-    return _model(b, "malaria", "probabilities", TensorProto.FLOAT, ["N", 2], doc)
+    model = _model(b, "malaria", "probabilities", TensorProto.FLOAT, ["N", 2], doc)
+    if explain_grid is not None:
+        add_explanation(model, explain_grid)
+    return model
+
+
+def _path_nodes(graph, source, target):
+    """The nodes on some path from tensor `source` to tensor `target`, in graph order."""
+    reached, forward = {source}, set()
+    for i, node in enumerate(graph.node):
+        if reached.intersection(node.input):
+            forward.add(i)
+            reached.update(node.output)
+    needed, on_path = {target}, []
+    for i in reversed(range(len(graph.node))):
+        node = graph.node[i]
+        if needed.intersection(node.output):
+            needed.update(x for x in node.input if x)
+            if i in forward:
+                on_path.append(node)
+    return on_path[::-1]
+
+
+def add_explanation(model, grid=EXPLANATION_GRID):
+    """Adds the input `explain` and the outputs `logits` and `occlusion` (see the module's doc) to a
+    composed malaria graph, float or 8-bit (training/quantize.py). Returns a short report.
+
+    The occluded copies go through the prediction's own nodes: the canvas (`pixels_float`, values
+    0..255, before the CNN's normalisation) and its copies times a 0/1 mask (black is 0, as in the
+    padding; every other pixel is exactly the canvas's) are one batch [N + N*G*G, 3, S, S] for the
+    views, the CNNs, the view mean, the decision shift and the temperature; the first N rows of the
+    result are `scaled_logits` as before (softmax, clip, `probabilities`), the rest the copies'.
+    Nothing is duplicated: the file grows by the ~25 nodes below, and in the 8-bit graph the copies
+    use the same dequantized weights. Image n's copies are rows N + n*G*G .. N + (n+1)*G*G - 1, so
+    a batch of N images works as the prediction does; measured on the 4,000 validation images,
+    `probabilities` are bit for bit the same with and without the copies in the batch.
+
+    The copies are made only when a flag of `explain` (bool [N]; any flag explains the whole batch)
+    is set. onnxruntime's builds for Node and the browser run every node of a graph whatever the
+    caller fetches (running only the nodes the fetches need is compiled in with ENABLE_TRAINING
+    only): measured, a graph that always made them took ~15x the time of a prediction. With no flag
+    set, the copies' batch is empty, the added nodes run on empty tensors (~0.02 ms) and
+    `occlusion` is [0, G, G]. `explain` is a required input: onnxruntime-node ignores a feed for an
+    initializer-backed (optional) input. Tried and dropped: the copies in an If's branch (its CNN
+    ran 2.3x slower than the same nodes in the main graph: 19 vs 8.5 ms of CPU per cell), and copies
+    of the nodes in the main graph on a batch that is empty unless asked (~0.045 ms per prediction
+    for the empty copies' 43 nodes)."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    if "s" not in inits or any(i.name == "explain" for i in g.input):
+        raise ValueError("add_explanation: expects a composed malaria graph without the explanation")
+    size = int(numpy_helper.to_array(inits["s"])[0])
+    if size % grid:
+        raise ValueError(f"add_explanation: the {size}x{size} canvas cannot be cut into {grid}x{grid} equal blocks")
+    block = size // grid
+    if len({n.name for n in g.node}) != len(g.node):
+        raise ValueError("add_explanation: node names are not unique")
+    path = {n.name for n in _path_nodes(g, "pixels_float", "scaled_logits")}
+
+    head = _Builder("explain/")  # after `pixels_float`: the batch of the canvas and its copies
+    zero, one = head.const("zero", [0]), head.const("one", [1])
+    wanted = head.op("ReduceMax", [head.op("Cast", ["explain"], "flags", to=TensorProto.INT64)], "any", keepdims=1)  # [1]
+    batch = head.op("Slice", [head.op("Shape", ["pixels_float"], "canvas_shape"), zero, one], "batch")
+    explained = head.op("Mul", [batch, wanted], "explained")  # N or 0
+    # keep[k, 0, y, x] = 0 inside block k = (r, c) = (y // block, x // block), 1 elsewhere (folded at load).
+    rows = (np.arange(size)[None, :] // block == np.arange(grid)[:, None]).astype(np.float32)
+    in_block = head.op("Mul", [head.const("block_rows", rows.reshape(grid, 1, size, 1), np.float32),
+                               head.const("block_cols", rows.reshape(1, grid, 1, size), np.float32)], "in_block")
+    keep = head.op("Reshape", [head.op("Sub", [head.const("one_f", 1.0, np.float32), in_block], "keep_grid"),
+                               head.const("keep_shape", [grid * grid, 1, size, size])], "keep")
+    canvases = head.op("Slice", [head.op("Unsqueeze", ["pixels_float", head.const("axis1", [1])], "all_canvases"),
+                                 zero, explained, zero], "canvases")
+    copies = head.op("Reshape", [head.op("Mul", [canvases, keep], "copies_nk"), head.const("copies_shape", [-1, 3, size, size])], "copies")
+    both = head.op("Concat", ["pixels_float", copies], "canvas_and_copies", axis=0)
+
+    tail = _Builder("explain/")  # after the temperature: the canvas's rows, then the copies'
+    all_logits = "explain/all_scaled_logits"
+    tail.nodes.append(helper.make_node("Slice", [all_logits, zero, batch, zero], ["scaled_logits"], name="explain/scaled_logits"))
+    copy_logits = tail.op("Slice", [all_logits, batch, tail.const("to_end", [np.iinfo(np.int64).max]), zero], "copy_logits")
+
+    nodes = []
+    for node in g.node:
+        if node.name in path:
+            node.input[:] = [both if x == "pixels_float" else x for x in node.input]
+            node.output[:] = [all_logits if x == "scaled_logits" else x for x in node.output]
+        nodes.append(node)
+        if "pixels_float" in node.output:
+            nodes.extend(head.nodes)
+        if all_logits in node.output:
+            nodes.extend(tail.nodes)
+
+    b = _Builder("explain/")  # occlusion = margin(canvas) - margin(copy), per copy
+    weights = b.const("margin_weights", [[1.0], [-1.0]], np.float32)
+    margin = b.op("Expand", [b.op("MatMul", ["scaled_logits", weights], "margin"), b.const("per_block", [1, grid * grid])], "margin_nk")
+    count = b.op("Mul", [explained, b.const("blocks", [grid * grid])], "count")
+    margin = b.op("Slice", [b.op("Reshape", [margin, b.const("column", [-1, 1])], "all_margins"), zero, count, zero], "margins")
+    drop = b.op("Sub", [margin, b.op("MatMul", [copy_logits, weights], "copy_margin")], "drop")
+    b.nodes.append(helper.make_node("Reshape", [drop, b.const("grid_shape", [-1, grid, grid])], ["occlusion"], name="occlusion"))
+    b.nodes.append(helper.make_node("Identity", ["scaled_logits"], ["logits"], name="logits"))
+
+    del g.node[:]
+    g.node.extend(nodes + b.nodes)
+    g.initializer.extend(head.initializers + tail.initializers + b.initializers)
+    g.input.append(helper.make_tensor_value_info("explain", TensorProto.BOOL, ["N"]))
+    g.output.extend([helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2]),
+                     helper.make_tensor_value_info("occlusion", TensorProto.FLOAT, ["N", grid, grid])])
+    return {"grid": grid, "block": block, "nodes_through": len(path),
+            "added_nodes": len(head.nodes) + len(tail.nodes) + len(b.nodes)}
 
 
 def save(model, path):

@@ -18,6 +18,8 @@ All preprocessing lives in the graph, so the server (and the browser) pass the r
     -> NB-weighted logistic regression on the L2-normalised features x·r (r: log-count ratio):
          logit = sum(w·r over present n-grams) / sqrt(sum(r² over them)) + bias
     -> / temperature -> Sigmoid -> [1 - p, p], clipped to [1 - cap, cap] when a cap is set
+  and, for callers that fetch them (explanation()): each n-gram's share of the calibrated logit,
+  `contributions` [N, 3, T] (order, first token), and `contribution_bias` [N]
 
 `tokenize`, `word_ids` and `ngram_keys` are the Python twins of the first steps, and `lookup` the
 twin of the table: training uses them, so the features seen in training are the ones the graph
@@ -160,6 +162,83 @@ def review_slots(text, index, table):
     return slots[slots != table.n_slots]
 
 
+# The explanation outputs. onnxruntime computes them on every run, fetched or not (it runs the
+# whole graph); the app fetches them only to explain (the card marks them `on_request`).
+EXPLANATION_OUTPUTS = ("contributions", "contribution_bias")
+EXPLANATION = (
+    "contributions[n, k, i]: the share of the (k+1)-gram of tokens i..i+k of review n in the calibrated logit, "
+    "(w·r of its table slot) / (the review's L2 norm) / temperature / (how many times that table slot occurs in the "
+    "review: the feature is binary, so a repeated n-gram's one term is spread evenly over its occurrences); 0 where "
+    "the n-gram is not formed ('br', padding, past the end) or not in the table. contribution_bias[n] = bias / "
+    "temperature. sigmoid(contribution_bias[n] + sum(contributions[n])) is the positive probability before the clip "
+    "to the confidence cap."
+)
+
+
+# The outputs of the prediction's Unique over the (review, slot) pairs: the distinct pairs, and for
+# the explanation each pair's index among them (inverse_indices) and multiplicity (counts).
+# onnxruntime runs every node of a graph whatever outputs the caller fetches (it prunes nothing
+# per run), so the explanation reuses this Unique instead of sorting the pairs a second time.
+UNIQUE_OUTPUTS = ["uniq", "", "pair_inverse", "pair_counts"]
+
+
+def explanation(prefix="explain_"):
+    """Nodes, initializers and graph outputs that add EXPLANATION_OUTPUTS to a graph of build():
+    the nodes only read tensors that build() names (a, valid_flat, k, k_rows, the Unique's
+    UNIQUE_OUTPUTS, wr, norm_safe, zeros, n, rows_col, bias, inv_temperature), so the same function
+    serves a new training run (build) and a graph already committed (training/sentiment_explain.py,
+    which also gives that Unique its two further outputs), and quantize.py's rewrite of `wr`
+    (codebook) and of the table (pruning) leaves them exact.
+
+    Each valid n-gram position already has its key, review (k_rows) and slot in the order of `k`;
+    here it also gets its place in the [N, 3, T] output (review n, order k, first token i), and from
+    the Unique its pair and how many positions share that pair."""
+    x = lambda name: prefix + name  # noqa: E731
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), x(name))  # noqa: E731
+    n = helper.make_node
+    inits = [i64("two", 2), i64("three_1", [3])]
+    nodes = [
+        # T and each token position's place in a flat [N, 3, T]: n·3T + k·T + i
+        n("Shape", ["a"], [x("T_1")], start=1, end=2),                                   # [1]
+        n("Squeeze", [x("T_1")], [x("T")]),
+        n("Range", ["zero", x("T"), "one_i"], [x("cols")]),                              # [T]
+        n("Mul", [x("T"), x("three_1")], [x("T3_1")]),
+        n("Mul", ["rows_col", x("T3_1")], [x("row_start")]),                             # [N, 1]
+        n("Add", [x("row_start"), x("cols")], [x("at1")]),                               # [N, T]
+        # the same slices build() takes of `a` for bigrams and trigrams, so the layouts agree
+        n("Slice", [x("at1"), "zero_1", "m1_1", "axis1"], [x("at2_0")]),
+        n("Add", [x("at2_0"), x("T")], [x("at2")]),
+        n("Slice", [x("at1"), "zero_1", "m2_1", "axis1"], [x("at3_0")]),
+        n("Mul", [x("T"), x("two")], [x("T2")]),
+        n("Add", [x("at3_0"), x("T2")], [x("at3")]),
+        n("Concat", [x("at1"), x("at2"), x("at3")], [x("at")], axis=1),                  # like `keys`
+        n("Reshape", [x("at"), "flat"], [x("at_flat")]),
+        n("Compress", [x("at_flat"), "valid_flat"], [x("at_k")], axis=0),                # like `k`
+        # each position's (review, slot) pair among the distinct ones, and its multiplicity
+        n("Shape", ["k"], [x("M")]),
+        n("Slice", [UNIQUE_OUTPUTS[2], "zero_1", x("M")], [x("pair_k")]),                # `pairs` part only
+        n("Cast", [UNIQUE_OUTPUTS[3]], [x("counts_f")], to=TensorProto.FLOAT),
+        n("Div", ["wr", x("counts_f")], [x("wr_each")]),
+        n("Gather", [x("wr_each"), x("pair_k")], [x("wr_k")], axis=0),
+        n("Gather", ["norm_safe", "k_rows"], [x("norm_k")], axis=0),
+        n("Div", [x("wr_k"), x("norm_k")], [x("score_k")]),
+        n("Mul", [x("score_k"), "inv_temperature"], [x("logit_k")]),
+        # into [N, 3, T], zeros elsewhere
+        n("Concat", ["n", x("three_1"), x("T_1")], [x("shape")], axis=0),
+        n("ConstantOfShape", [x("shape")], [x("zeros3")], value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
+        n("Reshape", [x("zeros3"), "flat"], [x("zeros_flat")]),
+        n("ScatterElements", [x("zeros_flat"), x("at_k"), x("logit_k")], [x("scattered")], axis=0),
+        # allowzero: T is 0 when no review of the batch has a token, and a 0 in Reshape's shape
+        # otherwise means "keep the input's dimension"
+        n("Reshape", [x("scattered"), x("shape")], ["contributions"], allowzero=1),
+        n("Mul", ["bias", "inv_temperature"], [x("bias_scaled")]),
+        n("Add", ["zeros", x("bias_scaled")], ["contribution_bias"]),                    # [N]
+    ]
+    outputs = [helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", 3, "T"]),
+               helper.make_tensor_value_info("contribution_bias", TensorProto.FLOAT, ["N"])]
+    return nodes, inits, outputs
+
+
 def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_outputs=False):
     """words: the W words, in id order (id = position + 1). table: Table over the vocabulary;
     weight, r: per vocabulary entry (the classifier's coefficient and the n-gram's log-count
@@ -226,7 +305,7 @@ def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_output
         n("Mul", ["k_rows", "S1"], ["kr"]), n("Add", ["kr", "slot"], ["pairs"]),
         n("Mul", ["rows", "S1"], ["rr"]), n("Add", ["rr", "S"], ["empty_pairs"]),
         n("Concat", ["pairs", "empty_pairs"], ["all_pairs"], axis=0),
-        n("Unique", ["all_pairs"], ["uniq"], sorted=1),
+        n("Unique", ["all_pairs"], UNIQUE_OUTPUTS, sorted=1),
         n("Div", ["uniq", "S1"], ["u_row"]), n("Mod", ["uniq", "S1"], ["u_slot"]),
         n("Gather", ["slot_weight", "u_slot"], ["wr"], axis=0),
         n("Gather", ["slot_r2", "u_slot"], ["r2"], axis=0),
@@ -244,8 +323,11 @@ def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_output
     if cap is not None:
         inits += [f32("cap_low", 1.0 - cap), f32("cap_high", cap)]
         nodes.append(n("Clip", ["probs", "cap_low", "cap_high"], ["probabilities"]))
-    outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])]
-    if debug_outputs:  # for the parity check only; the shipped model has one output
+    explain_nodes, explain_inits, explain_outputs = explanation()
+    nodes += explain_nodes
+    inits += explain_inits
+    outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2]), *explain_outputs]
+    if debug_outputs:  # for the parity check only; the shipped model does not have it
         outputs.append(helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 1]))
     graph = helper.make_graph(nodes, "sentiment", [helper.make_tensor_value_info("review", TensorProto.STRING, ["N"])],
                               outputs, initializer=inits)

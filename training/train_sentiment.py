@@ -53,6 +53,21 @@ from sentiment_tune import FINAL, TUNING_RESULTS, tune  # noqa: E402
 
 
 VERSION = "2"
+# The card's description of sentiment_graph.explanation()'s outputs: returned only to a caller that
+# names them (`on_request`: the app's backends and the model tier leave them out otherwise), though
+# onnxruntime computes them on every run. The keys in the order of the app's card schema
+# (src/predictors/types.ts), so a card read through it and the same card read raw compare equal.
+EXPLANATION_OUTPUTS = [
+    {"name": "contributions", "dtype": "float32", "shape": [-1, 3, -1],
+     "description": "only when asked: explanations. [n, k, i]: the share of the (k+1)-gram of tokens i..i+k of review n "
+                    "in the calibrated logit (T, the last dimension: the batch's longest review in tokens); 0 where "
+                    "the n-gram is not formed or not in the table (see explanation)",
+     "on_request": True},
+    {"name": "contribution_bias", "dtype": "float32", "shape": [-1],
+     "description": "only when asked: explanations. bias / temperature: the part of review n's calibrated logit "
+                    "that no n-gram makes",
+     "on_request": True},
+]
 
 
 def main():
@@ -114,7 +129,8 @@ def main():
         "labels": LABELS,
         "inputs": [{"name": "review", "dtype": "string", "shape": [-1], "description": "raw review text"}],
         "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2],
-                     "description": "calibrated [negative, positive]"}],
+                     "description": "calibrated [negative, positive]"},
+                    *EXPLANATION_OUTPUTS],
         "preprocessing": (
             "none: pass the raw review; everything happens inside the graph. StringNormalizer (LOWER, locale C.UTF-8: "
             "non-ASCII letters are lower-cased too) -> com.microsoft Tokenizer (RE2 tokenexp "
@@ -126,6 +142,7 @@ def main():
             f"regression -> / temperature {cal['temperature']:.4f} -> sigmoid -> [1-p, p]"
             + (f", clipped to [{1 - cal['cap']:g}, {cal['cap']:g}]" if cal["cap"] is not None else "") + "."
         ),
+        "explanation": sg.EXPLANATION,
         "data": {
             "source": "Large Movie Review Dataset v1.0 (Maas et al., ACL 2011), 25,000 labelled training reviews",
             "path": os.path.relpath(source, common.ROOT) if source.startswith(os.path.dirname(common.ROOT)) else source,
