@@ -70,6 +70,8 @@ export const ERRORS = {
   invalid_review: { kind: 'invalid', when: '"review" is not text.', steps: ['review'] },
   empty_review: { kind: 'invalid', when: '"review" is empty or only white space.', steps: ['review'] },
   review_too_long: { kind: 'too_large', when: '"review" is longer than the limit (MAX_REVIEW_CHARS, counted in Unicode characters).', steps: ['review'] },
+  // The query of a prediction request.
+  invalid_explain: { kind: 'invalid', when: 'The query parameter "explain" is not 1, true, 0 or false.', steps: [] },
   // Running a model.
   models_loading: { kind: 'unavailable', when: 'The models are still loading after a start; retry after Retry-After seconds.', steps: ['inference'] },
   overloaded: { kind: 'unavailable', when: 'Too many predictions are waiting (QUEUE_LIMIT); retry after Retry-After seconds.', steps: ['inference'] },

@@ -90,7 +90,7 @@ export class ModelHost {
           send(channel, { mlf: 'error', id, error: toWire(new Error(`model "${msg.model}" is not held by the primary process`)) });
           return;
         }
-        this.backend.infer(msg.model, msg.inputs).then(
+        this.backend.infer(msg.model, msg.inputs, msg.outputs === undefined ? {} : { outputs: msg.outputs }).then(
           (outputs) => send(channel, { mlf: 'result', id, outputs }),
           (err: unknown) => send(channel, { mlf: 'error', id, error: toWire(err) }),
         );

@@ -9,7 +9,7 @@
  * exits: an HTTP process without its model host can only answer errors).
  */
 import { unavailable } from '../errors';
-import type { InferenceBackend, ModelSpec, NamedTensors } from '../inference/backend';
+import type { InferenceBackend, InferOptions, ModelSpec, NamedTensors } from '../inference/backend';
 import type { MetricsText } from '../metrics';
 import { type HostMessage, type WorkerRequest, fromWire, isMessage } from './protocol';
 
@@ -74,9 +74,10 @@ export class HostLink {
           ? `${local.backend.description}, in each HTTP process`
           : `model host process: ${host}${here}`;
       },
-      infer: (model: string, inputs: NamedTensors) => {
-        if (local !== undefined && isLocal(model)) return local.backend.infer(model, inputs);
-        return this.request<NamedTensors>((id) => ({ mlf: 'infer', id, model, inputs }));
+      infer: (model: string, inputs: NamedTensors, options: InferOptions = {}) => {
+        if (local !== undefined && isLocal(model)) return local.backend.infer(model, inputs, options);
+        const { outputs } = options;
+        return this.request<NamedTensors>((id) => ({ mlf: 'infer', id, model, inputs, ...(outputs === undefined ? {} : { outputs }) }));
       },
       close: async () => {
         await local?.backend.close();

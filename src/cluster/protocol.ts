@@ -11,7 +11,7 @@ import type { MetricsText } from '../metrics';
 /** HTTP process → model host. */
 export type WorkerRequest =
   | { mlf: 'hello' }
-  | { mlf: 'infer'; id: number; model: string; inputs: NamedTensors }
+  | { mlf: 'infer'; id: number; model: string; inputs: NamedTensors; outputs?: readonly string[] }
   | { mlf: 'metrics'; id: number };
 
 /** Model host → HTTP process. */

@@ -19,10 +19,12 @@ import type { ImageResult } from '../batch/table';
 import type { Logger } from '../log';
 import type { ImagePredictor, ModelDefinition } from '../models/model';
 import type { Registry } from '../predictors/registry';
+import type { PredictOptions } from '../predictors/types';
 import { renderSvg } from '../sample-image';
 import { type UploadedImage, readImageBatch } from './batch-upload';
 import { batchPredictionsSchema } from './batch-schema';
 import type { Endpoint } from './endpoint';
+import { explainErrors, explainQuery, predictOptions } from './explain';
 import { classifierNames, countInWords, exampleFormat } from './table';
 import { IMAGE_FIELD, uploadErrors } from './upload';
 
@@ -42,6 +44,12 @@ export interface ClassifyOptions {
   model: string;
   /** Make a thumbnail of each image for the page drawn on the server (not wanted by the API). */
   thumbnails: boolean;
+  /**
+   * Predictions with their explanations: every image's (`?explain=1`), or the first image's only
+   * ('first': the page explains a single image by default, and whether a post holds one image is
+   * known only once it is read, after the first image has started).
+   */
+  explain?: boolean | 'first';
   /** Called once the whole post is read and accepted, with the number of images, before any onImage. */
   onAccepted?: (count: number) => void;
   /** Each image's result, in post order, after onAccepted. */
@@ -56,6 +64,16 @@ export interface BatchDeps {
 
 /** Displayed at 48 CSS pixels: 64 is sharp enough on most screens and keeps a 100-row page small. */
 const THUMBNAIL_SIZE = 64;
+/** A single explained cell's picture, under its map: displayed at up to 160 CSS pixels. */
+const EXPLAINED_SIZE = 192;
+
+/** An image as the page shows it (a JPEG data: URL), at `size` pixels at most; undefined if it cannot be drawn. */
+export function pictureOf(pixels: RgbImage, size = EXPLAINED_SIZE): Promise<string | undefined> {
+  return thumbnail(pixels, size).then(
+    (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
+    () => undefined,
+  );
+}
 
 const INTERNAL = new AppError(
   'internal_error',
@@ -72,13 +90,14 @@ async function resultFor(
   bytes: Uint8Array,
   refused: AppError | undefined,
   thumbnailOf?: (image: RgbImage) => Promise<string | undefined>,
+  options: PredictOptions = {},
 ): Promise<{ row: ImageResult; failure?: unknown; thumbnail?: string }> {
   try {
     if (refused !== undefined) throw refused;
-    if (thumbnailOf === undefined) return { row: { file: name, ...(await predictor.predict(bytes)) } };
+    if (thumbnailOf === undefined) return { row: { file: name, ...(await predictor.predict(bytes, options)) } };
     // The thumbnail is drawn before the model runs: the pixels are then handed to the model and
     // released, rather than kept (12 MB for the largest image) until the thumbnail is done.
-    const { prediction, used } = await predictor.predictAfter(bytes, thumbnailOf);
+    const { prediction, used } = await predictor.predictAfter(bytes, thumbnailOf, options);
     return { row: { file: name, ...prediction }, thumbnail: used };
   } catch (err) {
     const shown = err instanceof AppError && err.expose ? err : INTERNAL;
@@ -105,14 +124,12 @@ export async function classifyPost(
   const predictor = deps.registry.image(options.model);
   let count: number | null = null;
 
-  // A post of one image is answered as today's single result, which has no thumbnail.
+  // A post of one image is answered as today's single result, which has no thumbnail unless its
+  // map is drawn over it.
   const thumbnailOf = async (pixels: RgbImage): Promise<string | undefined> =>
-    count === 1
+    count === 1 && options.explain === undefined
       ? undefined
-      : thumbnail(pixels, THUMBNAIL_SIZE).then(
-          (jpeg) => `data:image/jpeg;base64,${jpeg.toString('base64')}`,
-          () => undefined,
-        );
+      : pictureOf(pixels, count === 1 ? EXPLAINED_SIZE : THUMBNAIL_SIZE);
 
   const classify = async (file: UploadedImage): Promise<ClassifiedImage> => {
     const { row, failure, thumbnail: drawn } = await resultFor(
@@ -121,6 +138,7 @@ export async function classifyPost(
       file.bytes,
       file.error,
       options.thumbnails ? thumbnailOf : undefined,
+      { explain: options.explain === true || (options.explain === 'first' && file.index === 0) },
     );
     if (failure !== undefined && 'error' in row && row.error.code === 'internal_error') {
       deps.log?.error(
@@ -196,7 +214,8 @@ export function batchEndpoint(deps: BatchDeps, model: ModelDefinition): Endpoint
       `Send each image as a multipart field "${IMAGE_FIELD}" (\`curl -F image=@a.png -F image=@b.png\`): up to ${config.maxBatchFiles} images and ` +
       `${config.maxBatchBytes / (1024 * 1024)} MB per post, each within the single-image limits. A file that cannot be read gets ` +
       'the error the single-image call would have answered, and the others are still classified. The answer is streamed once ' +
-      'the whole post is in: one element per line, in the order sent, each as soon as it and those before it are done.',
+      'the whole post is in: one element per line, in the order sent, each as soon as it and those before it are done.' +
+      (model.explainer === undefined ? '' : ' With `?explain=1` each element has `explanation`, as the single-image endpoint describes it.'),
     request: {
       description: `Several images, each in the multipart field "${IMAGE_FIELD}".`,
       content: {
@@ -212,7 +231,9 @@ export function batchEndpoint(deps: BatchDeps, model: ModelDefinition): Endpoint
       },
     },
     responses: { 200: { description: 'One element per image, in the order sent.', json: batchPredictionsSchema(classifierNames(deps.registry.definitions)) } },
+    ...explainQuery(model),
     errors: [
+      ...explainErrors(model),
       'unsupported_content_type',
       'unsupported_encoding',
       'invalid_multipart',
@@ -230,6 +251,7 @@ export function batchEndpoint(deps: BatchDeps, model: ModelDefinition): Endpoint
         const images = await classifyPost(req, res, deps, {
           model: model.name,
           thumbnails: false,
+          ...predictOptions(req),
           onAccepted: () => {
             res.status(200).type('json');
             res.write('{"predictions":[\n');

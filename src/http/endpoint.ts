@@ -82,6 +82,8 @@ export interface Endpoint {
   errors: readonly (ErrorStep | ErrorCode)[];
   /** Optional authentication: names of the document's securitySchemes. */
   security?: string[];
+  /** Optional query parameters, by name (e.g. `explain`), documented with their schemas. */
+  query?: Record<string, HeaderDoc>;
   handlers: RequestHandler[];
   /** Real answers for the document; run once the models are loaded. */
   examples?: () => Promise<Example[]>;
@@ -92,7 +94,8 @@ export interface JsonEndpoint<I, O> extends Omit<Endpoint, 'request' | 'response
   response: { description: string; schema: z.ZodType<O> };
   /** The answer's status when it is not 200 (e.g. /readyz's 503 while loading), documented under it. */
   statusOf?: { status: number; description: string; when: (answer: O) => boolean };
-  answer(input: I): O | Promise<O>;
+  /** `req`: the request, for its query (absent for the document's examples, which send none). */
+  answer(input: I, req?: Request): O | Promise<O>;
   /** Named example inputs (JSON bodies, an upload's bytes), good and bad: the document shows their real answers. */
   examples?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
@@ -149,7 +152,7 @@ export function jsonEndpoint<I, O>(spec: JsonEndpoint<I, O>): Endpoint {
     handlers: [
       ...(request?.middleware ?? []),
       async (req, res) => {
-        const body = await answer(read(req));
+        const body = await answer(read(req), req);
         res.status(statusOf?.when(body) ? statusOf.status : 200).json(body);
       },
     ],

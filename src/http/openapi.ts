@@ -25,7 +25,7 @@ export interface Operation {
   tags: string[];
   summary: string;
   description?: string;
-  parameters?: { name: string; in: 'header'; required: false; description: string; schema: JsonSchema }[];
+  parameters?: { name: string; in: 'header' | 'query'; required: false; description: string; schema: JsonSchema }[];
   requestBody?: { required: true; description?: string; content: Record<string, { schema: JsonSchema; example?: unknown }> };
   responses: Record<string, Response>;
   security?: Record<string, string[]>[];
@@ -195,7 +195,10 @@ function operation(endpoint: Endpoint, examples: readonly Example[], errorShape:
     };
   }
   const request = endpoint.request;
-  const parameters = Object.entries(headerObjects(request?.headers)).map(([name, h]) => ({ name, in: 'header' as const, required: false as const, ...h }));
+  const parameters = [
+    ...Object.entries(headerObjects(endpoint.query)).map(([name, h]) => ({ name, in: 'query' as const, required: false as const, ...h })),
+    ...Object.entries(headerObjects(request?.headers)).map(([name, h]) => ({ name, in: 'header' as const, required: false as const, ...h })),
+  ];
   return {
     operationId: endpoint.operationId,
     tags: [endpoint.tag],

@@ -7,16 +7,20 @@
  */
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { inputLimits } from '../config';
+import fs from 'node:fs';
+import path from 'node:path';
+import { inputLimits, projectRoot } from '../config';
+import { notFound } from '../errors';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
 import { type Fields, fieldsBodyLimit, parseFields } from '../fields';
 import type { ModelDefinition } from '../models/model';
 import { classificationPredictionSchema, modelCardSchema, perModelNames } from '../predictors/types';
 import { renderSvg } from '../sample-image';
-import { batchEndpoint, classifyPost } from './batch';
+import { batchEndpoint, classifyPost, pictureOf } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
+import { explainErrors, explainQuery, explainValue, predictOptions } from './explain';
 import { classifierNames, exampleFormat, fieldsOf } from './table';
 import { imageBody } from './upload';
 import { type PageDeps, renderPage } from './view';
@@ -70,7 +74,9 @@ export function pageRoutes(deps: RouteDeps): Router {
       const fields = input.fields(inputLimits(config));
       /** Predict from a model's form of fields. @route POST /predict/<name> */
       router.post(`/predict/${name}`, form(fields), ...guards(deps), async (req, res) => {
-        const prediction = await registry.get(name).predict(input.toInput(parseFields(fields, req.body)));
+        // A single answer on the page says why by default (?explain=0 turns it off).
+        const explain = req.query.explain === undefined || explainValue(req.query.explain);
+        const prediction = await registry.get(name).predict(input.toInput(parseFields(fields, req.body)), { explain });
         renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
       });
     } else {
@@ -79,18 +85,43 @@ export function pageRoutes(deps: RouteDeps): Router {
        * (its error, if any, is the page's status); several give the results table. @route POST /predict/<name>
        */
       router.post(`/predict/${name}`, ...guards(deps), async (req, res) => {
-        const images = await classifyPost(req, res, deps, { model: name, thumbnails: true });
+        // One image is explained by default; the rows of a table on request (?explain=1).
+        const explain = req.query.explain === undefined ? 'first' : explainValue(req.query.explain);
+        const images = await classifyPost(req, res, deps, { model: name, thumbnails: true, explain });
         if (images === null) return;
         const [only] = images;
+        if (explain === 'first' && images.length > 1 && only !== undefined && 'explanation' in only.row) delete only.row.explanation;
         if (images.length === 1 && only !== undefined) {
           res.locals.imageName = only.row.file;
           if ('error' in only.row) throw only.failure;
           const { file: _file, ...prediction } = only.row;
-          renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
+          const pictures = only.thumbnail === undefined ? {} : { pictures: { [name]: only.thumbnail } };
+          renderPage(req, res, deps, { results: { [name]: prediction }, ...pictures, inputs: keptInputs(req, model, config), active: name });
           return;
         }
         renderPage(req, res, deps, { batch: batchTable(images, registry.get(name).card.labels), active: name });
       });
+      const examples = model.page.examples ?? [];
+      if (examples.length > 0) {
+        /**
+         * One of the page's example images (`page.examples`, files under public/), classified and
+         * explained as an upload of it would be: the page's one-click examples without JavaScript.
+         * @route POST /predict/<name>/example
+         */
+        router.post(`/predict/${name}/example`, formParser(1024), ...guards(deps), async (req, res) => {
+          const asked: unknown = (req.body as Record<string, unknown> | undefined)?.example;
+          const example = examples.find((e) => e.value === asked);
+          if (example === undefined) {
+            throw notFound(`No such example. The examples are: ${examples.map((e) => e.name).join(', ')}.`);
+          }
+          const bytes = await fs.promises.readFile(path.join(projectRoot(), 'public', example.value));
+          const explain = req.query.explain === undefined || explainValue(req.query.explain);
+          const { prediction, used } = await registry.image(name).predictAfter(bytes, (pixels) => pictureOf(pixels), { explain });
+          res.locals.imageName = example.name;
+          const pictures = used === undefined ? {} : { pictures: { [name]: used } };
+          renderPage(req, res, deps, { results: { [name]: prediction }, ...pictures, active: name });
+        });
+      }
     }
   }
 
@@ -116,6 +147,7 @@ const modelListSchema = perModelNames((names) => z.strictObject({ models: z.arra
 function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
   const { registry, config } = deps;
   const { name, api, output } = model;
+  const description = [api.description, model.explainer?.description].filter((d) => d !== undefined).join('\n\n');
   const response = {
     description: api.responseDescription,
     schema: output.kind === 'value' ? output.schema : classificationPredictionSchema(classifierNames(registry.definitions)),
@@ -126,7 +158,7 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
     operationId: api.operationId,
     tag: 'Predictions',
     summary: api.summary,
-    ...(api.description === undefined ? {} : { description: api.description }),
+    ...(description === '' ? {} : { description }),
     response,
   };
   const fields = fieldsOf(model, config);
@@ -134,17 +166,19 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
     const { toInput, errorSteps } = model.input;
     return jsonEndpoint({
       ...common,
+      ...explainQuery(model),
       request: fieldsBody(fields, config, api.example ?? {}),
-      errors: ['body', ...errorSteps, 'inference'],
-      answer: (parsed) => registry.get(name).predict(toInput(parsed)),
+      errors: ['body', ...errorSteps, 'inference', ...explainErrors(model)],
+      answer: (parsed, req) => registry.get(name).predict(toInput(parsed), predictOptions(req)),
       examples: () => api.examples,
     });
   }
   return jsonEndpoint({
     ...common,
+    ...explainQuery(model),
     request: imageBody(config),
-    errors: ['upload', 'image', 'inference'],
-    answer: (bytes) => registry.image(name).predict(bytes),
+    errors: ['upload', 'image', 'inference', ...explainErrors(model)],
+    answer: (bytes, req) => registry.image(name).predict(bytes, predictOptions(req)),
     // Example images are drawn from SVG; a text example is sent as the file's bytes.
     examples: async () =>
       Object.fromEntries(

@@ -12,6 +12,7 @@ import type { ModelCard, Prediction } from '../predictors/types';
 import type { Config } from '../config';
 import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
+import { explanationView } from '../core/explanation';
 import { scoreRows } from '../core/result';
 import { REVIEW_BELOW } from '../batch/table';
 import { type ModelDefinition, byName } from '../models/model';
@@ -34,6 +35,8 @@ export interface PageState {
   pageError?: { code: string; message: string };
   /** The results table of the active form's post of several images. */
   batch?: BatchTable;
+  /** A single image result's picture (a JPEG data: URL), when its explanation's map is drawn over it. */
+  pictures?: Partial<Record<FormName, string>>;
 }
 
 export interface PageDeps {
@@ -145,7 +148,12 @@ function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition
         return error === undefined ? page.cached(`error ${card}`, render) : render();
       }
       case 'result': {
-        const render = (): string => page.render('partials/result', { prediction, scores: prediction === undefined ? [] : scoreRows(prediction), name: card, focus });
+        // A review's explanation is drawn over the text the model read: the form's (only) text field, as sent.
+        const [first] = Object.keys(fields);
+        const why = prediction === undefined ? null : explanationView(prediction.explanation, first === undefined ? undefined : inputs.fields?.[first]);
+        const picture = state.pictures?.[card] ?? null;
+        const render = (): string =>
+          page.render('partials/result', { prediction, scores: prediction === undefined ? [] : scoreRows(prediction), name: card, focus, why, picture });
         return prediction === undefined && !focus ? page.cached(`result ${card}`, render) : render();
       }
       case 'batch': {

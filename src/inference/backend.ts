@@ -43,6 +43,11 @@ export interface ServedModel {
   card?: ModelCard;
 }
 
+/** The outputs a model computes when a caller does not name any: its card's, except those computed on request. */
+export function usualOutputs(spec: Pick<ModelSpec, 'outputs'>): string[] | undefined {
+  return spec.outputs?.filter((o) => o.on_request !== true).map((o) => o.name);
+}
+
 /** What a caller can say about one infer() call besides its inputs. */
 export interface InferOptions {
   /**
@@ -51,6 +56,12 @@ export interface InferOptions {
    * predictors: see src/inference/cancel-scope.ts.
    */
   signal?: AbortSignal;
+  /**
+   * The outputs to compute, by name. Absent: the model's usual outputs (its card's, except those
+   * marked `on_request`, such as the tensors an explanation is made from). onnxruntime runs only
+   * the nodes the requested outputs need, so what nobody asks for is never computed.
+   */
+  outputs?: readonly string[];
 }
 
 export interface InferenceBackend {

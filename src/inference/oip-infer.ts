@@ -14,7 +14,17 @@ import { type Payload, type Reply, header } from './oip-transport';
  * The request for these inputs, shaped as the tier declares them (`inputShapes`: [N] sent as
  * [N, 1] where it wants that), as raw bytes when `binary`.
  */
-export function inferRequest(inputs: NamedTensors, inputShapes: ReadonlyMap<string, number[]>, binary: boolean): Payload {
+/**
+ * `outputs`: the outputs to ask for by name; absent, none are named and the server answers with
+ * the model's usual ones (a model tier that follows the protocol returns every output its
+ * configuration lists; ours, those not computed on request).
+ */
+export function inferRequest(
+  inputs: NamedTensors,
+  inputShapes: ReadonlyMap<string, number[]>,
+  binary: boolean,
+  outputs?: readonly string[],
+): Payload {
   const chunks: Buffer[] = [];
   const wires: WireTensor[] = Object.entries(inputs).map(([name, t]) => {
     const shape = inputShapes.get(name);
@@ -25,7 +35,8 @@ export function inferRequest(inputs: NamedTensors, inputShapes: ReadonlyMap<stri
   });
   // Outputs as raw bytes too where the server can: exact float32 values, Infinity and NaN
   // included (JSON has no Infinity: a value far out of range must stay out of range).
-  const request = binary ? { inputs: wires, parameters: { binary_data_output: true } } : { inputs: wires };
+  const request: Record<string, unknown> = binary ? { inputs: wires, parameters: { binary_data_output: true } } : { inputs: wires };
+  if (outputs !== undefined) request.outputs = outputs.map((name) => ({ name }));
   const { body, headerLength } = writeMessage(request, chunks);
   const headers: http.OutgoingHttpHeaders = { 'content-type': headerLength === undefined ? 'application/json' : 'application/octet-stream' };
   if (headerLength !== undefined) headers[BINARY_HEADER] = String(headerLength);

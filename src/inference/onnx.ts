@@ -51,7 +51,7 @@ export class OnnxBackend extends OrtSessions {
   }
 
   override infer(model: string, inputs: NamedTensors, options: InferOptions = {}): Promise<NamedTensors> {
-    return this.gate(model).run(() => super.infer(model, inputs), options.signal ?? currentSignal());
+    return this.gate(model).run(() => super.infer(model, inputs, { outputs: options.outputs }), options.signal ?? currentSignal());
   }
 
   private gate(model: string): RunGate {

@@ -47,6 +47,7 @@ interface Job {
   id: number;
   model: string;
   inputs: NamedTensors;
+  outputs?: readonly string[];
   enqueuedAt: number;
   /** Aborted when nobody waits for the answer any more: the job is dropped instead of run. */
   signal?: AbortSignal;
@@ -134,7 +135,7 @@ export class WorkerPool implements InferenceBackend {
       );
     }
     return new Promise<NamedTensors>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, model, inputs: ownedCopy(inputs), enqueuedAt: performance.now(), signal, resolve, reject };
+      const job: Job = { id: this.nextId++, model, inputs: ownedCopy(inputs), outputs: options.outputs, enqueuedAt: performance.now(), signal, resolve, reject };
       if (idle !== undefined) {
         this.run(idle, job);
       } else {
@@ -224,7 +225,7 @@ export class WorkerPool implements InferenceBackend {
 
   private run(slot: Slot, job: Job): void {
     slot.job = job;
-    const msg: JobMessage = { id: job.id, model: job.model, inputs: job.inputs };
+    const msg: JobMessage = { id: job.id, model: job.model, inputs: job.inputs, outputs: job.outputs };
     slot.worker.postMessage(msg, transferList(job.inputs));
   }
 

@@ -25,7 +25,7 @@ import type { AppError } from '../errors';
 import type { Logger } from '../log';
 import type { ModelMetadata, ServerMetadata } from '../oip/protocol';
 import type { ModelCard } from '../predictors/types';
-import type { InferenceBackend, ModelSpec, NamedTensors, ServedModel } from './backend';
+import { type InferenceBackend, type InferOptions, type ModelSpec, type NamedTensors, type ServedModel, usualOutputs } from './backend';
 import { CircuitBreaker } from './breaker';
 import { ConnectionFailed, OipTransport, type Payload, type Reply, ResponseTooLarge, TimedOut, type TransportOptions, errorText } from './oip-transport';
 import { callFailed, inferenceRefused, modelServerError, unusable } from './oip-wording';
@@ -123,11 +123,13 @@ export class RemoteBackend implements InferenceBackend {
     this.options.log?.info({ url: this.options.url, extensions: this.extensions, models: [...this.plans.values()].map((p) => `${p.spec.name}@${p.version}`) }, 'model server checked');
   }
 
-  async infer(model: string, inputs: NamedTensors): Promise<NamedTensors> {
+  async infer(model: string, inputs: NamedTensors, options: InferOptions = {}): Promise<NamedTensors> {
     const plan = this.plans.get(model);
     if (plan === undefined) throw new Error(`model "${model}" is not loaded`);
     if (plan.problem !== undefined) throw unusable();
-    const payload = inferRequest(inputs, plan.inputShapes, this.binary);
+    // The outputs always named, so that a server returning every configured output by default
+    // (Triton) computes none of those an explanation needs unless asked.
+    const payload = inferRequest(inputs, plan.inputShapes, this.binary, options.outputs ?? usualOutputs(plan.spec));
     const reply = await this.post(`v2/models/${pathPart(model)}/infer`, payload);
     if (reply.status !== 200) throw await this.failed(model, reply);
 

@@ -22,6 +22,8 @@ export interface JobMessage {
   id: number;
   model: string;
   inputs: NamedTensors;
+  /** InferOptions.outputs: absent, the model's usual outputs. */
+  outputs?: readonly string[];
 }
 
 export type WorkerMessage =
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
   }
   port.on('message', (job: JobMessage) => {
     const started = performance.now();
-    backend.infer(job.model, job.inputs).then(
+    backend.infer(job.model, job.inputs, { outputs: job.outputs }).then(
       (outputs) => {
         const msg: WorkerMessage = { type: 'result', id: job.id, outputs, runMs: performance.now() - started };
         try {

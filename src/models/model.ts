@@ -12,8 +12,8 @@ import type { z } from 'zod';
 import type { ErrorStep } from '../errors';
 import { type Fields, parseFields } from '../fields';
 import type { RgbImage } from '../image-header';
-import type { InferenceBackend } from '../inference/backend';
-import type { ModelCard, Prediction, Predictor } from '../predictors/types';
+import type { InferenceBackend, NamedTensors } from '../inference/backend';
+import type { ModelCard, PredictOptions, Prediction, Predictor } from '../predictors/types';
 
 /**
  * Decoded pixels, with what they hold of the server's decode budget (src/memory-budget.ts): the
@@ -37,8 +37,33 @@ export interface PredictorEnv {
 
 /** A predictor of an image model: also hands the decoded pixels to the caller (thumbnails) and takes pixels. */
 export interface ImagePredictor extends Predictor<Uint8Array> {
-  predictAfter<T>(fileBytes: Uint8Array, use: (image: RgbImage) => Promise<T>): Promise<{ prediction: Prediction; used: T }>;
-  predictPixels(image: RgbImage): Promise<Prediction>;
+  predictAfter<T>(
+    fileBytes: Uint8Array,
+    use: (image: RgbImage) => Promise<T>,
+    options?: PredictOptions,
+  ): Promise<{ prediction: Prediction; used: T }>;
+  predictPixels(image: RgbImage, options?: PredictOptions): Promise<Prediction>;
+}
+
+/**
+ * How a model explains its answers (issue 25), the same wherever it runs: the graph computes what
+ * the explanation is made of as outputs it runs only when asked (card outputs `on_request`), and
+ * `explain` turns them into each item's JSON. The predictors use it for one item; the model tier
+ * for its `explanation` output (a JSON string per item, as Seldon does over this protocol).
+ */
+export interface Explainer {
+  /** The graph outputs the explanation is made from. */
+  readonly outputs: readonly string[];
+  /**
+   * The graph's bool [N] input that turns the explanation's nodes on, if it has one: onnxruntime
+   * runs every node of a graph whatever is fetched, so a costly explanation (an image map's
+   * occluded copies) runs on an empty batch unless this flag is set.
+   */
+  readonly switch?: string;
+  /** What `explanation` holds, for the API reference (Markdown). */
+  readonly description: string;
+  /** One explanation per item of a run (its batch dimension), from the run's inputs and outputs. */
+  explain(inputs: NamedTensors, outputs: NamedTensors, card: ModelCard | undefined): Record<string, unknown>[];
 }
 
 /** Limits on input that come from the configuration (server) or the engine's settings (browser). */
@@ -83,6 +108,8 @@ export interface ModelDefinition<In = unknown> {
   /** The answer: a value (and `schema` of the API's response) or a label with scores. */
   readonly output: { kind: 'value'; schema: z.ZodType } | { kind: 'classification' };
   createPredictor(card: ModelCard, backend: InferenceBackend, env: PredictorEnv): Predictor<In>;
+  /** Absent: the model does not explain its answers (`?explain=1` adds nothing). */
+  readonly explainer?: Explainer;
   /** Runs in each HTTP process when the others run on a model host (INFERENCE_INLINE's default): a few bytes, cheaper than the hop. */
   readonly inline?: boolean;
   readonly page: {
@@ -92,7 +119,11 @@ export interface ModelDefinition<In = unknown> {
     partial?: string;
     /** Its "Use the API" part: views/partials/<name>-api.ejs, or this absolute path. */
     apiPartial?: string;
-    /** Sample inputs behind the card's "Try" buttons (written for the page, not taken from a dataset). */
+    /**
+     * Sample inputs behind the card's "Try" buttons: a fields model's values (written for the
+     * page, not taken from a dataset); an image model's files, as paths under public/ (POST
+     * /predict/<name>/example classifies one without JavaScript).
+     */
     examples?: readonly { name: string; value: string }[];
   };
   /** In words: what it is, its data and what its held-out items are ("12 % accuracy on 4,000 held-out <items>"). */

@@ -10,7 +10,7 @@ import { AppError, invalidInput, notFound } from '../errors';
 import { type Endpoint, type Reply, type ReplyEndpoint, replyEndpoint } from '../http/endpoint';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
-import type { ModelDefinition } from '../models/model';
+import { type ModelDefinition, byName } from '../models/model';
 import { modelCardSchema } from '../predictors/types';
 import { type BodyLimits, readBody } from './body';
 import { BODY_ERRORS, EXAMPLE_REQUEST, HEADER_LENGTH, MODEL_ERRORS, TENSOR_ERRORS, TOKEN, inferExamples } from './document';
@@ -186,7 +186,7 @@ export function protocolEndpoints({ store, table, lifecycle, log, serverMetadata
         return { name, version, body: await readBody(req, req.res as Response, limits), headerLength: req.get(BINARY_HEADER) };
       },
       answer: async ({ name, version, body, headerLength }): Promise<Reply> => {
-        const message = await runInference(store, name, version, body, headerLength);
+        const message = await runInference(store, name, version, body, headerLength, byName(table, name)?.explainer);
         if (message.headerLength === undefined) return { raw: { type: 'application/json', body: message.body } };
         return { headers: { 'Inference-Header-Content-Length': String(message.headerLength) }, raw: { type: 'application/octet-stream', body: message.body } };
       },

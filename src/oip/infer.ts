@@ -9,6 +9,10 @@ import type { NamedTensors, Tensor } from '../inference/backend';
 import { type InferRequest, type InferResponse, type WireTensor, readMessage, writeMessage } from './protocol';
 import { type ModelConfig, wireShape } from './repository';
 import type { ModelStore } from './store';
+import type { Explainer } from '../models/model';
+
+/** The extra output of a model that explains its answers: each item's explanation as a JSON string (BYTES), as Seldon names it over this protocol. */
+export const EXPLANATION = 'explanation';
 import { BinaryReader, decodeTensor, encodeTensor } from './tensors';
 
 /** The top level of an inference request, checked; tensors are decoded separately. */
@@ -35,7 +39,13 @@ const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
  * once and nothing else, its datatype, its shape (the batch dimension first, 1…max_batch_size,
  * the same for every input), then reshaped to what the model itself takes.
  */
-export function modelInputs(config: ModelConfig, wires: unknown[], binary: BinaryReader): NamedTensors {
+export function modelInputs(
+  config: ModelConfig,
+  wires: unknown[],
+  binary: BinaryReader,
+  /** An input a client may leave out: the bool [N] switch of an explanation, then `value` for every item. */
+  optional?: { name: string; value: boolean },
+): NamedTensors {
   const feeds: NamedTensors = {};
   let batch: number | null = null;
   for (const wire of wires) {
@@ -63,6 +73,10 @@ export function modelInputs(config: ModelConfig, wires: unknown[], binary: Binar
     feeds[name] = spec.reshape === undefined ? tensor : reshaped(tensor, config.maxBatchSize > 0 ? [dims[0] as number, ...spec.reshape] : spec.reshape);
   }
   binary.finish();
+  if (optional !== undefined && feeds[optional.name] === undefined && config.inputs.some((t) => t.name === optional.name)) {
+    const n = batch ?? 1;
+    feeds[optional.name] = { type: 'bool', dims: [n], data: new Uint8Array(n).fill(optional.value ? 1 : 0) };
+  }
   const missing = config.inputs.filter((t) => feeds[t.name] === undefined).map((t) => t.name);
   if (missing.length > 0) throw invalidInput('missing_input', `model "${config.name}" needs input ${missing.map((n) => `"${n}"`).join(', ')}`);
   return feeds;
@@ -85,20 +99,38 @@ export async function runInference(
   version: string | undefined,
   body: Buffer,
   headerLength: string | undefined,
+  explainer?: Explainer,
 ): Promise<{ body: Buffer; headerLength?: number }> {
   const { json, binary } = readMessage(body, headerLength);
   const request = inferRequest(json);
   // Resolved again now that the body is in: the sessions that run it are the ones current now.
   const resolved = store.resolve(name, version);
   const { config: modelConfig } = resolved.entry;
-  const feeds = modelInputs(modelConfig, request.inputs, new BinaryReader(binary));
-  const wanted: NonNullable<InferRequest['outputs']> = request.outputs ?? modelConfig.outputs.map((o) => ({ name: o.name }));
+  // An explanation's switch may be left out: set when its explanation or its tensors are asked for.
+  const asked = new Set(request.outputs?.map((o) => o.name));
+  const switchOn = explainer !== undefined && (asked.has(EXPLANATION) || explainer.outputs.some((n) => asked.has(n)));
+  const optional = explainer?.switch === undefined ? undefined : { name: explainer.switch, value: switchOn };
+  const feeds = modelInputs(modelConfig, request.inputs, new BinaryReader(binary), optional);
+  // None named: the configuration's outputs, except those its card says are computed on request.
+  const onRequest = new Set(resolved.entry.card?.outputs.filter((o) => o.on_request === true).map((o) => o.name));
+  const wanted: NonNullable<InferRequest['outputs']> =
+    request.outputs ?? modelConfig.outputs.filter((o) => !onRequest.has(o.name)).map((o) => ({ name: o.name }));
+  // Besides its configuration's outputs, a model that explains its answers has them on request:
+  // the graph's tensors they are made from, and `explanation` (a JSON string per item).
+  const offered = [...modelConfig.outputs.map((t) => t.name), ...(explainer === undefined ? [] : [...explainer.outputs, EXPLANATION])];
   for (const o of wanted) {
-    if (!modelConfig.outputs.some((t) => t.name === o.name)) {
-      throw invalidInput('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${modelConfig.outputs.map((t) => t.name).join(', ')}`);
+    if (!offered.includes(o.name)) {
+      throw invalidInput('unknown_output', `model "${name}" has no output "${o.name}"; its outputs: ${offered.join(', ')}`);
     }
   }
-  const outputs = await store.run(resolved, feeds);
+  const explained = explainer !== undefined && wanted.some((o) => o.name === EXPLANATION);
+  const run = new Set(wanted.map((o) => o.name).filter((n) => n !== EXPLANATION));
+  if (explained) for (const n of explainer.outputs) run.add(n);
+  const outputs = await store.run(resolved, feeds, [...run]);
+  if (explained) {
+    const items = explainer.explain(feeds, outputs, resolved.entry.card).map((e) => JSON.stringify(e));
+    outputs[EXPLANATION] = { type: 'string', dims: [items.length], data: items };
+  }
   const allBinary = request.parameters?.binary_data_output === true;
   const chunks: Buffer[] = [];
   const response: InferResponse = {

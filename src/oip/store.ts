@@ -119,11 +119,12 @@ export class ModelStore implements QueueStats {
     return { entry: other, generation };
   }
 
-  async run(resolved: Resolved, inputs: NamedTensors): Promise<NamedTensors> {
+  /** `outputs`: the model outputs to compute (onnxruntime runs only the nodes they need). */
+  async run(resolved: Resolved, inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
     const g = resolved.generation;
     g.inFlight++;
     try {
-      return await g.timed.infer(resolved.entry.key, inputs);
+      return await g.timed.infer(resolved.entry.key, inputs, outputs === undefined ? {} : { outputs });
     } finally {
       g.inFlight--;
       if (g.retired && g.inFlight === 0) void this.release(g);

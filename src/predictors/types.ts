@@ -28,6 +28,23 @@ export function perModelNames<S>(build: (names: readonly string[]) => S): (names
   };
 }
 
+/**
+ * Why the model answered so (issue 25), only when asked (`?explain=1`, `--explain`,
+ * `{ explain: true }`): each model's own shape, described with its schema in its folder
+ * (src/models/<name>/explain.ts) and in the API reference.
+ */
+export const explanationSchema = z
+  .record(z.string(), z.unknown())
+  .meta({
+    description: "Only when asked (`?explain=1`): why the model answered so, in the model's own shape (its endpoint's description says which).",
+  });
+
+/** What a caller can ask of one prediction besides its input. */
+export interface PredictOptions {
+  /** Add `explanation`: why the model answered so. Nothing is computed for it otherwise. */
+  explain?: boolean;
+}
+
 /** A classifier's answer, for the classifiers `names` (the table's, in page order). */
 export const classificationPredictionSchema = perModelNames((names) =>
   z
@@ -40,6 +57,7 @@ export const classificationPredictionSchema = perModelNames((names) =>
         .record(z.string(), probability)
         .meta({ description: "Every label's probability, in the card's label order; they sum to 1." }),
       statement: statementSchema,
+      explanation: explanationSchema.optional(),
     })
     .meta({ id: 'ClassificationPrediction', description: `A classifier's answer (${names.join(', ')}).` }),
 );
@@ -52,6 +70,7 @@ export interface ClassificationPrediction {
   confidence: number;
   scores: Record<string, number>;
   statement: string;
+  explanation?: Record<string, unknown>;
 }
 
 
@@ -67,6 +86,8 @@ export interface Prediction {
   scores?: Record<string, number>;
   /** One sentence for a person, e.g. "This review is positive (93.1 % confidence)." */
   statement: string;
+  /** Only when asked (PredictOptions.explain): why the model answered so. */
+  explanation?: Record<string, unknown>;
 }
 
 const TensorSpecSchema = z.looseObject({
@@ -74,6 +95,10 @@ const TensorSpecSchema = z.looseObject({
   dtype: z.string(),
   shape: z.array(z.number()).meta({ description: '-1 for a dimension of any size (the batch).' }),
   description: z.string().optional(),
+  on_request: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Computed only when a caller asks for it by name (the tensors an explanation is made from).' }),
 });
 export type TensorSpec = z.output<typeof TensorSpecSchema>;
 
@@ -118,5 +143,5 @@ export type ModelCard = z.output<typeof ModelCardSchema>;
 export interface Predictor<Input> {
   readonly name: string;
   readonly card: ModelCard;
-  predict(input: Input): Promise<Prediction>;
+  predict(input: Input, options?: PredictOptions): Promise<Prediction>;
 }

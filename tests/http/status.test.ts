@@ -16,6 +16,7 @@ const CONTRACT: Record<string, number> = {
     invalid_multipart: 400,
     missing_image: 400,
     unexpected_field: 400,
+    invalid_explain: 400,
     too_many_files: 400,
     too_many_parts: 413,
     field_too_large: 413,

@@ -60,7 +60,8 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
     await backend.load(specs());
     try {
       const image = tensor('uint8', new Uint8Array(64 * 64 * 3).fill(200), [1, 64, 64, 3]);
-      const runs = Array.from({ length: 20 }, () => rejection(backend.infer('malaria', { image })));
+      const explain = tensor('bool', Uint8Array.of(0), [1]);
+      const runs = Array.from({ length: 20 }, () => rejection(backend.infer('malaria', { image, explain })));
       const outcomes = await Promise.all(runs);
       // One running and three waiting are accepted; the sixteen others are refused at once.
       expect(outcomes.filter((o) => o === null)).toHaveLength(4);

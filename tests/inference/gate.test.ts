@@ -143,7 +143,8 @@ describe('OnnxBackend runs through a gate per model', () => {
     try {
       const order: string[] = [];
       const image = tensor('uint8', new Uint8Array(64 * 64 * 3).fill(200), [1, 64, 64, 3]);
-      const images = Array.from({ length: 20 }, () => backend.infer('malaria', { image }).then(() => order.push('malaria')));
+      const explain = tensor('bool', Uint8Array.of(0), [1]);
+      const images = Array.from({ length: 20 }, () => backend.infer('malaria', { image, explain }).then(() => order.push('malaria')));
       const number = backend.infer('regression', { x: tensor('float32', new Float32Array([5]), [1, 1]) }).then(() => order.push('regression'));
       await Promise.all([...images, number]);
       expect(order).toHaveLength(21);

@@ -74,6 +74,24 @@ describe.each([
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
   });
 
+  it('explains a review and a cell through the HTTP processes (?explain=1)', async () => {
+    const review = await fetch(`${server.url}/api/predict/sentiment?explain=1`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ review: 'A wonderful, moving film. I loved every minute of it.' }),
+    });
+    expect(review.status).toBe(200);
+    const { explanation } = (await review.json()) as { explanation: { tokens: { text: string }[] } };
+    expect(explanation.tokens.some((t) => t.text === 'wonderful')).toBe(true);
+
+    const body = new FormData();
+    body.append('image', new Blob([await cellImage('png', { parasite: true })], { type: 'image/png' }), 'cell.png');
+    const cell = await fetch(`${server.url}/api/predict/malaria?explain=1`, { method: 'POST', body });
+    expect(cell.status).toBe(200);
+    const map = ((await cell.json()) as { explanation: { width: number; height: number; values: number[] } }).explanation;
+    expect(map.values).toHaveLength(map.width * map.height);
+  });
+
   it('replaces an HTTP process that dies, and keeps serving meanwhile', async () => {
     const [victim] = listening(server);
     process.kill(victim as number, 'SIGKILL');

@@ -60,21 +60,25 @@ describe('against recorded Triton answers', () => {
     expect(sent?.path).toBe('/v2/models/sentiment/infer');
     expect(sent?.json).toEqual({
       inputs: [{ name: 'review', datatype: 'BYTES', shape: [1, 1], data: [REVIEW] }],
+      // Named, so that a server returning every configured output by default computes no more.
+      outputs: [{ name: 'probabilities' }],
       parameters: { binary_data_output: true },
     });
     expect(p).toMatchObject({ model: 'sentiment', version: triton.version, label: 'positive', confidence: 0.9873, scores: { negative: 0.0127, positive: 0.9873 } });
   });
 
-  it('malaria: sends the pixels as binary UINT8 (Inference-Header-Content-Length), shaped as the card says', async () => {
+  it('malaria: sends the pixels as binary UINT8 (Inference-Header-Content-Length), shaped as the card says, and its explain flag off', async () => {
     await ctx.registry.load();
     const p = await ctx.registry.get('malaria').predict(await cellImage('png'));
     const sent = triton.received.at(-1);
-    const [input] = sent?.json?.inputs as { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[];
+    const [input, flag] = sent?.json?.inputs as { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[];
     const count = (input?.shape ?? []).reduce((a, b) => a * b, 1);
     expect(input).toMatchObject({ name: 'image', datatype: 'UINT8', parameters: { binary_data_size: count } });
     expect(input?.shape[0]).toBe(1);
     expect(input?.shape.at(-1)).toBe(3);
-    expect(sent?.binaryBytes).toBe(count);
+    // The explain switch (one byte, false; [1, 1] on the wire, as the config reshapes it) follows the pixels.
+    expect(flag).toMatchObject({ name: 'explain', datatype: 'BOOL', shape: [1, 1], parameters: { binary_data_size: 1 } });
+    expect(sent?.binaryBytes).toBe(count + 1);
     expect(Number(sent?.headers['inference-header-content-length'])).toBeGreaterThan(0);
     expect(p).toMatchObject({ model: 'malaria', label: 'parasitized', confidence: 0.9512 });
   });
@@ -84,7 +88,7 @@ describe('against recorded Triton answers', () => {
     await ctx.registry.load();
     expect(ctx.backend.description).not.toMatch(/binary/);
     const p = await ctx.registry.get('regression').predict(5);
-    expect(triton.received.at(-1)?.json).toEqual({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [5] }] });
+    expect(triton.received.at(-1)?.json).toEqual({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [5] }], outputs: [{ name: 'y' }] });
     expect(p.value).toBe(Math.round((RECORDED_OUTPUTS.regression?.data[0] as number) * 1e4) / 1e4);
   });
 

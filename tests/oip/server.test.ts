@@ -45,7 +45,9 @@ function sampleInputs(name: string, n: number): { name: string; datatype: string
         ? Array.from({ length: count }, (_, i) => REVIEWS[i % 2] as string)
         : t.datatype === 'UINT8'
           ? Array.from({ length: count }, (_, i) => (i * 37) % 256)
-          : Array.from({ length: count }, (_, i) => i - 3);
+          : t.datatype === 'BOOL'
+            ? Array.from({ length: count }, () => false)
+            : Array.from({ length: count }, (_, i) => i - 3);
     return { name: t.name, datatype: t.datatype, shape, data };
   });
 }

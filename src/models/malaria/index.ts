@@ -4,6 +4,7 @@
  * views/partials/malaria-api.ejs; ./sample.ts draws the documents' example cells.
  */
 import type { ModelDefinition } from '../model';
+import { malariaExplainer } from './explain';
 import { MalariaPredictor } from './predictor';
 import { cellSvg } from './sample';
 
@@ -12,7 +13,16 @@ export const malaria: ModelDefinition<Uint8Array> = {
   input: { kind: 'image' },
   output: { kind: 'classification' },
   createPredictor: (card, backend, env) => new MalariaPredictor(card, backend, env.decodeImage),
-  page: { nav: 'Cell image' },
+  explainer: malariaExplainer,
+  page: {
+    nav: 'Cell image',
+    // Cells of the NIH data's validation split, chosen by training/pick-example-cells.ts.
+    examples: [
+      { name: 'A parasitized cell', value: 'examples/malaria/parasitized.webp' },
+      { name: 'An uninfected cell', value: 'examples/malaria/uninfected.webp' },
+      { name: 'A cell the model is unsure of', value: 'examples/malaria/unsure.webp' },
+    ],
+  },
   about: { what: 'a malaria cell classifier', apiWhat: 'a malaria cell-image classifier', data: 'the NIH malaria cell images', items: 'cell images' },
   api: {
     operationId: 'predictMalaria',

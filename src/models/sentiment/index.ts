@@ -4,6 +4,7 @@
  * views/partials/sentiment-api.ejs.
  */
 import type { ModelDefinition } from '../model';
+import { sentimentExplainer } from './explain';
 import { SentimentPredictor, sentimentFields } from './predictor';
 
 const EXAMPLE_REVIEW = 'A warm, funny film. I loved it.';
@@ -19,6 +20,7 @@ export const sentiment: ModelDefinition<string> = {
   },
   output: { kind: 'classification' },
   createPredictor: (card, backend) => new SentimentPredictor(card, backend),
+  explainer: sentimentExplainer,
   page: {
     nav: 'Review',
     // Written for this page, not taken from any dataset.

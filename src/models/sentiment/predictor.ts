@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../../fields';
 import { type InferenceBackend, type NamedTensors, tensor } from '../../inference/backend';
 import { classificationPrediction } from '../../predictors/classification';
-import type { ClassificationPrediction, ModelCard, Predictor } from '../../predictors/types';
+import type { ClassificationPrediction, ModelCard, PredictOptions, Predictor } from '../../predictors/types';
+import { sentimentExplainer } from './explain';
 
 export const MODEL_NAME = 'sentiment';
 
@@ -95,8 +96,11 @@ export class SentimentPredictor implements Predictor<string> {
     private readonly backend: InferenceBackend,
   ) {}
 
-  async predict(review: string): Promise<ClassificationPrediction> {
-    const outputs = await this.backend.infer(MODEL_NAME, preprocess(review));
-    return postprocess(outputs, this.card.labels, this.card.version);
+  async predict(review: string, options: PredictOptions = {}): Promise<ClassificationPrediction> {
+    const inputs = preprocess(review);
+    if (options.explain !== true) return postprocess(await this.backend.infer(MODEL_NAME, inputs), this.card.labels, this.card.version);
+    const outputs = await this.backend.infer(MODEL_NAME, inputs, { outputs: ['probabilities', ...sentimentExplainer.outputs] });
+    const explanation = sentimentExplainer.explain(inputs, outputs, this.card)[0];
+    return { ...postprocess(outputs, this.card.labels, this.card.version), explanation };
   }
 }

@@ -3,7 +3,11 @@ import { postprocess, preprocess } from '../../../src/models/malaria/predictor';
 describe('preprocess', () => {
   it('wraps the decoded RGB pixels at their own size as a uint8 NHWC batch of one named image', () => {
     const pixels = new Uint8Array(5 * 3 * 3).fill(9);
-    expect(preprocess({ pixels, width: 5, height: 3 })).toEqual({ image: { type: 'uint8', dims: [1, 3, 5, 3], data: pixels } });
+    expect(preprocess({ pixels, width: 5, height: 3 })).toEqual({
+      image: { type: 'uint8', dims: [1, 3, 5, 3], data: pixels },
+      explain: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
+    });
+    expect(preprocess({ pixels, width: 5, height: 3 }, true).explain?.data).toEqual(Uint8Array.of(1));
   });
 });
 
