@@ -6,6 +6,11 @@
  *   classifiers  input,label,confidence,score_<label>…,error     (one score column per card label)
  *   values       input,value,error                               (a card without labels)
  *
+ * Asked to explain (`ml-forms predict --explain`, issue 25), a row also carries the API's
+ * `explanation`: a column `explanation` before `error` holding its JSON text, and the same object in
+ * JSON Lines. Not asked, the columns and records are exactly those above: the page's "Download CSV"
+ * and every output written before --explain existed keep their bytes.
+ *
  * Numbers are written as the JSON API rounds them (the prediction is used as it is). `error` is
  * empty, or the API's error code and message: "invalid_image: The PNG file could not be decoded. …".
  *
@@ -27,17 +32,26 @@ export interface RowError {
 }
 
 /** The fields of a prediction a row keeps. */
-export type RowPrediction = Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value'>;
+export type RowPrediction = Pick<Prediction, 'label' | 'confidence' | 'scores' | 'value' | 'explanation'>;
+
+/** What a row is written with besides its prediction. */
+export interface RowOptions {
+  /** The `explanation` column (CSV) or field (JSON Lines). */
+  explain?: boolean;
+}
 
 /** What one input became. `input` names it: a file path, an id, or a line number. */
 export type BatchRow =
   | { input: string; prediction: RowPrediction; error?: undefined }
   | { input: string; prediction?: undefined; error: RowError };
 
-/** The CSV columns for a model with these labels (a card's `labels`; none means a model that answers a value). */
-export function csvColumns(labels: readonly string[]): string[] {
-  if (labels.length === 0) return ['input', 'value', 'error'];
-  return ['input', 'label', 'confidence', ...labels.map((l) => `score_${l}`), 'error'];
+/**
+ * The CSV columns for a model with these labels (a card's `labels`; none means a model that answers
+ * a value). `error` stays last, as every reader of these files expects.
+ */
+export function csvColumns(labels: readonly string[], options: RowOptions = {}): string[] {
+  const answer = labels.length === 0 ? ['value'] : ['label', 'confidence', ...labels.map((l) => `score_${l}`)];
+  return ['input', ...answer, ...(options.explain === true ? ['explanation'] : []), 'error'];
 }
 
 /** The error cell: "code: message". */
@@ -50,12 +64,20 @@ export type CsvCell = string | number;
 
 const num = (n: number | undefined): CsvCell => n ?? '';
 
-/** A row's cells, in csvColumns(labels) order. An error row has only `input` and `error` filled. */
-export function rowCells(row: BatchRow, labels: readonly string[]): CsvCell[] {
+/**
+ * A row's cells, in csvColumns(labels, options) order. An error row has only `input` and `error`
+ * filled. The explanation is its JSON text in one text cell, quoted like any other.
+ */
+export function rowCells(row: BatchRow, labels: readonly string[], options: RowOptions = {}): CsvCell[] {
   const p = row.prediction;
   const error = row.error === undefined ? '' : errorText(row.error);
-  if (labels.length === 0) return [row.input, num(p?.value), error];
-  return [row.input, p?.label ?? '', num(p?.confidence), ...labels.map((l) => num(p?.scores?.[l])), error];
+  const answer =
+    labels.length === 0
+      ? [num(p?.value)]
+      : [p?.label ?? '', num(p?.confidence), ...labels.map((l) => num(p?.scores?.[l]))];
+  const explanation =
+    options.explain === true ? [p?.explanation === undefined ? '' : JSON.stringify(p.explanation)] : [];
+  return [row.input, ...answer, ...explanation, error];
 }
 
 /** What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"), and our own prefix. */
@@ -83,23 +105,26 @@ export function csvLine(cells: readonly CsvCell[]): string {
 }
 
 /** A whole CSV document: the header, then one line per row. */
-export function toCsv(rows: Iterable<BatchRow>, labels: readonly string[]): string {
-  let out = csvLine(csvColumns(labels));
-  for (const row of rows) out += csvLine(rowCells(row, labels));
+export function toCsv(rows: Iterable<BatchRow>, labels: readonly string[], options: RowOptions = {}): string {
+  let out = csvLine(csvColumns(labels, options));
+  for (const row of rows) out += csvLine(rowCells(row, labels, options));
   return out;
 }
 
 /**
  * The JSON Lines form of a row: the API's answer fields with `input` first, or `input` and the
  * API's `error` object: {"input":"a.png","label":"uninfected","confidence":0.98,"scores":{…}}.
+ * Asked to explain, the API's `explanation` follows the answer (an error row has none, as the API's
+ * error answer has none).
  */
-export function jsonRecord(row: BatchRow): Record<string, unknown> {
+export function jsonRecord(row: BatchRow, options: RowOptions = {}): Record<string, unknown> {
   if (row.error !== undefined) return { input: row.input, error: { code: row.error.code, message: row.error.message } };
-  const { label, confidence, scores, value } = row.prediction;
-  return value !== undefined ? { input: row.input, value } : { input: row.input, label, confidence, scores };
+  const { label, confidence, scores, value, explanation } = row.prediction;
+  const answer = value !== undefined ? { input: row.input, value } : { input: row.input, label, confidence, scores };
+  return options.explain === true ? { ...answer, explanation } : answer;
 }
 
 /** One JSON Lines record, with its line ending. */
-export function jsonLine(row: BatchRow): string {
-  return JSON.stringify(jsonRecord(row)) + '\n';
+export function jsonLine(row: BatchRow, options: RowOptions = {}): string {
+  return JSON.stringify(jsonRecord(row, options)) + '\n';
 }

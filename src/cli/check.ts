@@ -19,6 +19,8 @@ export interface PredictOptions {
   concurrency: number;
   resume: boolean;
   quiet: boolean;
+  /** Add each prediction's `explanation` (issue 25): a column in CSV, a field in JSON Lines. */
+  explain?: boolean;
   /** Predict only this shard's inputs and write its part (shard.ts). */
   shard?: ShardSpec;
 }
@@ -39,6 +41,12 @@ export function checkPredict(options: PredictOptions, table: readonly ModelDefin
   if (images && (options.field ?? options.idField ?? options.labelField) !== undefined) {
     throw new UsageError(
       '--field, --id-field and --label-field apply to .csv and .jsonl inputs, not to images (their folders give the labels)',
+    );
+  }
+  if (options.explain === true && model.explainer === undefined) {
+    const explaining = table.filter((m) => m.explainer !== undefined).map((m) => m.name);
+    throw new UsageError(
+      `--explain: the model ${model.name} does not explain its answers (the models that do: ${explaining.join(', ') || 'none'})`,
     );
   }
   if (options.url !== undefined && !/^https?:\/\/[^/]/.test(options.url))

@@ -6,6 +6,9 @@
  *    (honouring Retry-After) and on connection failures. Redirects are not followed: an answer
  *    such as 307 would have the file posted again to wherever it points, so it is an error.
  * Either way an input becomes a BatchRow: the prediction, or the API's error code and message.
+ * Asked to explain (--explain), both ask the model for its `explanation` (in process the predictor's
+ * option, remote `?explain=1`), and a prediction that comes without one is that row's error, never
+ * a row with an empty explanation that looks answered.
  */
 import path from 'node:path';
 import { configureSharp } from '../images';
@@ -28,12 +31,22 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** An input's row: its reading error, or what `run` answers, or the error it throws. */
-async function row(item: InputItem, run: () => Promise<RowPrediction>): Promise<BatchRow> {
+/**
+ * An input's row: its reading error, or what `run` answers, or the error it throws. `explain`: the
+ * answer must have its explanation (`source` says who gave an answer without one).
+ */
+async function row(
+  item: InputItem,
+  run: () => Promise<RowPrediction>,
+  explain: boolean,
+  source: string,
+): Promise<BatchRow> {
   if (item.error !== undefined) return { input: item.id, error: item.error };
   try {
-    const { label, confidence, scores, value } = await run();
-    return { input: item.id, prediction: { label, confidence, scores, value } };
+    const { label, confidence, scores, value, explanation } = await run();
+    if (!explain) return { input: item.id, prediction: { label, confidence, scores, value } };
+    if (explanation === undefined) throw new RowFailure('no_explanation', `${source} answered without an explanation.`);
+    return { input: item.id, prediction: { label, confidence, scores, value, explanation } };
   } catch (err) {
     return { input: item.id, error: rowError(err) };
   }
@@ -101,6 +114,7 @@ export async function inProcessEngine(
   config: Config,
   concurrency: number,
   table: readonly ModelDefinition[],
+  { explain = false }: { explain?: boolean } = {},
 ): Promise<Engine> {
   configureSharp(config.sharpConcurrency);
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
@@ -121,21 +135,22 @@ export async function inProcessEngine(
   );
   await registry.load();
   const input = model.input;
+  const options = { explain };
   let predict: (item: InputItem) => Promise<RowPrediction>;
   if (input.kind === 'image') {
     predict = (item) =>
       readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
-        registry.image(model.name).predict(bytes),
+        registry.image(model.name).predict(bytes, options),
       );
   } else {
     // A row's value stands for the model's first field, checked as the JSON API checks it.
     const limits = inputLimits(config);
-    predict = (item) => registry.get(model.name).predict(inputFromValue(model, limits, item.value));
+    predict = (item) => registry.get(model.name).predict(inputFromValue(model, limits, item.value), options);
   }
   return {
     description: concurrency === 1 ? 'in process, onnxruntime-node in this thread' : `in process, ${pool.description}`,
     window,
-    predict: (item) => row(item, () => predict(item)),
+    predict: (item) => row(item, () => predict(item), explain, `The model ${model.name}`),
     close: () => registry.close(),
   };
 }
@@ -204,18 +219,18 @@ async function requestBody(
   };
 }
 
-/** Each input POSTed to `base`/api/predict/<model>, `concurrency` at a time. */
 /** What one POST of the remote engine came to. */
 type Attempt = { answer: RowPrediction } | { failure: RowFailure; retryable: boolean; retryAfterMs?: number };
 
+/** Each input POSTed to `base`/api/predict/<model> (with `?explain=1` when `explain`), `concurrency` at a time. */
 export function remoteEngine(
   model: ModelDefinition,
   base: string,
   concurrency: number,
   limits: InputLimits,
-  retry: RetryPolicy = DEFAULT_RETRY,
+  { explain = false, retry = DEFAULT_RETRY }: { explain?: boolean; retry?: RetryPolicy } = {},
 ): Engine {
-  const url = `${base}/api/predict/${model.name}`;
+  const url = `${base}/api/predict/${model.name}${explain ? '?explain=1' : ''}`;
   const field = mainField(model, limits);
   /** One POST: the prediction, or a failure that says whether it is worth another attempt. */
   const attempt = async (body: FormData | string, headers: Record<string, string>): Promise<Attempt> => {
@@ -280,7 +295,8 @@ export function remoteEngine(
   return {
     description: `the JSON API at ${base}`,
     window: concurrency,
-    predict: (item) => row(item, () => send(item)),
+    // A server from before ?explain=1 ignores the query and answers without the explanation.
+    predict: (item) => row(item, () => send(item), explain, base),
     close: async () => undefined,
   };
 }

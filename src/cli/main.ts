@@ -2,7 +2,7 @@
 /**
  * The `ml-forms` command (package.json "bin"). Two subcommands:
  *   ml-forms predict <model> <input…> [--out FILE] [--field F] [--label-field F] [--id-field F]
- *                    [--url URL] [--concurrency N] [--resume] [--quiet] [--shard I/N | --shards N]
+ *                    [--url URL] [--concurrency N] [--resume] [--explain] [--quiet] [--shard I/N | --shards N]
  *   ml-forms merge <part…> [--out FILE] [--quiet]
  * Exit codes: 0 every input predicted, 1 some rows have an error, 2 usage error, 130 interrupted.
  */
@@ -33,6 +33,14 @@ async function help(): Promise<string> {
     images.length > 0 ? '\n                      (images: folders named after the labels do this)' : '';
   const valueColumns =
     valueModels.length > 0 ? ` (${valueModels.map((m) => m.name).join(', ')}: input,value,error)` : '';
+  const explaining = MODELS.filter((m) => m.explainer !== undefined).map((m) => m.name);
+  const explainLines =
+    explaining.length === 0
+      ? ''
+      : `  --explain           add why the model answered so (${explaining.join(', ')}): the column explanation before error,
+                      the JSON the API answers as "explanation" with ?explain=1 (in JSON Lines, that object);
+                      --resume and merge refuse to mix rows written with and without it
+`;
 
   return `Usage: ml-forms predict <model> <input…> [options]
        ml-forms merge <part…> [--out FILE] [--quiet]
@@ -52,7 +60,7 @@ Options:
   --concurrency N     inference threads here, or requests in flight with --url (default: the cores, ${os.availableParallelism()})
   --resume            complete --out FILE: skip the inputs it already has a row for, append the rest
                       (a file that is not this command's output is refused and left as it was)
-  --quiet             no progress or summary on standard error
+${explainLines}  --quiet             no progress or summary on standard error
   --shard I/N         predict only shard I (0 to N-1) of N and write its part: FILE.part-I-of-N.jsonl for
                       --out FILE.csv (written whole or not at all), else standard output. An input's shard
                       is a hash of its name (an image's path in the folder given; a row's --id-field value,
@@ -60,7 +68,7 @@ Options:
   --shards N          the same, with I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
   -h, --help          this help
 
-CSV columns: input,label,confidence,score_<label>…,error${valueColumns}.
+CSV columns: input,label,confidence,score_<label>…,error${valueColumns}${explaining.length === 0 ? '' : '; --explain adds explanation before error'}.
 merge: the parts of every shard into the one output an unsharded run writes (same rows, order,
 columns and known-answers report); exit 2 naming the shards missing, cut short, or run with another
 model, model version, options or inputs.
@@ -103,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string' },
         concurrency: { type: 'string' },
         resume: { type: 'boolean', default: false },
+        explain: { type: 'boolean', default: false },
         shard: { type: 'string' },
         shards: { type: 'string' },
         quiet: { type: 'boolean', default: false },
@@ -122,7 +131,9 @@ async function main(argv: string[]): Promise<number> {
     const extra = (['field', 'label-field', 'id-field', 'url', 'concurrency', 'shard', 'shards'] as const).find(
       (name) => values[name] !== undefined,
     );
-    if (extra !== undefined || values.resume) return usage(`--${extra ?? 'resume'} does not apply to merge`);
+    // --explain included: the parts say whether their rows were explained.
+    const flag = extra ?? (values.resume ? 'resume' : values.explain ? 'explain' : undefined);
+    if (flag !== undefined) return usage(`--${flag} does not apply to merge`);
     const [{ mergeCommand }, { UsageError }] = await Promise.all([import('./merge'), import('../batch/inputs')]);
     try {
       return await mergeCommand({ parts: positionals.slice(1), out: values.out, quiet: values.quiet }, io());
@@ -168,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
         url: values.url,
         concurrency,
         resume: values.resume,
+        explain: values.explain,
         quiet: values.quiet,
         shard,
       },

@@ -1,14 +1,15 @@
 /**
  * `ml-forms merge PARTS… [--out FILE]`: the parts that `ml-forms predict --shard I/N` wrote
  * (shard.ts) back into the one output an unsharded run writes: exactly one row per input, in the
- * unsharded order, the same columns (CSV, or JSON Lines when FILE ends in .jsonl), and the same
- * known-answers report.
+ * unsharded order, the same columns (CSV, or JSON Lines when FILE ends in .jsonl; with the
+ * `explanation` when the shards ran with --explain), and the same known-answers report.
  *
  * Every part is read and checked before anything is written: one part per shard 0…N-1, each with
  * its end line and as many rows as that line says (a part cut short has neither), all from the same
- * model, model version, labels and options, and all having read the same inputs. Anything else is
- * a usage error (exit 2) that names the shards and files at fault. The output is then written to a
- * temporary file and renamed into place, so a failed merge leaves no output that looks whole.
+ * model, model version, labels and options (--explain is one), and all having read the same
+ * inputs. Anything else is a usage error (exit 2) that names the shards and files at fault. The
+ * output is then written to a temporary file and renamed into place, so a failed merge leaves no
+ * output that looks whole.
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -62,7 +63,12 @@ async function checkPart(file: string): Promise<CheckedPart | { file: string; he
     for await (const { line, text } of partLines(file)) {
       const record = parse(text);
       if (header === undefined) {
-        if (record?.part !== 'ml-forms predict' || record.format !== 1)
+        if (
+          record?.part !== 'ml-forms predict' ||
+          record.format !== 1 ||
+          typeof record.options !== 'object' ||
+          record.options === null
+        )
           return { file, problem: 'is not a part written by ml-forms predict --shard' };
         header = record as unknown as PartHeader;
         continue;
@@ -106,6 +112,9 @@ function runOf(p: CheckedPart): string {
   return JSON.stringify({ model, version, labels, options, shards, inputs: p.end.inputs, digest: p.end.digest });
 }
 
+/** Whether a part's rows carry their explanations (its run had --explain). */
+const explained = (h: PartHeader): boolean => h.options.explain === true;
+
 /** How a part's run differs from the run most parts are from, in words. */
 function difference(p: CheckedPart, ref: CheckedPart): string {
   const a = p.header;
@@ -116,6 +125,8 @@ function difference(p: CheckedPart, ref: CheckedPart): string {
   if (a.shards !== b.shards) return `is one of ${a.shards} shards, the other parts of ${b.shards}`;
   if (JSON.stringify(a.labels) !== JSON.stringify(b.labels))
     return `has the labels ${a.labels.join(', ')}, not ${b.labels.join(', ')}`;
+  if (explained(a) !== explained(b))
+    return `was run ${explained(a) ? 'with' : 'without'} --explain, the other parts ${explained(b) ? 'with' : 'without'}`;
   if (JSON.stringify(a.options) !== JSON.stringify(b.options))
     return `was run with other options (${JSON.stringify(a.options)}, the other parts ${JSON.stringify(b.options)})`;
   return `read other inputs (${count(p.end.inputs)} inputs, the other parts ${count(ref.end.inputs)}, or other names)`;
@@ -178,7 +189,9 @@ async function* partRows(file: string): AsyncGenerator<PartRow> {
 /** Runs the merge; resolves to the exit code (0; 1 when some rows have an error, as the unsharded run). */
 export async function mergeCommand(options: MergeOptions, io: Io): Promise<number> {
   const parts = await checkParts(options.parts);
-  const { model, version, labels } = (parts[0] as CheckedPart).header;
+  const { header } = parts[0] as CheckedPart;
+  const { model, version, labels } = header;
+  const rowOptions = { explain: explained(header) };
   const inputs = (parts[0] as CheckedPart).end.inputs;
   const format = options.out?.toLowerCase().endsWith('.jsonl') ? 'jsonl' : 'csv';
   const file = options.out === undefined ? undefined : new PartFile(options.out);
@@ -188,7 +201,7 @@ export async function mergeCommand(options: MergeOptions, io: Io): Promise<numbe
   let errors = 0;
   let done = false;
   try {
-    if (format === 'csv') await sink.write(csvLine(csvColumns(labels)));
+    if (format === 'csv') await sink.write(csvLine(csvColumns(labels, rowOptions)));
     // Each part is in position order: take the smallest head each time (N heads: a scan is enough).
     const heads = await Promise.all(
       parts.map(async (p) => {
@@ -205,7 +218,7 @@ export async function mergeCommand(options: MergeOptions, io: Io): Promise<numbe
         throw new UsageError(
           `cannot merge: position ${written} of ${count(inputs)} is in no part (shard ${min.part.header.shard}/${min.part.header.shards} has ${at} next); the parts do not cover the inputs`,
         );
-      await sink.write(format === 'csv' ? csvLine(rowCells(row, labels)) : jsonLine(row));
+      await sink.write(format === 'csv' ? csvLine(rowCells(row, labels, rowOptions)) : jsonLine(row, rowOptions));
       written++;
       if (row.error !== undefined) errors++;
       if (truth !== undefined) known.add(truth, row.prediction ?? null);

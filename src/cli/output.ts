@@ -12,7 +12,9 @@
  * Lines file whose complete lines are rows with "input". Whatever follows the last complete row
  * without a line break (or inside a quoted field never closed) is a row cut short, dropped; a file
  * whose header line is missing, different or itself cut short is refused untouched. An empty file
- * is started afresh.
+ * is started afresh. A file written with --explain is completed only with --explain, and one written
+ * without it only without it: its CSV header has the `explanation` column or not, its JSON Lines
+ * predictions have `explanation` or not (error rows are the same either way).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -115,7 +117,12 @@ const parseError = (text: string): RowError => {
  * The rows an earlier run wrote to `file`, checked against the columns this run writes. Reads the
  * whole file and writes nothing: a refusal (UsageError) leaves it as it was.
  */
-export async function readPrior(file: string, format: OutputFormat, columns: readonly string[]): Promise<Prior> {
+export async function readPrior(
+  file: string,
+  format: OutputFormat,
+  columns: readonly string[],
+  { explain = false }: { explain?: boolean } = {},
+): Promise<Prior> {
   const prior: Prior = { rows: new Map(), count: 0, started: false, size: 0, keep: 0 };
   let handle: FileHandle;
   try {
@@ -137,7 +144,7 @@ export async function readPrior(file: string, format: OutputFormat, columns: rea
       else list.push(outcome);
       prior.count++;
     };
-    if (format === 'jsonl') await readJsonl(file, handle, prior, add);
+    if (format === 'jsonl') await readJsonl(file, handle, prior, add, explain);
     else await readCsv(file, handle, columns, prior, add);
     return prior;
   } finally {
@@ -147,7 +154,15 @@ export async function readPrior(file: string, format: OutputFormat, columns: rea
 
 type Add = (input: string, outcome: PriorOutcome) => void;
 
-async function readJsonl(file: string, handle: FileHandle, prior: Prior, add: Add): Promise<void> {
+/** How a run with (or without) --explain refuses an output written the other way. */
+const otherExplain = (file: string, explain: boolean): UsageError =>
+  new UsageError(
+    explain
+      ? `${file} was written without --explain: complete it without --explain, or choose another --out`
+      : `${file} was written with --explain: complete it with --explain, or choose another --out`,
+  );
+
+async function readJsonl(file: string, handle: FileHandle, prior: Prior, add: Add, explain: boolean): Promise<void> {
   let line = 0;
   let pending = '';
   for await (const { text, bytes, endsLine } of pieces(handle)) {
@@ -158,7 +173,7 @@ async function readJsonl(file: string, handle: FileHandle, prior: Prior, add: Ad
     const content = pending.replace(/\r?\n$/, '');
     pending = '';
     if (content.trim() !== '') {
-      let record: { input?: unknown; label?: string; value?: number; error?: RowError };
+      let record: { input?: unknown; label?: string; value?: number; error?: RowError; explanation?: unknown };
       try {
         record = JSON.parse(content) as typeof record;
       } catch {
@@ -168,6 +183,8 @@ async function readJsonl(file: string, handle: FileHandle, prior: Prior, add: Ad
       }
       if (record === null || typeof record !== 'object' || typeof record.input !== 'string')
         throw new UsageError(`${file} has a row without "input" (line ${line}); choose another --out`);
+      if (record.error === undefined && (record.explanation !== undefined) !== explain)
+        throw otherExplain(file, explain);
       add(record.input, { label: record.label, value: record.value, error: record.error });
       prior.started = true;
     }
@@ -206,6 +223,10 @@ async function readCsv(
       if (!prior.started) {
         if (fields.join(',') !== header) {
           if (fields[0] !== 'input' || fields[fields.length - 1] !== 'error') throw notOurs();
+          const explained = fields.includes('explanation');
+          const plain = (cells: readonly string[]): string => cells.filter((c) => c !== 'explanation').join(',');
+          if (explained !== columns.includes('explanation') && plain(fields) === plain(columns))
+            throw otherExplain(file, !explained);
           throw new UsageError(
             `${file} has the columns ${fields.join(',')}, not ${header}: it was written for another model; choose another --out`,
           );

@@ -70,7 +70,9 @@ export async function predictCommand(
     labelField: options.labelField,
   };
   const inputBytes = imageModel ? 0 : checkTextSources(options.inputs, text);
-  const columns = csvColumns(labels);
+  const explain = options.explain === true;
+  const rowOptions = { explain };
+  const columns = csvColumns(labels, rowOptions);
 
   const shard = options.shard;
   const tally = shard === undefined ? undefined : new ShardTally(shard);
@@ -78,8 +80,8 @@ export async function predictCommand(
   // The models load while image folders are listed and an earlier output is read.
   const loading: Promise<Engine> =
     base === undefined
-      ? inProcessEngine(definition, config, options.concurrency, table)
-      : Promise.resolve(remoteEngine(definition, base, options.concurrency, limits));
+      ? inProcessEngine(definition, config, options.concurrency, table, { explain })
+      : Promise.resolve(remoteEngine(definition, base, options.concurrency, limits, { explain }));
   loading.catch(() => undefined); // a load failure is reported where it is awaited below
   let images: Placed[] | undefined;
   let prior: Prior | undefined;
@@ -90,7 +92,7 @@ export async function predictCommand(
         const at = tally.take(item);
         return at === undefined ? [] : [{ ...item, at }];
       });
-    if (options.out !== undefined && options.resume) prior = await readPrior(options.out, format, columns);
+    if (options.out !== undefined && options.resume) prior = await readPrior(options.out, format, columns, { explain });
   } catch (err) {
     await loading.then((e) => e.close()).catch(() => undefined);
     throw err;
@@ -171,7 +173,15 @@ export async function predictCommand(
     if (shard !== undefined) {
       const { field, labelField } = { ...text, labelField: options.labelField };
       const limitsGiven = { ...limits, maxUploadBytes: config.maxUploadBytes, maxImagePixels: config.maxImagePixels };
-      const changing = { inputs: options.inputs, field, idField: options.idField, labelField, limits: limitsGiven };
+      // `explain` only when asked: a part without it is the same as one written before --explain existed.
+      const changing = {
+        inputs: options.inputs,
+        field,
+        idField: options.idField,
+        labelField,
+        limits: limitsGiven,
+        ...(explain ? { explain } : {}),
+      };
       await sink.write(partLine(partHeader(shard, { model, version, labels }, changing)));
     } else if (format === 'csv' && !(prior?.started ?? false)) await sink.write(csvLine(columns));
     const window: Promise<{ item: Placed; row: BatchRow }>[] = [];
@@ -181,8 +191,8 @@ export async function predictCommand(
         shard !== undefined
           ? partLine({ at: item.at as number, row, truth: item.truth })
           : format === 'csv'
-            ? csvLine(rowCells(row, labels))
-            : jsonLine(row),
+            ? csvLine(rowCells(row, labels, rowOptions))
+            : jsonLine(row, rowOptions),
       );
       written++;
       progressState.done++;

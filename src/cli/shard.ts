@@ -141,7 +141,7 @@ export interface PartHeader {
   /** The card's version (in process), or the version the remote API's /api/models named. */
   version: string;
   labels: string[];
-  /** The options and settings that change the rows: inputs as given, fields, limits. */
+  /** The options and settings that change the rows: inputs as given, fields, limits, `explain: true` with --explain. */
   options: Record<string, unknown>;
   shard: number;
   shards: number;

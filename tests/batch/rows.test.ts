@@ -95,3 +95,61 @@ describe('jsonLine', () => {
     expect(jsonLine({ input: '7', prediction: { value: -2.25 } })).toBe('{"input":"7","value":-2.25}\n');
   });
 });
+
+describe('explained rows (--explain, issue 25)', () => {
+  const explanation = { bias: 0.1358, tokens: [{ text: 'loved it', start: 0, end: 8, weight: 1.7582 }] };
+  const review: BatchRow = {
+    input: 'r1',
+    prediction: { label: 'positive', confidence: 0.99, scores: { negative: 0.01, positive: 0.99 }, explanation },
+  };
+  const empty: BatchRow = { input: 'r2', error: { code: 'empty_review', message: 'The review is empty.' } };
+  const SENTIMENT = ['negative', 'positive'];
+
+  it('puts the explanation column before error only when asked', () => {
+    expect(csvColumns(SENTIMENT, { explain: true })).toEqual([
+      'input',
+      'label',
+      'confidence',
+      'score_negative',
+      'score_positive',
+      'explanation',
+      'error',
+    ]);
+    expect(csvColumns([], { explain: true })).toEqual(['input', 'value', 'explanation', 'error']);
+    expect(csvColumns(SENTIMENT)).toEqual(csvColumns(SENTIMENT, { explain: false }));
+  });
+
+  it('writes the explanation as its JSON text in one quoted cell, empty for an error row', () => {
+    expect(rowCells(review, SENTIMENT, { explain: true })[5]).toBe(JSON.stringify(explanation));
+    expect(csvLine(rowCells(review, SENTIMENT, { explain: true }))).toBe(
+      'r1,positive,0.99,0.01,0.99,"{""bias"":0.1358,""tokens"":[{""text"":""loved it"",""start"":0,""end"":8,""weight"":1.7582}]}",\n',
+    );
+    expect(rowCells(empty, SENTIMENT, { explain: true })).toEqual([
+      'r2',
+      '',
+      '',
+      '',
+      '',
+      '',
+      'empty_review: The review is empty.',
+    ]);
+  });
+
+  it('leaves a prediction that carries an explanation as it was when not asked (the page\'s "Download CSV")', () => {
+    const bare: BatchRow = { input: 'r1', prediction: { ...review.prediction, explanation: undefined } } as BatchRow;
+    expect(toCsv([review, empty], SENTIMENT)).toBe(toCsv([bare, empty], SENTIMENT));
+    expect(toCsv([review], SENTIMENT)).not.toContain('bias');
+    expect(jsonLine(review)).toBe(jsonLine(bare));
+  });
+
+  it('adds the explanation object to a JSON Lines prediction when asked, none to an error row', () => {
+    expect(JSON.parse(jsonLine(review, { explain: true }))).toEqual({
+      input: 'r1',
+      label: 'positive',
+      confidence: 0.99,
+      scores: { negative: 0.01, positive: 0.99 },
+      explanation,
+    });
+    expect(jsonLine(empty, { explain: true })).toBe(jsonLine(empty));
+  });
+});
