@@ -5,7 +5,8 @@
  * plain form page.
  *
  * It adds the choice to the page header and `window.mlForms` for scripts, tests and the page script (page.ts):
- *   mlForms.predict(model, input, { engine }) → the API's JSON answer, or rejects with the API's
+ *   mlForms.predict(model, input, { engine, explain }) → the API's JSON answer (with `explanation`
+ *     when `explain` is true, as the API's ?explain=1 gives), or rejects with the API's
  *     error (`code`, `message`, `status`) for bad input; `model` is the name of one of the page's
  *     forms (form.model-form[data-model]); `input` is the value of a fields model's first field (a
  *     number or string for a number field, a string for a text field) or an image Blob/File for an
@@ -31,11 +32,17 @@ import { type EngineSettings, type Precision, readSettings } from './settings';
 
 export type Engine = 'server' | 'browser';
 
+/** What mlForms.predict takes besides the input: where it runs, and whether the answer says why (`explanation`). */
+export interface PredictCall {
+  engine?: Engine;
+  explain?: boolean;
+}
+
 export interface MlForms {
   readonly engine: Engine;
   readonly precision: Precision;
   setEngine(engine: Engine): void;
-  predict(model: FormName, input: unknown, options?: { engine?: Engine }): Promise<Prediction>;
+  predict(model: FormName, input: unknown, options?: PredictCall): Promise<Prediction>;
   ready(): Promise<void>;
 }
 
@@ -174,14 +181,15 @@ class Page implements MlForms {
     else this.say(STATUS.server);
   }
 
-  async predict(model: FormName, input: unknown, options: { engine?: Engine } = {}): Promise<Prediction> {
+  async predict(model: FormName, input: unknown, options: PredictCall = {}): Promise<Prediction> {
     const form = formOf(model);
     if (form === null)
       throw new PredictError(__ERROR_STATUS__.not_found ?? 404, 'not_found', `No model "${String(model)}".`);
     const engine = options.engine ?? this.current;
-    if (engine === 'server') return predictOnServer(model, form, input);
+    const explain = options.explain === true;
+    if (engine === 'server') return predictOnServer(model, form, input, { explain });
     try {
-      return await (await this.browserModels()).predict(model, input);
+      return await (await this.browserModels()).predict(model, input, { explain });
     } catch (err) {
       // The shared checks' AppErrors carry the API's code, kind and message; the status is the one
       // the API answers for that kind. (Not `instanceof AppError`: that would pull the error

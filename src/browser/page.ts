@@ -5,7 +5,8 @@
  * page. With it:
  *  - a form submits with fetch to the JSON API (or, when the page chose the browser engine, to
  *    window.mlForms, src/browser/engine.ts) and its card is updated in place: the result, the
- *    error beside the form, the chart (src/browser/page/result.ts, chart.ts);
+ *    error beside the form, the chart (src/browser/page/result.ts, chart.ts), and why the model
+ *    answered so, for a form marked data-explain (src/browser/page/explanation.ts, issue 25);
  *  - the image card gets drag-and-drop, paste and a preview (src/browser/page/image.ts);
  *  - "Try" buttons fill examples; commands get a Copy button.
  * Formatting, chart geometry and messages come from the isomorphic core (src/core/), the code the
@@ -18,7 +19,17 @@ import type { FormName } from '../errors';
 import type { Engine, MlForms } from './engine';
 import { drawChart } from './page/chart';
 import { enhanceImage } from './page/image';
-import { type Answer, byId, clearError, fieldOf, markActive, setBusy, showError, showResult } from './page/result';
+import {
+  type Answer,
+  type Sent,
+  byId,
+  clearError,
+  fieldOf,
+  markActive,
+  setBusy,
+  showError,
+  showResult,
+} from './page/result';
 
 /** What came back: the answer, or the API's error (`data` null when the body was not JSON). */
 interface Reply {
@@ -53,8 +64,12 @@ function requestFor(form: HTMLFormElement): RequestInit {
   };
 }
 
+/** A form whose model explains its answers says so (data-explain): a single result then shows why. */
+const explains = (form: HTMLFormElement): boolean => form.dataset.explain !== undefined;
+
 async function askServer(name: string, form: HTMLFormElement): Promise<Reply> {
-  const res = await fetch(`/api/predict/${encodeURIComponent(name)}`, requestFor(form));
+  const query = explains(form) ? '?explain=1' : '';
+  const res = await fetch(`/api/predict/${encodeURIComponent(name)}${query}`, requestFor(form));
   try {
     return { ok: res.ok, data: await res.json() };
   } catch {
@@ -67,7 +82,10 @@ async function askHere(mlForms: MlForms, name: string, form: HTMLFormElement): P
   const field = fieldOf(form);
   const input = field instanceof HTMLInputElement && field.type === 'file' ? field.files?.[0] : field?.value;
   try {
-    return { ok: true, data: await mlForms.predict(name as FormName, input, { engine: 'browser' }) };
+    return {
+      ok: true,
+      data: await mlForms.predict(name as FormName, input, { engine: 'browser', explain: explains(form) }),
+    };
   } catch (err) {
     // mlForms rejects with the API's error: code and message.
     const { code, message } = err as { code?: string; message?: string };
@@ -83,6 +101,47 @@ function errorMessage(reply: Reply): string {
   return typeof message === 'string' && message !== '' ? message : serverFailed(reply.status ?? 0);
 }
 
+/** Each card's picture under its map: an object URL of the file sent, revoked once another answer replaces it. */
+const pictures = new Map<string, string>();
+
+/** What the explanation is drawn over: the review as sent, or the image sent (a new object URL). */
+function sentOf(form: HTMLFormElement): Sent {
+  const field = fieldOf(form);
+  if (!explains(form) || field === null) return {};
+  if (field instanceof HTMLInputElement && field.type === 'file') {
+    const file = field.files?.[0];
+    return file === undefined ? {} : { picture: URL.createObjectURL(file) };
+  }
+  return { text: field.value };
+}
+
+/** The card now shows `sent`'s picture (or none): the one it showed before is let go. */
+function keepPicture(name: string, sent: Sent, shown: boolean): void {
+  const picture = sent.picture ?? undefined;
+  if (!shown) {
+    if (picture !== undefined) URL.revokeObjectURL(picture);
+    return;
+  }
+  const old = pictures.get(name);
+  if (old !== undefined) URL.revokeObjectURL(old);
+  if (picture === undefined) pictures.delete(name);
+  else pictures.set(name, picture);
+}
+
+/**
+ * "Classify and explain each cell" with several images, on the server engine: the plain post to
+ * its formaction (/predict/<name>?explain=1), whose page draws a map in each row. Stopped here, in
+ * the window's capture phase, before the multi-image table (src/browser/batch.ts) or the form's
+ * own handler can take it over: the table's streamed rows have no maps yet.
+ */
+function explainEachOnServer(event: SubmitEvent): void {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || event.submitter?.dataset.explain === undefined) return;
+  const field = fieldOf(form);
+  const several = field instanceof HTMLInputElement && field.type === 'file' && (field.files?.length ?? 0) > 1;
+  if (several && (window.mlForms?.engine ?? 'server') === 'server') event.stopPropagation();
+}
+
 function enhanceForm(form: HTMLFormElement): void {
   const name = form.dataset.model;
   if (name === undefined) return;
@@ -94,6 +153,9 @@ function enhanceForm(form: HTMLFormElement): void {
     const sentX = isDecimalField(field) ? Number(field.value.trim()) : NaN;
     const mlForms = window.mlForms;
     const engine: Engine = mlForms?.engine ?? 'server';
+    // Taken now: the field may change while the answer is on its way.
+    const sent = sentOf(form);
+    let shown = false;
     setBusy(form, true);
     (mlForms !== undefined && engine === 'browser' ? askHere(mlForms, name, form) : askServer(name, form))
       .then((reply) => {
@@ -103,14 +165,18 @@ function enhanceForm(form: HTMLFormElement): void {
         }
         const answer = reply.data;
         clearError(form);
-        showResult(name, answer, engine);
+        showResult(name, answer, engine, sent);
+        shown = true;
         const card = form.closest('.card');
         const chart = card?.querySelector<HTMLElement>('figure.chart');
         if (chart != null && answer.value !== undefined) drawChart(chart, sentX, answer.value);
         markActive(card ?? null);
       })
       .catch(() => showError(form, NETWORK_ERROR))
-      .finally(() => setBusy(form, false));
+      .finally(() => {
+        keepPicture(name, sent, shown);
+        setBusy(form, false);
+      });
   });
 }
 
@@ -157,6 +223,7 @@ function enhanceCopy(): void {
 }
 
 function init(): void {
+  window.addEventListener('submit', explainEachOnServer, true);
   document.querySelectorAll<HTMLFormElement>('form.model-form').forEach((form) => {
     enhanceForm(form);
     enhanceImage(form);

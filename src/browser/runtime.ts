@@ -22,7 +22,7 @@ import type { ModelSpec } from '../inference/backend';
 import { OrtSessions } from '../inference/ort-sessions';
 import { MODELS } from '../models';
 import { byName, type InputLimits, inputFromValue, type ModelDefinition } from '../models/model';
-import type { ModelCard, Prediction, Predictor } from '../predictors/types';
+import type { ModelCard, PredictOptions, Prediction, Predictor } from '../predictors/types';
 import { browserDecoder } from './decode';
 import type { EngineSettings, Precision } from './settings';
 
@@ -210,15 +210,15 @@ export class BrowserModels {
    * The API's answer for `input`, computed here; rejects with the API's error for bad input. A
    * fields model takes one value, for its first field (a number or a text); an image model a Blob.
    */
-  async predict(model: FormName, input: unknown): Promise<Prediction> {
+  async predict(model: FormName, input: unknown, options: PredictOptions = {}): Promise<Prediction> {
     const def = this.definition(model);
     if (def.input.kind === 'fields') {
       const value = inputFromValue(def, this.limits, input);
-      return (await this.predictor(model)).predict(value);
+      return (await this.predictor(model)).predict(value, options);
     }
     if (!(input instanceof Blob)) throw missingImage();
     if (input.size > this.settings.maxUploadBytes) throw fileTooLarge(this.settings.maxUploadBytes);
     const bytes = new Uint8Array(await input.arrayBuffer());
-    return (await this.predictor(model)).predict(bytes);
+    return (await this.predictor(model)).predict(bytes, options);
   }
 }

@@ -53,7 +53,12 @@ async function serverAnswer(res: Response): Promise<Prediction> {
  * The JSON API, as any program would call it: an image model's file as the multipart field its
  * form sends ("image"), a fields model's value as JSON under its form's field ({"x": 5}).
  */
-export async function predictOnServer(model: FormName, form: HTMLFormElement, input: unknown): Promise<Prediction> {
+export async function predictOnServer(
+  model: FormName,
+  form: HTMLFormElement,
+  input: unknown,
+  options: { explain?: boolean } = {},
+): Promise<Prediction> {
   let init: RequestInit;
   if (form.enctype === 'multipart/form-data') {
     const field = form.querySelector<HTMLInputElement>('input[type="file"][name]')?.name ?? 'image';
@@ -67,7 +72,7 @@ export async function predictOnServer(model: FormName, form: HTMLFormElement, in
   }
   let res: Response;
   try {
-    res = await fetch(`/api/predict/${encodeURIComponent(model)}`, {
+    res = await fetch(`/api/predict/${encodeURIComponent(model)}${options.explain === true ? '?explain=1' : ''}`, {
       ...init,
       headers: { ...init.headers, Accept: 'application/json' },
     });

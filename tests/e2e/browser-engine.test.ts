@@ -89,7 +89,7 @@ function q8Bars(
  * TypeScript settings have no DOM types).
  */
 interface MlForms {
-  predict(model: string, input: unknown, options: { engine: string }): Promise<Prediction>;
+  predict(model: string, input: unknown, options: { engine: string; explain?: boolean }): Promise<Prediction>;
 }
 declare const window: { mlForms: MlForms };
 declare const document: { getElementById(id: string): { files: ArrayLike<Blob> } };
@@ -303,6 +303,45 @@ describe('the engine choice', { timeout: 180_000 }, () => {
       assert.ok(cached.includes(`/models/${m}/${card(m).version}/model.onnx`), `${m}: the float file is cached`);
       assert.ok(!cached.includes(`/models/${m}/${q8Version(m)}/model.onnx`), `${m}: the 8-bit file is not`);
     }
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('/?engine=browser&precision=float: explanations equal the server\'s to 4 decimals (issue 25)', async () => {
+    const { page, context, errors } = await open('/?engine=browser&precision=float');
+    await ready(page);
+    const explained = (model: string, input: unknown, engine: 'server' | 'browser'): Promise<Prediction> =>
+      page.evaluate(
+        async ([m, i, e]) => {
+          const blob = i !== null && typeof i === 'object' && 'blob' in i ? (i as { blob: string }).blob : null;
+          const value = blob === null ? i : new Blob([Uint8Array.from(atob(blob), (c) => c.charCodeAt(0))]);
+          return window.mlForms.predict(m, value, { engine: e, explain: true });
+        },
+        [model, input, engine] as const,
+      );
+    /** Every number of `a` within 5e-5 of `b`'s (equal to 4 decimals), and everything else equal. */
+    const close = (a: unknown, b: unknown, where: string): void => {
+      if (typeof a === 'number' && typeof b === 'number') assert.ok(Math.abs(a - b) <= 5e-5, `${where}: ${a} vs ${b}`);
+      else if (Array.isArray(a) && Array.isArray(b)) {
+        assert.equal(a.length, b.length, `${where}: length`);
+        a.forEach((x, i) => close(x, b[i], `${where}[${i}]`));
+      } else if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+        assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), where);
+        for (const k of Object.keys(a)) close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${where}.${k}`);
+      } else assert.equal(a, b, where);
+    };
+    const reviews = [REVIEW, 'The acting was wooden and the plot made no sense, but the soundtrack was wonderful and I loved the ending.'];
+    for (const review of reviews) {
+      const here = await explained('sentiment', review, 'browser');
+      const there = await explained('sentiment', review, 'server');
+      assert.ok(((there.explanation?.tokens as unknown[] | undefined) ?? []).length >= 5);
+      close(here.explanation, there.explanation, 'sentiment');
+    }
+    const cell = { blob: fs.readFileSync(cellPng).toString('base64') };
+    const here = await explained('malaria', cell, 'browser');
+    const there = await explained('malaria', cell, 'server');
+    assert.ok(Array.isArray(there.explanation?.values));
+    close(here.explanation, there.explanation, 'malaria');
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -1,12 +1,14 @@
 /**
  * The page script's drawing of a card after an answer: the result (the same markup as
- * views/partials/result.ejs, from the same rows, src/core/result.ts), the error beside the form
+ * views/partials/result.ejs, from the same rows, src/core/result.ts, with its explanation drawn
+ * by ./explanation.ts), the error beside the form
  * (views/partials/error.ejs), the busy state and the active card. All text goes through
  * textContent: nothing is built as HTML from an answer or from user input.
  */
 import { COMPUTED } from '../../core/messages';
 import { scoreRows } from '../../core/result';
 import type { Engine } from '../engine';
+import { explanationSection } from './explanation';
 
 /** What the page shows from an answer: the API's JSON, or the browser engine's equal answer. */
 export interface Answer {
@@ -14,6 +16,14 @@ export interface Answer {
   label?: string;
   value?: number;
   scores?: Record<string, number>;
+  /** Why the model answered so, when asked (src/core/explanation.ts draws it). */
+  explanation?: unknown;
+}
+
+/** What was sent, for drawing the answer's explanation: the review its offsets point into, the image's URL. */
+export interface Sent {
+  text?: string;
+  picture?: string | null;
 }
 
 export const byId = <T extends HTMLElement = HTMLElement>(id: string): T | null =>
@@ -26,7 +36,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: s
   return e;
 }
 
-export function showResult(name: string, answer: Answer, engine: Engine): void {
+export function showResult(name: string, answer: Answer, engine: Engine, sent: Sent = {}): void {
   const box = byId(`${name}-result`);
   if (box === null) return;
   box.dataset.engine = engine;
@@ -49,6 +59,8 @@ export function showResult(name: string, answer: Answer, engine: Engine): void {
     }
     parts.push(list);
   }
+  const why = answer.explanation === undefined ? null : explanationSection(name, answer.explanation, sent);
+  if (why !== null) parts.push(why);
   parts.push(el('p', 'computed', COMPUTED[engine]));
   box.replaceChildren(...parts);
 }
@@ -77,15 +89,17 @@ export function clearError(form: HTMLFormElement): void {
 }
 
 export function setBusy(form: HTMLFormElement, busy: boolean): void {
-  const button = form.querySelector<HTMLButtonElement>('button[type="submit"]');
+  // The image form has two (Classify; Classify and explain each cell): both wait for the answer.
+  const buttons = Array.from(form.querySelectorAll<HTMLButtonElement>('button[type="submit"]'));
+  const [button] = buttons;
   const result = byId(`${form.dataset.model ?? ''}-result`);
-  const hadFocus = button !== null && document.activeElement === button;
+  const hadFocus = button !== undefined && buttons.includes(document.activeElement as HTMLButtonElement);
   for (const e of [form, result]) {
     if (busy) e?.setAttribute('aria-busy', 'true');
     else e?.removeAttribute('aria-busy');
   }
-  if (button === null) return;
-  button.disabled = busy;
+  if (button === undefined) return;
+  for (const b of buttons) b.disabled = busy;
   // A disabled button drops focus to <body>; give it back so keyboard users stay in place.
   if (!busy && (hadFocus || document.activeElement === document.body)) button.focus();
 }
