@@ -19,7 +19,9 @@
  *     or on a model host; inference threads or not);
  *  7. the split (issue 11): a web tier (INFERENCE_URL) and a model tier (ROLE=models) as two
  *     processes on loopback against the one-process app: latency added per prediction (p50, p99
- *     at one connection) and image throughput (32 connections), memory of both tiers.
+ *     at one connection) and image throughput (32 connections), memory of both tiers;
+ *  8. what an explanation costs the server (issue 25, bench/explain.ts): CPU per review and per
+ *     cell, explained and not, in alternating rounds.
  * Prints markdown tables and writes them to bench/results.md.
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
@@ -38,6 +40,7 @@ import { measureDesigns } from './parts/designs';
 import { measureReferences } from './parts/reference';
 import { MODELS_DIR, ONLY, QUICK, SECONDS, benchTargets } from './parts/settings';
 import { splitSection } from './parts/split';
+import { explainSection } from './explain';
 import { report } from './parts/summary';
 
 async function main(): Promise<void> {
@@ -87,11 +90,15 @@ async function main(): Promise<void> {
   // 7. The split (issue 11): measured now, reported after the designs.
   const splitOut: string[] = [];
   const splitResult = await splitSection(targets, (line = '') => splitOut.push(line));
+  // 8. What an explanation costs (issue 25), in alternating rounds.
+  const explainOut: string[] = [];
+  await explainSection((line = '') => explainOut.push(line), QUICK ? { rounds: 2, requests: 20 } : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.
   const other = { cpu, loadBefore, profiledOne, profiled, designLines, splitOut, splitResult };
   const { targetLines, profileLines } = report(results, references, other, say);
+  for (const line of explainOut) say(line);
   if (QUICK) return;
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
   // The docs show this run's numbers: README.md the targets and the profile, bench/README.md all of it.
