@@ -155,3 +155,41 @@ describe('POST /predict/malaria (the form, no JavaScript)', () => {
     expect(res.text).not.toContain('class="why-map');
   });
 });
+
+describe('POST /predict/malaria/example (the example cells, one click, no JavaScript)', () => {
+  it('offers the three example cells under the image form, as buttons of a form of their own', async () => {
+    const res = await request(ctx.app).get('/');
+    expect(res.status).toBe(200);
+    const form = /<form action="\/predict\/malaria\/example"[\s\S]*?<\/form>/.exec(res.text)?.[0] ?? '';
+    const values = [...form.matchAll(/name="example" value="([^"]+)"/g)].map((m) => m[1]);
+    expect(values).toEqual(['examples/malaria/parasitized.webp', 'examples/malaria/uninfected.webp', 'examples/malaria/unsure.webp']);
+    for (const value of values) {
+      const file = await request(ctx.app).get(`/${value}`);
+      expect(file.status).toBe(200);
+      expect(file.headers['content-type']).toMatch(/^image\/webp/);
+    }
+  });
+
+  it.each([
+    ['examples/malaria/parasitized.webp', 'parasitized'],
+    ['examples/malaria/uninfected.webp', 'uninfected'],
+  ])('classifies %s as %s, with its map over its picture', async (example, label) => {
+    const res = await request(ctx.app).post('/predict/malaria/example').type('form').send({ example });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain(`This cell looks ${label}`);
+    const why = section(res.text);
+    expect(why?.kind).toBe('cell');
+    expect(why?.html).toMatch(/<img[^>]+src="data:image\/jpeg;base64,/);
+  });
+
+  it('answers 404 beside the form for anything but an example, and reads no other file', async () => {
+    for (const example of ['../package.json', 'examples/malaria/nope.webp', '']) {
+      const res = await request(ctx.app).post('/predict/malaria/example').type('form').send({ example });
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('No such example');
+      expect(res.text).not.toContain('"name": "ml-forms"');
+    }
+  });
+});
