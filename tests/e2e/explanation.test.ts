@@ -226,6 +226,20 @@ describe('a review in the browser engine', { timeout: 180_000 }, () => {
   });
 });
 
+describe('an example cell: one click', { timeout: 120_000 }, () => {
+  for (const js of [true, false]) {
+    test(`JavaScript ${js ? 'on' : 'off'}: a click on "A parasitized cell" shows its answer and its map over its picture`, async () => {
+      const { page, context, errors } = await open(js);
+      await Promise.all([page.waitForURL('**/predict/malaria/example'), page.click('.example-cell:has-text("A parasitized cell")')]);
+      await checkCell(page, /^data:image\/jpeg;base64,/);
+      assert.match((await page.textContent('#malaria-result .prediction')) ?? '', /This cell looks parasitized/);
+      assert.deepEqual(js ? await seriousViolations(page) : await seriousViolationsNoJs(page), []);
+      assert.deepEqual(errors, []);
+      await context.close();
+    });
+  }
+});
+
 describe('a cell: the map over its picture', { timeout: 120_000 }, () => {
   test('JavaScript on: the map over the chosen file (an object URL); axe clean; no overflow at 390 px; screenshot', async () => {
     const { page, context, errors } = await open(true);
