@@ -93,7 +93,8 @@ class BatchView {
         if (event.target !== form || this.chosen.length <= 1) return;
         event.preventDefault();
         event.stopPropagation();
-        this.send();
+        // "Classify and explain each cell" (data-explain="1"): every row with its map.
+        this.send((event as SubmitEvent).submitter?.dataset.explain === '1');
       },
       true,
     );
@@ -138,7 +139,7 @@ class BatchView {
   }
 
   /** Checks the limits the server checks, then replaces the run: posted, or classified here. */
-  private send(): void {
+  private send(explain: boolean): void {
     const chosen = this.chosen;
     if (chosen.length > this.maxFiles) return this.table.showError(tooManyFiles(this.maxFiles).message);
     if (chosen.reduce((sum, c) => sum + c.file.size, 0) > this.maxBytes) {
@@ -154,10 +155,10 @@ class BatchView {
     this.table.start(chosen.length);
     if (mlForms !== undefined && engine === 'browser') {
       this.table.classifyingHere();
-      this.stop = classifyInBrowser(this.model(), chosen, mlForms, this.table);
+      this.stop = classifyInBrowser(this.model(), chosen, mlForms, this.table, explain);
       return;
     }
-    this.stop = postBatch(this.model(), chosen, this.table);
+    this.stop = postBatch(this.model(), chosen, this.table, explain);
   }
 }
 

@@ -265,15 +265,21 @@ describe('a cell: the map over its picture', { timeout: 120_000 }, () => {
     await context.close();
   });
 
-  for (const js of [false, true]) {
-    test(`several cells with "Classify and explain each cell", JavaScript ${js ? 'on' : 'off'}: a map in every row`, async () => {
-      const { page, context, errors } = await open(js, PHONE);
+  const modes = [
+    { js: false, url: '/', name: 'JavaScript off (the server draws the table)' },
+    { js: true, url: '/', name: 'JavaScript on (the batch API, rows filled in place)' },
+    { js: true, url: '/?engine=browser', name: 'the browser engine (classified in the page)' },
+  ];
+  for (const { js, url, name } of modes) {
+    test(`several cells with "Classify and explain each cell", ${name}: a map in every row`, async () => {
+      const { page, context, errors } = await open(js, PHONE, url);
+      if (url.includes('engine=browser')) await page.evaluate('window.mlForms.ready()');
       await page.setInputFiles('#image', cells);
-      await Promise.all([
-        page.waitForURL(/\/predict\/malaria\?explain=1$/),
-        page.click('#malaria button[formaction="/predict/malaria?explain=1"]'),
-      ]);
-      await page.locator('#malaria-batch-rows tr').first().waitFor();
+      const button = page.click('#malaria button[formaction="/predict/malaria?explain=1"]');
+      if (js) await button;
+      else await Promise.all([page.waitForURL(/\/predict\/malaria\?explain=1$/), button]);
+      await page.locator('#malaria-batch-rows tr .thumb .why-map').nth(2).waitFor();
+      if (js) assert.equal(new URL(page.url()).pathname, '/', 'filled in place, not a form post');
       assert.equal(await page.locator('#malaria-batch-rows tr').count(), 3);
       assert.equal(await page.locator('#malaria-batch-rows tr .thumb .why-map svg rect').first().count(), 1);
       assert.equal(await page.locator('#malaria-batch-rows tr .thumb .why-map').count(), 3);

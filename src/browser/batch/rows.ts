@@ -4,7 +4,9 @@
  * reading order. All text goes through textContent: nothing is built as HTML from an answer.
  */
 import { type ImageResult, type OrderKey, REVIEW_BELOW, compareLeastSure, needsReview } from '../../batch/table';
+import { cellView, isCellExplanation } from '../../core/explanation';
 import { formatPercent } from '../../core/format';
+import { cellMap } from '../page/explanation';
 
 /**
  * The cells views/partials/batch-row.ejs fills on the server, filled the same way. The image's
@@ -43,6 +45,15 @@ export function fillRow(
     img.src = url;
   } else {
     img.remove();
+  }
+  // Asked for ("Classify and explain each cell"): the map over the thumbnail, as the server draws it.
+  const explanation = (result as { explanation?: unknown }).explanation;
+  if (isCellExplanation(explanation)) {
+    const why = cellView(explanation);
+    const hidden = document.createElement('span');
+    hidden.className = 'visually-hidden';
+    hidden.textContent = why.summary;
+    part<HTMLElement>('.thumb').replaceChildren(cellMap(why, file === undefined ? null : img.src, ''), hidden);
   }
   part<HTMLElement>('.label').textContent = result.label ?? '';
   if (needsReview(result)) {

@@ -33,7 +33,7 @@ export interface PostSink extends RunSink {
  * network the upload takes longest, and the server answers only once it has the whole post) and
  * hands over the answer as it arrives, one element per line (src/http/routes.ts).
  */
-export function postBatch(model: Model, chosen: Chosen[], sink: PostSink): () => void {
+export function postBatch(model: Model, chosen: Chosen[], sink: PostSink, explain = false): () => void {
   const xhr = new XMLHttpRequest();
   let stopped = false;
   const body = new FormData();
@@ -84,7 +84,7 @@ export function postBatch(model: Model, chosen: Chosen[], sink: PostSink): () =>
     if (index === 0) sink.fail(NETWORK_ERROR);
     else sink.lost(index, chosen.length);
   });
-  xhr.open('POST', `/api/predict/${encodeURIComponent(model.name)}/batch`);
+  xhr.open('POST', `/api/predict/${encodeURIComponent(model.name)}/batch${explain ? '?explain=1' : ''}`);
   xhr.setRequestHeader('Accept', 'application/json');
   xhr.send(body);
   return () => {
@@ -94,13 +94,13 @@ export function postBatch(model: Model, chosen: Chosen[], sink: PostSink): () =>
 }
 
 /** The same rows from the browser engine, one image at a time, as the batch API would answer. */
-export function classifyInBrowser(model: Model, chosen: Chosen[], mlForms: MlForms, sink: RunSink): () => void {
+export function classifyInBrowser(model: Model, chosen: Chosen[], mlForms: MlForms, sink: RunSink, explain = false): () => void {
   let stopped = false;
   void (async () => {
     for (const [index, c] of chosen.entries()) {
       let result: ImageResult;
       try {
-        result = { file: c.name, ...(await mlForms.predict(model.name, c.file, { engine: 'browser' })) };
+        result = { file: c.name, ...(await mlForms.predict(model.name, c.file, { engine: 'browser', explain })) };
       } catch (err) {
         const { code, message } = err as { code: string; message: string }; // mlForms rejects with the API's error
         result = { file: c.name, error: { code, message } };
