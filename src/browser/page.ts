@@ -128,20 +128,6 @@ function keepPicture(name: string, sent: Sent, shown: boolean): void {
   else pictures.set(name, picture);
 }
 
-/**
- * "Classify and explain each cell" with several images, on the server engine: the plain post to
- * its formaction (/predict/<name>?explain=1), whose page draws a map in each row. Stopped here, in
- * the window's capture phase, before the multi-image table (src/browser/batch.ts) or the form's
- * own handler can take it over: the table's streamed rows have no maps yet.
- */
-function explainEachOnServer(event: SubmitEvent): void {
-  const form = event.target;
-  if (!(form instanceof HTMLFormElement) || event.submitter?.dataset.explain === undefined) return;
-  const field = fieldOf(form);
-  const several = field instanceof HTMLInputElement && field.type === 'file' && (field.files?.length ?? 0) > 1;
-  if (several && (window.mlForms?.engine ?? 'server') === 'server') event.stopPropagation();
-}
-
 function enhanceForm(form: HTMLFormElement): void {
   const name = form.dataset.model;
   if (name === undefined) return;
@@ -223,7 +209,6 @@ function enhanceCopy(): void {
 }
 
 function init(): void {
-  window.addEventListener('submit', explainEachOnServer, true);
   document.querySelectorAll<HTMLFormElement>('form.model-form').forEach((form) => {
     enhanceForm(form);
     enhanceImage(form);
