@@ -103,13 +103,16 @@ function items(name: string, card: Card, limit: number | undefined): { list: Ite
       label: c.label,
       feeds: async () => {
         const img = await decodeToRgb(fs.readFileSync(c.file), { maxPixels: 100_000_000 });
-        return { image: new ort.Tensor('uint8', img.pixels, [1, img.height, img.width, 3]) };
+        // explain false: the occlusion map switched off, as the app predicts
+        return { image: new ort.Tensor('uint8', img.pixels, [1, img.height, img.width, 3]), explain: new ort.Tensor('bool', Uint8Array.of(0), [1]) };
       },
     }));
     return { list, full };
   }
   const { items: reviews, full } = validation(card, readReviews(root), limit);
-  return { list: reviews.map((r) => ({ id: r.id, label: r.label, feeds: async () => ({ review: new ort.Tensor('string', [r.text], [1]) }) })), full };
+  // explain false: the graph's explanation switched off, as the app predicts
+  const explain = new ort.Tensor('bool', Uint8Array.of(0), [1]);
+  return { list: reviews.map((r) => ({ id: r.id, label: r.label, feeds: async () => ({ review: new ort.Tensor('string', [r.text], [1]), explain }) })), full };
 }
 
 /**

@@ -47,7 +47,7 @@ function cut(review: string, spans: readonly { start: number; end: number }[]): 
 }
 
 async function main(): Promise<void> {
-  const n = Number(arg('--n') ?? 1000);
+  const n = Number(arg('n') ?? 1000);
   const config = loadConfig({ NODE_ENV: 'test' });
   const backend = new OnnxBackend();
   const registry = new Registry(backend, config.modelsDir, { maxPixels: config.maxImagePixels }, { models: ['sentiment'] });
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     }
     // The graph's token count for a batch of one is its contributions' width; the offsets come
     // from tokenSpans, so the two must agree.
-    const graph = await backend.infer('sentiment', preprocess(review.text), { outputs: ['contributions'] });
+    const graph = await backend.infer('sentiment', preprocess(review.text, true), { outputs: ['contributions'] });
     ok &&= graph.contributions?.dims[2] === tokenSpans(review.text).length;
     if (ok) exact++;
     else if (problems.length < 5) problems.push(`${review.id}: sigmoid(bias + Σ) = ${explained}, score ${positive}`);

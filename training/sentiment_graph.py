@@ -18,8 +18,9 @@ All preprocessing lives in the graph, so the server (and the browser) pass the r
     -> NB-weighted logistic regression on the L2-normalised features x·r (r: log-count ratio):
          logit = sum(w·r over present n-grams) / sqrt(sum(r² over them)) + bias
     -> / temperature -> Sigmoid -> [1 - p, p], clipped to [1 - cap, cap] when a cap is set
-  and, for callers that fetch them (explanation()): each n-gram's share of the calibrated logit,
-  `contributions` [N, 3, T] (order, first token), and `contribution_bias` [N]
+  and, for the reviews whose `explain` flag (bool [N]) is set (explanation(), in an If that skips
+  it otherwise): each n-gram's share of the calibrated logit, `contributions` [N, 3, T] (order,
+  first token; zeros for the others), and `contribution_bias` [N]
 
 `tokenize`, `word_ids` and `ngram_keys` are the Python twins of the first steps, and `lookup` the
 twin of the table: training uses them, so the features seen in training are the ones the graph
@@ -162,33 +163,42 @@ def review_slots(text, index, table):
     return slots[slots != table.n_slots]
 
 
-# The explanation outputs. onnxruntime computes them on every run, fetched or not (it runs the
-# whole graph); the app fetches them only to explain (the card marks them `on_request`).
+# The explanation outputs, fetched by the app only to explain (the card marks them `on_request`).
+# onnxruntime runs every node of a graph whatever outputs a caller fetches, so the nodes that make
+# them sit in an If on the input EXPLAIN_INPUT: unless a flag is set, only the switch runs.
 EXPLANATION_OUTPUTS = ("contributions", "contribution_bias")
+EXPLAIN_INPUT = "explain"
 EXPLANATION = (
     "contributions[n, k, i]: the share of the (k+1)-gram of tokens i..i+k of review n in the calibrated logit, "
     "(w·r of its table slot) / (the review's L2 norm) / temperature / (how many times that table slot occurs in the "
     "review: the feature is binary, so a repeated n-gram's one term is spread evenly over its occurrences); 0 where "
-    "the n-gram is not formed ('br', padding, past the end) or not in the table. contribution_bias[n] = bias / "
-    "temperature. sigmoid(contribution_bias[n] + sum(contributions[n])) is the positive probability before the clip "
-    "to the confidence cap."
+    "the n-gram is not formed ('br', padding, past the end) or not in the table, and for every review whose `explain` "
+    "flag is false. contribution_bias[n] = bias / temperature. sigmoid(contribution_bias[n] + sum(contributions[n])) "
+    "is the positive probability before the clip to the confidence cap."
+)
+EXPLAIN_DESCRIPTION = (
+    "one flag per review: `contributions` are computed for the reviews whose flag is set; with every flag false "
+    "the explanation's nodes do not run (an If skips them) and `contributions` is all zeros, [N, 3, T]; "
+    "`probabilities` are bit for bit the same either way (the cost: performance.explanation_cost)"
 )
 
 
-# The outputs of the prediction's Unique over the (review, slot) pairs: the distinct pairs, and for
-# the explanation each pair's index among them (inverse_indices) and multiplicity (counts).
-# onnxruntime runs every node of a graph whatever outputs the caller fetches (it prunes nothing
-# per run), so the explanation reuses this Unique instead of sorting the pairs a second time.
-UNIQUE_OUTPUTS = ["uniq", "", "pair_inverse", "pair_counts"]
+def explanation(prefix="explain_", flag=EXPLAIN_INPUT):
+    """Nodes, initializers, graph outputs and the graph input `flag` (bool [N], one per review) that
+    add EXPLANATION_OUTPUTS to a graph of build(): the nodes only read tensors that build() names
+    (a, valid, valid_flat, k, k_rows, all_pairs, wr, norm_safe, zeros, n, rows_col, bias,
+    inv_temperature) and change none of its nodes, so the same function serves a new training run
+    (build) and a graph already committed (training/sentiment_explain.py), and quantize.py's rewrite
+    of `wr` (codebook) and of the table (pruning) leaves them exact.
 
-
-def explanation(prefix="explain_"):
-    """Nodes, initializers and graph outputs that add EXPLANATION_OUTPUTS to a graph of build():
-    the nodes only read tensors that build() names (a, valid_flat, k, k_rows, the Unique's
-    UNIQUE_OUTPUTS, wr, norm_safe, zeros, n, rows_col, bias, inv_temperature), so the same function
-    serves a new training run (build) and a graph already committed (training/sentiment_explain.py,
-    which also gives that Unique its two further outputs), and quantize.py's rewrite of `wr`
-    (codebook) and of the table (pruning) leaves them exact.
+    The work is in the then-branch of an If on "any flag set": onnxruntime runs every node of the main
+    graph on every run, fetched or not (measured: these nodes cost ~0.04 ms per review when they ran
+    always), but a branch not taken does not run. The else-branch gives zeros [N, 3, T], the shape the
+    then-branch gives. Inside, a review whose flag is false has its positions dropped, so a batch of
+    mixed flags gets zeros for those reviews. The branch sorts the (review, slot) pairs again for
+    their inverse indices and counts rather than asking the prediction's Unique for them: that
+    Unique then costs ~0.004 ms more on every run, the second sort only when explaining. Both sort the
+    same `all_pairs`, so the branch's distinct pairs are the prediction's, in the order of `wr`.
 
     Each valid n-gram position already has its key, review (k_rows) and slot in the order of `k`;
     here it also gets its place in the [N, 3, T] output (review n, order k, first token i), and from
@@ -196,10 +206,22 @@ def explanation(prefix="explain_"):
     x = lambda name: prefix + name  # noqa: E731
     i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), x(name))  # noqa: E731
     n = helper.make_node
-    inits = [i64("two", 2), i64("three_1", [3])]
-    nodes = [
+    inits = [i64("two", 2), i64("three_1", [3]), i64("col", [-1, 1])]
+    # [N, 3, T] of zeros: what the else-branch returns, and what the then-branch scatters into
+    shape_nodes = lambda tag, zeros3: [  # noqa: E731
+        n("Shape", ["a"], [x(tag + "T_1")], start=1, end=2),                             # [1]
+        n("Concat", ["n", x("three_1"), x(tag + "T_1")], [x(tag + "shape")], axis=0),
+        n("ConstantOfShape", [x(tag + "shape")], [zeros3], value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
+    ]
+    then_nodes = shape_nodes("", x("zeros3")) + [
+        # each distinct (review, slot) pair's multiplicity, and each pair's index among them
+        n("Unique", ["all_pairs"], [x("uniq"), "", x("pair_inverse"), x("pair_counts")], sorted=1),
+        # the reviews asked for: their n-gram positions, in the order of `k`
+        n("Reshape", [flag, x("col")], [x("flag_col")]),                                 # [N, 1]
+        n("And", ["valid", x("flag_col")], [x("asked")]),                                # [N, L]
+        n("Reshape", [x("asked"), "flat"], [x("asked_flat")]),
+        n("Compress", [x("asked_flat"), "valid_flat"], [x("asked_k")], axis=0),          # [M] of `k`
         # T and each token position's place in a flat [N, 3, T]: n·3T + k·T + i
-        n("Shape", ["a"], [x("T_1")], start=1, end=2),                                   # [1]
         n("Squeeze", [x("T_1")], [x("T")]),
         n("Range", ["zero", x("T"), "one_i"], [x("cols")]),                              # [T]
         n("Mul", [x("T"), x("three_1")], [x("T3_1")]),
@@ -213,30 +235,41 @@ def explanation(prefix="explain_"):
         n("Add", [x("at3_0"), x("T2")], [x("at3")]),
         n("Concat", [x("at1"), x("at2"), x("at3")], [x("at")], axis=1),                  # like `keys`
         n("Reshape", [x("at"), "flat"], [x("at_flat")]),
-        n("Compress", [x("at_flat"), "valid_flat"], [x("at_k")], axis=0),                # like `k`
+        n("Compress", [x("at_flat"), x("asked_flat")], [x("at_k")], axis=0),             # like `k`, asked only
         # each position's (review, slot) pair among the distinct ones, and its multiplicity
         n("Shape", ["k"], [x("M")]),
-        n("Slice", [UNIQUE_OUTPUTS[2], "zero_1", x("M")], [x("pair_k")]),                # `pairs` part only
-        n("Cast", [UNIQUE_OUTPUTS[3]], [x("counts_f")], to=TensorProto.FLOAT),
+        n("Slice", [x("pair_inverse"), "zero_1", x("M")], [x("pair_all")]),              # `pairs` part only
+        n("Compress", [x("pair_all"), x("asked_k")], [x("pair_k")], axis=0),
+        n("Compress", ["k_rows", x("asked_k")], [x("rows_k")], axis=0),
+        n("Cast", [x("pair_counts")], [x("counts_f")], to=TensorProto.FLOAT),
         n("Div", ["wr", x("counts_f")], [x("wr_each")]),
         n("Gather", [x("wr_each"), x("pair_k")], [x("wr_k")], axis=0),
-        n("Gather", ["norm_safe", "k_rows"], [x("norm_k")], axis=0),
+        n("Gather", ["norm_safe", x("rows_k")], [x("norm_k")], axis=0),
         n("Div", [x("wr_k"), x("norm_k")], [x("score_k")]),
         n("Mul", [x("score_k"), "inv_temperature"], [x("logit_k")]),
         # into [N, 3, T], zeros elsewhere
-        n("Concat", ["n", x("three_1"), x("T_1")], [x("shape")], axis=0),
-        n("ConstantOfShape", [x("shape")], [x("zeros3")], value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
         n("Reshape", [x("zeros3"), "flat"], [x("zeros_flat")]),
         n("ScatterElements", [x("zeros_flat"), x("at_k"), x("logit_k")], [x("scattered")], axis=0),
         # allowzero: T is 0 when no review of the batch has a token, and a 0 in Reshape's shape
         # otherwise means "keep the input's dimension"
-        n("Reshape", [x("scattered"), x("shape")], ["contributions"], allowzero=1),
-        n("Mul", ["bias", "inv_temperature"], [x("bias_scaled")]),
+        n("Reshape", [x("scattered"), x("shape")], [x("then_contributions")], allowzero=1),
+    ]
+    else_nodes = shape_nodes("else_", x("else_contributions"))  # 3 nodes: each node of a branch costs ~1 µs
+    out = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, "T"])  # noqa: E731
+    then_branch = helper.make_graph(then_nodes, "explain", [], [out(x("then_contributions"))])
+    else_branch = helper.make_graph(else_nodes, "do_not_explain", [], [out(x("else_contributions"))])
+    nodes = [
+        # any flag set: If takes one bool (ReduceMax takes no bool in opset 17)
+        n("Cast", [flag], [x("flags")], to=TensorProto.INT32),
+        n("ReduceMax", [x("flags")], [x("any_i")], keepdims=0),
+        n("Cast", [x("any_i")], [x("any")], to=TensorProto.BOOL),
+        n("If", [x("any")], ["contributions"], then_branch=then_branch, else_branch=else_branch),
+        n("Mul", ["bias", "inv_temperature"], [x("bias_scaled")]),                       # folded at load
         n("Add", ["zeros", x("bias_scaled")], ["contribution_bias"]),                    # [N]
     ]
-    outputs = [helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", 3, "T"]),
-               helper.make_tensor_value_info("contribution_bias", TensorProto.FLOAT, ["N"])]
-    return nodes, inits, outputs
+    outputs = [out("contributions"), helper.make_tensor_value_info("contribution_bias", TensorProto.FLOAT, ["N"])]
+    flag_input = helper.make_tensor_value_info(flag, TensorProto.BOOL, ["N"])
+    return nodes, inits, outputs, flag_input
 
 
 def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_outputs=False):
@@ -305,7 +338,7 @@ def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_output
         n("Mul", ["k_rows", "S1"], ["kr"]), n("Add", ["kr", "slot"], ["pairs"]),
         n("Mul", ["rows", "S1"], ["rr"]), n("Add", ["rr", "S"], ["empty_pairs"]),
         n("Concat", ["pairs", "empty_pairs"], ["all_pairs"], axis=0),
-        n("Unique", ["all_pairs"], UNIQUE_OUTPUTS, sorted=1),
+        n("Unique", ["all_pairs"], ["uniq"], sorted=1),
         n("Div", ["uniq", "S1"], ["u_row"]), n("Mod", ["uniq", "S1"], ["u_slot"]),
         n("Gather", ["slot_weight", "u_slot"], ["wr"], axis=0),
         n("Gather", ["slot_r2", "u_slot"], ["r2"], axis=0),
@@ -323,13 +356,13 @@ def build(words, table, weight, r, bias, temperature=1.0, cap=None, debug_output
     if cap is not None:
         inits += [f32("cap_low", 1.0 - cap), f32("cap_high", cap)]
         nodes.append(n("Clip", ["probs", "cap_low", "cap_high"], ["probabilities"]))
-    explain_nodes, explain_inits, explain_outputs = explanation()
+    explain_nodes, explain_inits, explain_outputs, explain_input = explanation()
     nodes += explain_nodes
     inits += explain_inits
     outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2]), *explain_outputs]
     if debug_outputs:  # for the parity check only; the shipped model does not have it
         outputs.append(helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 1]))
-    graph = helper.make_graph(nodes, "sentiment", [helper.make_tensor_value_info("review", TensorProto.STRING, ["N"])],
+    graph = helper.make_graph(nodes, "sentiment", [helper.make_tensor_value_info("review", TensorProto.STRING, ["N"]), explain_input],
                               outputs, initializer=inits)
     model = helper.make_model(
         graph,

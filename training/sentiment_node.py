@@ -32,13 +32,15 @@ const mb = (b) => b / (1024 * 1024);
   const one = new ort.Tensor('string', [text], [1]);
   const before = process.memoryUsage().rss;
   const session = await ort.InferenceSession.create(modelPath, opts);
-  await session.run({ review: one });
+  // The explanation switch off, as the app predicts (graphs from before it have no such input).
+  const feeds = session.inputNames.includes('explain') ? { review: one, explain: new ort.Tensor('bool', Uint8Array.of(0), [1]) } : { review: one };
+  await session.run(feeds);
   const out = { sessionRss: mb(process.memoryUsage().rss - before), rssBefore: mb(before) };
-  for (let j = 0; j < 20; j++) await session.run({ review: one });
+  for (let j = 0; j < 20; j++) await session.run(feeds);
   const times = [];
   for (let j = 0; j < Number(runs); j++) {
     const t0 = process.hrtime.bigint();
-    await session.run({ review: one });
+    await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   times.sort((a, b) => a - b);
@@ -83,24 +85,27 @@ const [, , root, modelPath, debugPath, valPath, outPath] = process.argv;
   const rows = fs.readFileSync(valPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const model = await ort.InferenceSession.create(modelPath);
   const debug = await ort.InferenceSession.create(debugPath);
+  // Reviews `t` as a session's feeds: with the explanation switch off where the graph has one.
+  const feeds = (session, t) =>
+    session.inputNames.includes('explain') ? { review: t, explain: new ort.Tensor('bool', new Uint8Array(t.dims[0]), [t.dims[0]]) } : { review: t };
   const B = 50;
   const probs = [], logits = [];
   for (let i = 0; i < rows.length; i += B) {
     const batch = rows.slice(i, i + B);
     const t = new ort.Tensor('string', batch.map((r) => r.text), [batch.length]);
-    const r = await model.run({ review: t });
-    const d = await debug.run({ review: t });
+    const r = await model.run(feeds(model, t));
+    const d = await debug.run(feeds(debug, t));
     batch.forEach((row, j) => { probs.push(r.probabilities.data[2 * j + 1]); logits.push(d.logit.data[j]); });
   }
   // batching: the first 20 reviews one at a time give the same as in the batch
   let batchDiff = 0;
   for (let j = 0; j < 20; j++) {
-    const r = await model.run({ review: new ort.Tensor('string', [rows[j].text], [1]) });
+    const r = await model.run(feeds(model, new ort.Tensor('string', [rows[j].text], [1])));
     batchDiff = Math.max(batchDiff, Math.abs(r.probabilities.data[1] - probs[j]));
   }
   const edge = ['', '!!! ... ???', '<br /><br />', 'Café déjà vu, naïve İstanbul: très bien 😀👍 日本語の映画 最高',
                 'GREAT MOVIE!!! Loved it.', 'Terrible. Worst film ever, don\'t watch.'];
-  const e = await debug.run({ review: new ort.Tensor('string', edge, [edge.length]) });
+  const e = await debug.run(feeds(debug, new ort.Tensor('string', edge, [edge.length])));
   const edgeOut = edge.map((text, j) => ({ text, logit: e.logit.data[j] }));
   fs.writeFileSync(outPath, JSON.stringify({ probs, logits, batchDiff, edge: edgeOut }));
 })().catch((err) => { console.error(err); process.exit(1); });

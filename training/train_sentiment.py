@@ -54,20 +54,23 @@ from sentiment_tune import FINAL, TUNING_RESULTS, tune  # noqa: E402
 
 VERSION = "2"
 # The card's description of sentiment_graph.explanation()'s outputs: returned only to a caller that
-# names them (`on_request`: the app's backends and the model tier leave them out otherwise), though
-# onnxruntime computes them on every run. The keys in the order of the app's card schema
-# (src/predictors/types.ts), so a card read through it and the same card read raw compare equal.
+# names them (`on_request`: the app's backends and the model tier leave them out otherwise), and
+# computed only for the reviews whose `explain` flag (EXPLAIN_INPUT) is set. The keys in the order
+# of the app's card schema (src/predictors/types.ts), so a card read through it and the same card
+# read raw compare equal.
 EXPLANATION_OUTPUTS = [
     {"name": "contributions", "dtype": "float32", "shape": [-1, 3, -1],
      "description": "only when asked: explanations. [n, k, i]: the share of the (k+1)-gram of tokens i..i+k of review n "
                     "in the calibrated logit (T, the last dimension: the batch's longest review in tokens); 0 where "
-                    "the n-gram is not formed or not in the table (see explanation)",
+                    "the n-gram is not formed or not in the table (see explanation), and for a review whose `explain` "
+                    "flag is false",
      "on_request": True},
     {"name": "contribution_bias", "dtype": "float32", "shape": [-1],
      "description": "only when asked: explanations. bias / temperature: the part of review n's calibrated logit "
                     "that no n-gram makes",
      "on_request": True},
 ]
+EXPLAIN_INPUT = {"name": sg.EXPLAIN_INPUT, "dtype": "bool", "shape": [-1], "description": sg.EXPLAIN_DESCRIPTION}
 
 
 def main():
@@ -127,7 +130,7 @@ def main():
         "description": "Logistic regression on Naive-Bayes-weighted word uni-, bi- and trigram features of IMDB movie "
                        "reviews: says whether an English movie review is negative or positive.",
         "labels": LABELS,
-        "inputs": [{"name": "review", "dtype": "string", "shape": [-1], "description": "raw review text"}],
+        "inputs": [{"name": "review", "dtype": "string", "shape": [-1], "description": "raw review text"}, EXPLAIN_INPUT],
         "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2],
                      "description": "calibrated [negative, positive]"},
                     *EXPLANATION_OUTPUTS],

@@ -53,17 +53,22 @@ describe('against recorded Triton answers', () => {
     expect(await ctx.registry.backendReady()).toBe(true);
   });
 
-  it('sentiment: sends the review as BYTES [1, 1] (the config reshapes [1] to Triton), asks for binary outputs, reads them', async () => {
+  it('sentiment: sends the review as BYTES [1, 1] (the config reshapes [1] to Triton) and its explain flag off, asks for binary outputs, reads them', async () => {
     await ctx.registry.load();
     const p = await ctx.registry.get('sentiment').predict(REVIEW);
     const sent = triton.received.at(-1);
     expect(sent?.path).toBe('/v2/models/sentiment/infer');
     expect(sent?.json).toEqual({
-      inputs: [{ name: 'review', datatype: 'BYTES', shape: [1, 1], data: [REVIEW] }],
+      inputs: [
+        { name: 'review', datatype: 'BYTES', shape: [1, 1], data: [REVIEW] },
+        // The explain switch: one byte, false.
+        { name: 'explain', datatype: 'BOOL', shape: [1, 1], parameters: { binary_data_size: 1 } },
+      ],
       // Named, so that a server returning every configured output by default computes no more.
       outputs: [{ name: 'probabilities' }],
       parameters: { binary_data_output: true },
     });
+    expect(sent?.binaryBytes).toBe(1);
     expect(p).toMatchObject({ model: 'sentiment', version: triton.version, label: 'positive', confidence: 0.9873, scores: { negative: 0.0127, positive: 0.9873 } });
   });
 

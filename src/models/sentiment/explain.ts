@@ -73,6 +73,7 @@ export function explainReview(review: string, row: number, outputs: NamedTensors
 
 export const sentimentExplainer: Explainer = {
   outputs: ['contributions', 'contribution_bias'],
+  switch: 'explain',
   description:
     'With `?explain=1` the answer has `explanation`: `{"bias": number, "tokens": [{"text", "start", "end", "weight"}]}`, every word, word pair and word triple the model used, in reading order (they overlap), with its exact share of the decision: `start` and `end` are offsets into the review as sent (UTF-16 code units, as JavaScript counts), `weight` > 0 pushes towards positive, and sigmoid(bias + Σ weight) is the positive probability before the 0.1 % / 99.9 % clip.',
   explain(inputs, outputs) {

@@ -2,6 +2,8 @@
  * Movie-review sentiment classifier. All text preprocessing (lower-casing, tokenising, uni- and
  * bigrams, TF-IDF) lives inside the ONNX graph, so the review goes in as it was typed.
  * ONNX: input  "review"        string  [N]
+ *       input  "explain"       bool    [N]     computes the explanation's outputs (./explain.ts) for
+ *                                              the reviews it flags; false: those nodes do not run
  *       output "probabilities" float32 [N, 2]  over card.labels (negative, positive)
  */
 import { z } from 'zod';
@@ -80,8 +82,12 @@ export const sentimentFields = (maxChars: number) => ({ review: reviewField(maxC
 /** The review from a form field or JSON: a non-blank string of at most `maxChars` characters. */
 export const parseReview = (raw: unknown, maxChars: number): string => parseField(reviewField(maxChars), raw);
 
-export function preprocess(review: string): NamedTensors {
-  return { review: tensor('string', [review], [1]) };
+/** The graph's inputs for one review; `explain` turns on the graph's explanation (its switch). */
+export function preprocess(review: string, explain = false): NamedTensors {
+  return {
+    review: tensor('string', [review], [1]),
+    explain: tensor('bool', Uint8Array.of(explain ? 1 : 0), [1]),
+  };
 }
 
 export function postprocess(outputs: NamedTensors, labels: readonly string[], version: string): ClassificationPrediction {
@@ -97,8 +103,8 @@ export class SentimentPredictor implements Predictor<string> {
   ) {}
 
   async predict(review: string, options: PredictOptions = {}): Promise<ClassificationPrediction> {
-    const inputs = preprocess(review);
-    if (options.explain !== true) return postprocess(await this.backend.infer(MODEL_NAME, inputs), this.card.labels, this.card.version);
+    if (options.explain !== true) return postprocess(await this.backend.infer(MODEL_NAME, preprocess(review)), this.card.labels, this.card.version);
+    const inputs = preprocess(review, true);
     const outputs = await this.backend.infer(MODEL_NAME, inputs, { outputs: ['probabilities', ...sentimentExplainer.outputs] });
     const explanation = sentimentExplainer.explain(inputs, outputs, this.card)[0];
     return { ...postprocess(outputs, this.card.labels, this.card.version), explanation };

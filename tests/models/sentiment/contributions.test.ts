@@ -5,7 +5,9 @@
  *                                        the calibrated logit (0 where not formed or not in the table)
  *   contribution_bias float32 [N]        bias / temperature
  * They are exact: sigmoid(bias + the sum of a review's contributions) is its positive probability
- * before the graph clips it to the confidence cap. Asking for them leaves `probabilities` as it is.
+ * before the graph clips it to the confidence cap. The input `explain` (bool [N]) asks for them per
+ * review: with no flag set the nodes do not run and `contributions` is all zeros; either way, and
+ * whatever is fetched, `probabilities` stay bit for bit the same.
  * (training/sentiment_graph.py explanation() builds the nodes.)
  */
 import fs from 'node:fs';
@@ -66,7 +68,11 @@ const sum = (xs: number[][]): number => xs.flat().reduce((a, b) => a + b, 0);
 describe.each(VERSIONS)('sentiment version %s: contributions', (version) => {
   let session: ort.InferenceSession;
   let batch: ort.InferenceSession.OnnxValueMapType;
-  const feeds = (reviews: string[]) => ({ review: new ort.Tensor('string', reviews, [reviews.length]) });
+  /** `explain`: one flag for every review, or one per review. */
+  const feeds = (reviews: string[], explain: boolean | boolean[] = true) => ({
+    review: new ort.Tensor('string', reviews, [reviews.length]),
+    explain: new ort.Tensor('bool', Uint8Array.from(reviews, (_, i) => ((Array.isArray(explain) ? explain[i] : explain) ? 1 : 0)), [reviews.length]),
+  });
 
   beforeAll(async () => {
     session = await ort.InferenceSession.create(path.join(MODEL_DIR, version, 'model.onnx'));
@@ -76,8 +82,32 @@ describe.each(VERSIONS)('sentiment version %s: contributions', (version) => {
     await session.release();
   });
 
-  it('declares the two explanation outputs beside probabilities', () => {
+  it('declares the two explanation outputs beside probabilities, and their switch beside the review', () => {
     expect([...session.outputNames].sort()).toEqual([...ALL].sort());
+    expect([...session.inputNames].sort()).toEqual(['explain', 'review']);
+  });
+
+  it('with no flag set: probabilities bit for bit the same, contributions all zeros [N, 3, T], the same bias', async () => {
+    const off = await session.run(feeds(REVIEWS, false), ALL);
+    expect(off.probabilities!.data).toEqual(batch.probabilities!.data);
+    expect(off.contributions!.dims).toEqual(batch.contributions!.dims);
+    expect((off.contributions!.data as Float32Array).every((x) => x === 0)).toBe(true);
+    expect((batch.contributions!.data as Float32Array).some((x) => x !== 0)).toBe(true);
+    expect(off.contribution_bias!.data).toEqual(batch.contribution_bias!.data);
+    const alone = await session.run(feeds(REVIEWS, false), ['probabilities']);
+    expect(alone.probabilities!.data).toEqual(batch.probabilities!.data);
+  });
+
+  it('with some flags set: the flagged reviews as in the full run, the others all zeros', async () => {
+    const flags = REVIEWS.map((_, n) => n % 3 === 1);
+    const mixed = await session.run(feeds(REVIEWS, flags), ALL);
+    expect(mixed.probabilities!.data).toEqual(batch.probabilities!.data);
+    expect(mixed.contributions!.dims).toEqual(batch.contributions!.dims);
+    for (const [n, flag] of flags.entries()) {
+      const got = rows(mixed.contributions!, n);
+      if (flag) expect(got).toEqual(rows(batch.contributions!, n));
+      else expect(got.flat().every((x) => x === 0)).toBe(true);
+    }
   });
 
   it('leaves probabilities bit for bit as a run asking for probabilities alone', async () => {

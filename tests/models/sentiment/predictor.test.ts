@@ -27,8 +27,12 @@ describe('parseReview', () => {
 });
 
 describe('preprocess', () => {
-  it('passes the raw review as a string tensor of shape [1]', () => {
-    expect(preprocess('Nice.')).toEqual({ review: { type: 'string', dims: [1], data: ['Nice.'] } });
+  it('passes the raw review as a string tensor of shape [1], with the explanation switched off unless asked', () => {
+    expect(preprocess('Nice.')).toEqual({
+      review: { type: 'string', dims: [1], data: ['Nice.'] },
+      explain: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
+    });
+    expect(preprocess('Nice.', true).explain?.data).toEqual(Uint8Array.of(1));
   });
 });
 
