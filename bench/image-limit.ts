@@ -48,11 +48,13 @@ async function main(): Promise<void> {
     enableCpuMemArena: false,
     enableMemPattern: false,
   });
+  // The graph's explanation switch (issue 25), off as the app predicts: a graph input like any other.
+  const off: Record<string, ort.Tensor> = session.inputNames.includes('explain') ? { explain: new ort.Tensor('bool', Uint8Array.of(0), [1]) } : {};
   const predict = async (): Promise<void> => {
     const image = images[next++ % images.length] as Buffer;
     const pipeline = fixed ? sharp(image).resize(width, height) : sharp(image);
     const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    await session.run({ [input.name]: new ort.Tensor('uint8', data, [1, info.height, info.width, 3]) });
+    await session.run({ [input.name]: new ort.Tensor('uint8', data, [1, info.height, info.width, 3]), ...off });
   };
 
   for (let i = 0; i < 50; i++) await predict(); // warm-up
