@@ -7,7 +7,7 @@
  * whole process tree). Each round sends `--requests` plain and as many explained requests
  * (`?explain=1`) of each kind, the order alternating from round to round, after a warm-up:
  *   review  a held-out IMDB review of about the median length (the page's own text otherwise)
- *   cell    public/examples/malaria/unsure.webp, a held-out cell of the median size
+ *   cell    the page's example "unsure" cell, a held-out cell of the median size (from ../shared/data)
  * and reports, per kind, the server CPU per request plain and explained, and the extra CPU an
  * explanation costs: medians over the rounds with their ranges. Bars: ≤ 1 ms more for a review,
  * ≤ 20 ms more for a cell.
@@ -19,6 +19,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { dataDirOf } from '../src/build/examples';
+import { malaria } from '../src/models/malaria';
 import { type Proc, ROOT, buildIfStale, startApp, treeCpuMs } from './lib';
 import { quantile } from './stats';
 
@@ -81,7 +83,9 @@ const fmt = (values: number[], digits = 2): string =>
 export async function explainSection(say: (s?: string) => void, options: { rounds?: number; requests?: number; before?: string } = {}): Promise<void> {
   const rounds = options.rounds ?? ROUNDS;
   const requests = options.requests ?? REQUESTS;
-  const cell = fs.readFileSync(path.join(ROOT, 'public', 'examples', 'malaria', 'unsure.webp'));
+  const unsure = malaria.page.examples?.find((e) => e.value.endsWith('unsure.webp'))?.source;
+  if (unsure === undefined) throw new Error('the malaria definition names no "unsure" example cell');
+  const cell = fs.readFileSync(path.join(dataDirOf(ROOT), unsure));
   const kinds = {
     review: {
       plain: { path: '/api/predict/sentiment', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ review: REVIEW })) },

@@ -1,15 +1,15 @@
 /**
- * The example cells of the page (issue 25): three cells of the NIH data's validation split, copied
- * as they are (WebP, a few KB each) to public/examples/malaria/, so that a visitor without cell
- * images sees a prediction and its map in one click.
+ * The example cells of the page (issue 25): three cells of the NIH data's validation split, so that
+ * a visitor without cell images sees a prediction and its map in one click. This script chooses
+ * them and prints their paths in the data folder, which src/models/malaria/index.ts records as the
+ * examples' `source`; `npm run build` copies them to public/ (data files are not committed).
  *
  *   parasitized  a parasitized cell the model is sure of (the highest parasitized probability)
  *   uninfected   an uninfected cell the model is sure of (the highest uninfected probability)
  *   unsure       the cell whose parasitized probability is closest to 50 %
  *
  * Among cells of about the median size (within 10 % of the median area), ties broken by id, so the
- * choice is deterministic. The files' names and labels are src/models/malaria/index.ts's
- * `page.examples`; this script prints what it chose.
+ * choice is deterministic.
  *
  * Usage: npx tsx training/pick-example-cells.ts [--data ../shared/data]
  */
@@ -23,8 +23,6 @@ import type { ClassificationPrediction } from '../src/predictors/types';
 import { dataDir } from './args';
 import { findCellImages } from './malaria-data';
 import { validationIds } from './split';
-
-const OUT = path.join(__dirname, '..', 'public', 'examples', 'malaria');
 
 async function main(): Promise<void> {
   const config = loadConfig({ NODE_ENV: 'test' });
@@ -51,11 +49,9 @@ async function main(): Promise<void> {
     uninfected: best(typical.filter((c) => c.label === 'uninfected'), (c) => -c.p),
     unsure: best(typical, (c) => -Math.abs(c.p - 0.5)),
   };
-  fs.mkdirSync(OUT, { recursive: true });
   for (const [name, cell] of Object.entries(chosen)) {
-    const target = path.join(OUT, `${name}${path.extname(cell.file)}`);
-    fs.copyFileSync(cell.file, target);
-    console.log(`${name}: ${cell.id} (true label ${cell.label}, parasitized ${(cell.p * 100).toFixed(1)} %, ${cell.area} pixels) → ${path.relative(process.cwd(), target)}`);
+    const source = path.relative(dataDir(), cell.file);
+    console.log(`${name}: source '${source}' (true label ${cell.label}, parasitized ${(cell.p * 100).toFixed(1)} %, ${cell.area} pixels)`);
   }
 }
 

@@ -28,6 +28,7 @@ import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { projectRoot } from '../config';
 import { buildBatchBundle } from './batch';
+import { copyExampleImages } from './examples';
 import { runtimeOutputs } from './runtime-outputs';
 import type { DownloadSizes, Precision, Sizes } from '../browser/download';
 import type { AssetEntry, AssetManifest, Encoding } from '../http/static';
@@ -148,8 +149,10 @@ export async function buildBrowser(
   log: (line: string) => void = console.log,
 ): Promise<AssetManifest> {
   const started = Date.now();
-  // public/batch.js first: the service worker keeps what public/ holds, and its list is made below.
+  // public/batch.js and the example images first: the service worker keeps what public/ holds, and
+  // its list is made below.
   await buildBatchBundle(root);
+  copyExampleImages(root, undefined, log);
   const out = path.join(root, 'dist', 'public');
   const engineDir = path.join(out, 'engine');
   const zdir = path.join(out, 'z');

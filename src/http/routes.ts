@@ -20,6 +20,7 @@ import { renderSvg } from '../sample-image';
 import { batchEndpoint, classifyPost, pictureOf } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
+import { offeredExamples } from './examples';
 import { explainErrors, explainQuery, explainValue, predictOptions } from './explain';
 import { classifierNames, exampleFormat, fieldsOf } from './table';
 import { imageBody } from './upload';
@@ -101,7 +102,7 @@ export function pageRoutes(deps: RouteDeps): Router {
         }
         renderPage(req, res, deps, { batch: batchTable(images, registry.get(name).card.labels), active: name });
       });
-      const examples = model.page.examples ?? [];
+      const examples = offeredExamples(model);
       if (examples.length > 0) {
         /**
          * One of the page's example images (`page.examples`, files under public/), classified and

@@ -13,6 +13,7 @@ import type { Config } from '../config';
 import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
 import { explanationView } from '../core/explanation';
+import { offeredExamples } from './examples';
 import { scoreRows } from '../core/result';
 import { REVIEW_BELOW } from '../batch/table';
 import { type ModelDefinition, byName } from '../models/model';
@@ -205,7 +206,7 @@ function renderCard(deps: PageDeps, common: SharedLocals, model: ModelDefinition
   const invalid = state.errors?.[card] !== undefined;
   const locals = (slot: (name: string) => string | Buffer, requestData: (what: string) => object): Record<string, unknown> => ({
     ...common,
-    examples: model.page.examples ?? [],
+    examples: offeredExamples(model),
     active: active ? card : null,
     errors: invalid ? { [card]: requestData('errors') } : {},
     inputs: requestData('inputs'),

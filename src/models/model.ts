@@ -122,9 +122,10 @@ export interface ModelDefinition<In = unknown> {
     /**
      * Sample inputs behind the card's "Try" buttons: a fields model's values (written for the
      * page, not taken from a dataset); an image model's files, as paths under public/ (POST
-     * /predict/<name>/example classifies one without JavaScript).
+     * /predict/<name>/example classifies one without JavaScript), each copied there by the build
+     * from `source`, its path in the data folder (data files are not committed).
      */
-    examples?: readonly { name: string; value: string }[];
+    examples?: readonly { name: string; value: string; source?: string }[];
   };
   /** In words: what it is, its data and what its held-out items are ("12 % accuracy on 4,000 held-out <items>"). */
   readonly about: {

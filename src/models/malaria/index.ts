@@ -16,11 +16,12 @@ export const malaria: ModelDefinition<Uint8Array> = {
   explainer: malariaExplainer,
   page: {
     nav: 'Cell image',
-    // Cells of the NIH data's validation split, chosen by training/pick-example-cells.ts.
+    // Cells of the NIH data's validation split, chosen by training/pick-example-cells.ts; the build
+    // copies them from the data folder (src/build/examples.ts).
     examples: [
-      { name: 'A parasitized cell', value: 'examples/malaria/parasitized.webp' },
-      { name: 'An uninfected cell', value: 'examples/malaria/uninfected.webp' },
-      { name: 'A cell the model is unsure of', value: 'examples/malaria/unsure.webp' },
+      { name: 'A parasitized cell', value: 'examples/malaria/parasitized.webp', source: 'malaria/parasitized/10001.webp' },
+      { name: 'An uninfected cell', value: 'examples/malaria/uninfected.webp', source: 'malaria/uninfected/10172.webp' },
+      { name: 'A cell the model is unsure of', value: 'examples/malaria/unsure.webp', source: 'malaria/uninfected/2230.webp' },
     ],
   },
   about: { what: 'a malaria cell classifier', apiWhat: 'a malaria cell-image classifier', data: 'the NIH malaria cell images', items: 'cell images' },
