@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import type { ErrorStep } from '../errors';
 import { type Fields, parseFields } from '../fields';
 import type { RgbImage } from '../image-header';
-import type { InferenceBackend, NamedTensors } from '../inference/backend';
+import { type InferenceBackend, type NamedTensors, type Tensor, tensor, usualOutputs } from '../inference/backend';
 import type { ModelCard, PredictOptions, Prediction, Predictor } from '../predictors/types';
 
 /**
@@ -157,6 +157,27 @@ export interface ModelDefinition<In = unknown> {
   };
   /** Model tier: requests for the document's examples (Open Inference Protocol v2 bodies), by title. */
   readonly oipExamples?: () => Record<string, unknown>;
+}
+
+/** An explanation's switch input (Explainer.switch), one flag per item: on, the graph computes the explanation. */
+export const explainSwitch = (on: boolean, items = 1): Tensor => tensor('bool', new Uint8Array(items).fill(on ? 1 : 0), [items]);
+
+/**
+ * The run behind one prediction: `inputs(explain)` the graph's inputs, its switch set when
+ * `options.explain` asks for the explanation. Then the run also fetches the explainer's outputs
+ * beside the card's usual ones, and the item's explanation comes back with them.
+ */
+export async function runExplained(
+  backend: InferenceBackend,
+  card: ModelCard,
+  inputs: (explain: boolean) => NamedTensors,
+  explainer: Explainer,
+  options: PredictOptions = {},
+): Promise<{ outputs: NamedTensors; explanation?: Record<string, unknown> }> {
+  if (options.explain !== true) return { outputs: await backend.infer(card.name, inputs(false)) };
+  const feeds = inputs(true);
+  const outputs = await backend.infer(card.name, feeds, { outputs: [...(usualOutputs(card) ?? []), ...explainer.outputs] });
+  return { outputs, explanation: explainer.explain(feeds, outputs, card)[0] };
 }
 
 /** The definitions of a table, by name. */

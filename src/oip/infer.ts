@@ -9,7 +9,7 @@ import type { NamedTensors, Tensor } from '../inference/backend';
 import { type InferRequest, type InferResponse, type WireTensor, readMessage, writeMessage } from './protocol';
 import { type ModelConfig, wireShape } from './repository';
 import type { ModelStore } from './store';
-import type { Explainer } from '../models/model';
+import { type Explainer, explainSwitch } from '../models/model';
 
 /** The extra output of a model that explains its answers: each item's explanation as a JSON string (BYTES), as Seldon names it over this protocol. */
 export const EXPLANATION = 'explanation';
@@ -74,8 +74,7 @@ export function modelInputs(
   }
   binary.finish();
   if (optional !== undefined && feeds[optional.name] === undefined && config.inputs.some((t) => t.name === optional.name)) {
-    const n = batch ?? 1;
-    feeds[optional.name] = { type: 'bool', dims: [n], data: new Uint8Array(n).fill(optional.value ? 1 : 0) };
+    feeds[optional.name] = explainSwitch(optional.value, batch ?? 1);
   }
   const missing = config.inputs.filter((t) => feeds[t.name] === undefined).map((t) => t.name);
   if (missing.length > 0) throw invalidInput('missing_input', `model "${config.name}" needs input ${missing.map((n) => `"${n}"`).join(', ')}`);

@@ -14,7 +14,7 @@ import type { RgbImage } from '../../image-header';
 import { type InferenceBackend, type NamedTensors, tensor } from '../../inference/backend';
 import { classificationPrediction } from '../../predictors/classification';
 import type { ClassificationPrediction, ModelCard, PredictOptions } from '../../predictors/types';
-import type { ImageDecoder, ImagePredictor } from '../model';
+import { type ImageDecoder, type ImagePredictor, explainSwitch, runExplained } from '../model';
 import { malariaExplainer } from './explain';
 
 export const MODEL_NAME = 'malaria';
@@ -24,7 +24,7 @@ export const MODEL_NAME = 'malaria';
 export function preprocess(image: RgbImage, explain = false): NamedTensors {
   return {
     image: tensor('uint8', image.pixels, [1, image.height, image.width, 3]),
-    explain: tensor('bool', Uint8Array.of(explain ? 1 : 0), [1]),
+    explain: explainSwitch(explain),
   };
 }
 
@@ -73,10 +73,8 @@ export class MalariaPredictor implements ImagePredictor {
 
   /** For callers that already hold decoded RGB pixels (the parity check, batch tools). */
   async predictPixels(image: RgbImage, options: PredictOptions = {}): Promise<ClassificationPrediction> {
-    if (options.explain !== true) return postprocess(await this.backend.infer(MODEL_NAME, preprocess(image)), this.card.labels, this.card.version);
-    const inputs = preprocess(image, true);
-    const outputs = await this.backend.infer(MODEL_NAME, inputs, { outputs: ['probabilities', ...malariaExplainer.outputs] });
-    const explanation = malariaExplainer.explain(inputs, outputs, this.card)[0];
-    return { ...postprocess(outputs, this.card.labels, this.card.version), explanation };
+    const { outputs, explanation } = await runExplained(this.backend, this.card, (explain) => preprocess(image, explain), malariaExplainer, options);
+    const prediction = postprocess(outputs, this.card.labels, this.card.version);
+    return explanation === undefined ? prediction : { ...prediction, explanation };
   }
 }

@@ -11,6 +11,7 @@ import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../../fields';
 import { type InferenceBackend, type NamedTensors, tensor } from '../../inference/backend';
 import { classificationPrediction } from '../../predictors/classification';
 import type { ClassificationPrediction, ModelCard, PredictOptions, Predictor } from '../../predictors/types';
+import { explainSwitch, runExplained } from '../model';
 import { sentimentExplainer } from './explain';
 
 export const MODEL_NAME = 'sentiment';
@@ -86,7 +87,7 @@ export const parseReview = (raw: unknown, maxChars: number): string => parseFiel
 export function preprocess(review: string, explain = false): NamedTensors {
   return {
     review: tensor('string', [review], [1]),
-    explain: tensor('bool', Uint8Array.of(explain ? 1 : 0), [1]),
+    explain: explainSwitch(explain),
   };
 }
 
@@ -103,10 +104,8 @@ export class SentimentPredictor implements Predictor<string> {
   ) {}
 
   async predict(review: string, options: PredictOptions = {}): Promise<ClassificationPrediction> {
-    if (options.explain !== true) return postprocess(await this.backend.infer(MODEL_NAME, preprocess(review)), this.card.labels, this.card.version);
-    const inputs = preprocess(review, true);
-    const outputs = await this.backend.infer(MODEL_NAME, inputs, { outputs: ['probabilities', ...sentimentExplainer.outputs] });
-    const explanation = sentimentExplainer.explain(inputs, outputs, this.card)[0];
-    return { ...postprocess(outputs, this.card.labels, this.card.version), explanation };
+    const { outputs, explanation } = await runExplained(this.backend, this.card, (explain) => preprocess(review, explain), sentimentExplainer, options);
+    const prediction = postprocess(outputs, this.card.labels, this.card.version);
+    return explanation === undefined ? prediction : { ...prediction, explanation };
   }
 }
