@@ -34,6 +34,7 @@ import { cellMap, cellRegions } from '../src/models/malaria/explain';
 import { arg, dataDir, flag } from './args';
 import { findCellImages } from './malaria-data';
 import { splitKey, validationIds } from './split';
+import { mulberry32 } from './mulberry32';
 
 const ROOT = path.join(__dirname, '..');
 const CARD = path.join(ROOT, 'models', 'malaria', 'card.json');
@@ -48,17 +49,6 @@ interface Card {
   explanation?: Record<string, unknown>;
 }
 
-/** mulberry32: a small seeded generator, so the random deletions are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled(n: number, next: () => number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
@@ -140,7 +130,7 @@ async function main(): Promise<void> {
       .map((v, i) => ({ v, i }))
       .sort((a, b) => b.v - a.v || a.i - b.i)
       .map((c) => c.i);
-    const next = random(SEED + rows.length);
+    const next = mulberry32(SEED + rows.length);
     const before = softmax0(logits);
     const after = async (pixels: number[]): Promise<number> =>
       softmax0((await run(blackedOut(image, pixels), false)).logits);

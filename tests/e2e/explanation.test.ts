@@ -12,16 +12,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { buildBrowser } from '../../src/build/browser';
-import { cspHeader } from '../../src/http/security';
-import { launchChromium, seriousViolations, startTestServer, type TestServer } from '../helpers/browser';
+import { launchChromium, openPage, seriousViolations, seriousViolationsNoJs as noJsViolations, startTestServer, type Tab, type TestServer } from '../helpers/browser';
 import { cellImage } from '../helpers/cell-image';
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const README_IMAGES = path.join(__dirname, '..', '..', 'docs', 'images');
-const CSP = cspHeader();
 const DESKTOP = { width: 1000, height: 900 };
 const PHONE = { width: 390, height: 844 };
 /** The issue's own example: a mixed review the model calls negative by a little. */
@@ -33,44 +31,14 @@ let browser: Browser;
 let tmpDir: string;
 let cells: string[];
 
-interface Tab {
-  page: Page;
-  context: BrowserContext;
-  errors: string[];
+
+/** A page with the production CSP on every document, console errors collected (tests/helpers/browser.ts). */
+function open(js: boolean, viewport = DESKTOP, url = '/'): Promise<Tab> {
+  return openPage(browser, `${server.base}${url}`, { js, viewport });
 }
 
-/** A page with the production CSP on every document (as tests/e2e/page.test.ts does), console errors collected. */
-async function open(js: boolean, viewport = DESKTOP, url = '/'): Promise<Tab> {
-  const context = await browser.newContext({ javaScriptEnabled: js, viewport });
-  await context.route('**/*', async (route) => {
-    const request = route.request();
-    // Chromium does not hand an intercepted request's uploaded files over: multipart posts pass untouched.
-    if (request.resourceType() !== 'document' || /multipart/.test(request.headers()['content-type'] ?? ''))
-      return route.continue();
-    const response = await route.fetch({ maxRedirects: 0 });
-    return route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': CSP } });
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(`${server.base}${url}`);
-  return { page, context, errors };
-}
-
-/** axe needs script: a JavaScript-off page is checked as a copy of its HTML without scripts, at the same origin. */
-async function seriousViolationsNoJs(page: Page): Promise<string[]> {
-  const html = (await page.content()).replace(/<script\b[^>]*><\/script>/g, '');
-  const context = await browser.newContext({ viewport: page.viewportSize() ?? DESKTOP });
-  const copy = await context.newPage();
-  await copy.goto(`${server.base}/healthz`);
-  await copy.setContent(html, { waitUntil: 'load' });
-  const found = await seriousViolations(copy);
-  await context.close();
-  return found;
-}
+/** axe on a JavaScript-off page, checked as a copy (tests/helpers/browser.ts). */
+const seriousViolationsNoJs = (page: Page): Promise<string[]> => noJsViolations(browser, server.base, page);
 
 const overflow = (page: Page): Promise<number> =>
   page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

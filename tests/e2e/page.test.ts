@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { createApp } from '../../app';
 import { csvRows, runCli } from '../helpers/cli';
@@ -27,12 +27,10 @@ import { OnnxBackend } from '../../src/inference/onnx';
 import { Registry } from '../../src/predictors/registry';
 import { findCellImages } from '../../training/malaria-data';
 import { validationIds } from '../../training/split';
-import { cspHeader } from '../../src/http/security';
-import { launchChromium, seriousViolations, startTestServer, type TestServer } from '../helpers/browser';
+import { launchChromium, openPage, seriousViolations, seriousViolationsNoJs as noJsViolations, startTestServer, type Tab, type TestServer } from '../helpers/browser';
 import { sleep } from '../helpers/async';
 
 const SHOTS = path.join(__dirname, 'screenshots');
-const CSP = cspHeader();
 
 const REGRESSION_STATEMENT = /^The predicted value for -?[\d.e+]+ is -?[\d.e+]+\.$/;
 const MALARIA_STATEMENT = /^This cell looks (parasitized|uninfected) \((\d+\.\d %|> 99\.9 %) confidence\)\.$/;
@@ -58,54 +56,17 @@ async function makeCell(): Promise<Buffer> {
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
 
-interface Tab {
-  page: Page;
-  context: BrowserContext;
-  /** Console errors and uncaught exceptions seen so far. */
-  errors: string[];
-}
 
-async function open(options: { js: boolean; viewport?: { width: number; height: number }; url?: string }): Promise<Tab> {
-  const context = await browser.newContext({ javaScriptEnabled: options.js, viewport: options.viewport ?? DESKTOP });
-  // The app's own CSP (helmet) may or may not be on; add the production policy so a violation
-  // shows up here as a console error either way.
-  await context.route('**/*', async (route) => {
-    const request = route.request();
-    // Chromium does not hand an intercepted request's uploaded files to the interceptor, so a
-    // multipart post is let through untouched (its page is the same template as the others).
-    if (request.resourceType() !== 'document' || /multipart/.test(request.headers()['content-type'] ?? ''))
-      return route.continue();
-    const response = await route.fetch({ maxRedirects: 0 });
-    return route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': CSP } });
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(options.url ?? `${base}/`);
-  return { page, context, errors };
+function open(options: { js: boolean; viewport?: { width: number; height: number }; url?: string }): Promise<Tab> {
+  return openPage(browser, options.url ?? `${base}/`, { js: options.js, viewport: options.viewport ?? DESKTOP });
 }
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-/**
- * axe needs script to run, so a JavaScript-off page is checked as a copy: its HTML, without the
- * enhancement script, loaded into a JavaScript-on page at the same origin (so the CSS applies).
- */
-async function seriousViolationsNoJs(page: Page): Promise<string[]> {
-  const html = (await page.content()).replace(/<script\b[^>]*><\/script>/g, '');
-  const context = await browser.newContext({ viewport: page.viewportSize() ?? DESKTOP });
-  const copy = await context.newPage();
-  await copy.goto(`${base}/healthz`);
-  await copy.setContent(html, { waitUntil: 'load' });
-  const found = await seriousViolations(copy);
-  await context.close();
-  return found;
-}
+/** axe on a JavaScript-off page, checked as a copy (tests/helpers/browser.ts). */
+const seriousViolationsNoJs = (page: Page): Promise<string[]> => noJsViolations(browser, base, page);
 
 async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
+import { cspHeader } from '../../src/http/security';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Registry } from '../../src/predictors/registry';
@@ -93,4 +94,52 @@ export async function startTestServer(
       await registry.close();
     },
   };
+}
+
+/** A page in a context of its own, and the console errors and uncaught exceptions seen so far. */
+export interface Tab {
+  page: Page;
+  context: BrowserContext;
+  errors: string[];
+}
+
+const CSP = cspHeader();
+
+/**
+ * `url` in a new context, JavaScript on or off. The app's own CSP (helmet) may or may not be on; the
+ * production policy is added to every document, so a violation shows up as a console error either
+ * way. Chromium does not hand an intercepted request's uploaded files to the interceptor, so a
+ * multipart post is let through untouched (its page is the same template as the others).
+ */
+export async function openPage(browser: Browser, url: string, options: { js: boolean; viewport: { width: number; height: number } }): Promise<Tab> {
+  const context = await browser.newContext({ javaScriptEnabled: options.js, viewport: options.viewport });
+  await context.route('**/*', async (route) => {
+    const request = route.request();
+    if (request.resourceType() !== 'document' || /multipart/.test(request.headers()['content-type'] ?? '')) return route.continue();
+    const response = await route.fetch({ maxRedirects: 0 });
+    return route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': CSP } });
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto(url);
+  return { page, context, errors };
+}
+
+/**
+ * axe needs script to run, so a JavaScript-off page is checked as a copy: its HTML, without the
+ * enhancement script, loaded into a JavaScript-on page at the same origin (`base`, so the CSS applies).
+ */
+export async function seriousViolationsNoJs(browser: Browser, base: string, page: Page): Promise<string[]> {
+  const html = (await page.content()).replace(/<script\b[^>]*><\/script>/g, '');
+  const context = await browser.newContext({ viewport: page.viewportSize() ?? { width: 1280, height: 900 } });
+  const copy = await context.newPage();
+  await copy.goto(`${base}/healthz`);
+  await copy.setContent(html, { waitUntil: 'load' });
+  const found = await seriousViolations(copy);
+  await context.close();
+  return found;
 }
