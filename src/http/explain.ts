@@ -27,6 +27,9 @@ export function explainValue(value: unknown): boolean {
   return asked;
 }
 
+/** The page's single answers explain by default: unless the query says `explain=0`. */
+export const explainByDefault = (req: Request): boolean => req.query.explain === undefined || explainValue(req.query.explain);
+
 /** The prediction options a request's query asks for (none for the document's examples). */
 export function predictOptions(req: Request | undefined): PredictOptions {
   return req === undefined ? {} : { explain: explainValue(req.query.explain) };

@@ -21,7 +21,7 @@ import { batchEndpoint, classifyPost, pictureOf } from './batch';
 import { cancelWhenAnswered } from './deadline';
 import { type Endpoint, fieldsBody, formParser, jsonEndpoint } from './endpoint';
 import { offeredExamples } from './examples';
-import { explainErrors, explainQuery, explainValue, predictOptions } from './explain';
+import { explainByDefault, explainErrors, explainQuery, explainValue, predictOptions } from './explain';
 import { classifierNames, exampleFormat, fieldsOf } from './table';
 import { imageBody } from './upload';
 import { type PageDeps, renderPage } from './view';
@@ -76,7 +76,7 @@ export function pageRoutes(deps: RouteDeps): Router {
       /** Predict from a model's form of fields. @route POST /predict/<name> */
       router.post(`/predict/${name}`, form(fields), ...guards(deps), async (req, res) => {
         // A single answer on the page says why by default (?explain=0 turns it off).
-        const explain = req.query.explain === undefined || explainValue(req.query.explain);
+        const explain = explainByDefault(req);
         const prediction = await registry.get(name).predict(input.toInput(parseFields(fields, req.body)), { explain });
         renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
       });
@@ -116,7 +116,7 @@ export function pageRoutes(deps: RouteDeps): Router {
             throw notFound(`No such example. The examples are: ${examples.map((e) => e.name).join(', ')}.`);
           }
           const bytes = await fs.promises.readFile(path.join(projectRoot(), 'public', example.value));
-          const explain = req.query.explain === undefined || explainValue(req.query.explain);
+          const explain = explainByDefault(req);
           const { prediction, used } = await registry.image(name).predictAfter(bytes, (pixels) => pictureOf(pixels), { explain });
           res.locals.imageName = example.name;
           const pictures = used === undefined ? {} : { pictures: { [name]: used } };
