@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { AppError } from '../src/errors';
-import { imageDimensions, MAX_HEADER_STEPS, readImageHeader, sniffImageFormat } from '../src/image-header';
+import { imageDimensions, MAX_FILL_BYTES, MAX_HEADER_STEPS, readImageHeader, sniffImageFormat } from '../src/image-header';
 import { gifBomb, pngBomb } from './helpers/bombs';
 import { cellImage } from './helpers/app';
 
@@ -128,6 +128,25 @@ describe('imageDimensions on damaged headers', () => {
       expect(await sharpSays(bytes)).toEqual({ width: 23, height: 11 });
     },
   );
+
+  it('reads a frame after MAX_FILL_BYTES fill bytes in all, as libvips does, and gives null past them', async () => {
+    const jpeg = Buffer.from(await blank(23, 11).jpeg().toBuffer());
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    // Two runs of fill bytes (before an empty APP1 segment, then before the frame): the bound is on their sum.
+    const withFill = (first: number, second: number) =>
+      Buffer.concat([
+        jpeg.subarray(0, sof),
+        Buffer.alloc(first, 0xff),
+        Buffer.from([0xff, 0xe1, 0x00, 0x02]),
+        Buffer.alloc(second, 0xff),
+        jpeg.subarray(sof),
+      ]);
+    const atBound = withFill(MAX_FILL_BYTES / 2, MAX_FILL_BYTES / 2);
+    expect(imageDimensions(atBound, 'jpeg')).toEqual({ width: 23, height: 11 });
+    expect(await sharpSays(atBound)).toEqual({ width: 23, height: 11 });
+    expect(imageDimensions(withFill(MAX_FILL_BYTES / 2, MAX_FILL_BYTES / 2 + 1), 'jpeg')).toBeNull();
+    expect(imageDimensions(withFill(MAX_FILL_BYTES + 1, 0), 'jpeg')).toBeNull();
+  });
 
   it.each([1, 2, 5, 6, 4096])('gives null for a JPEG that ends in %d fill bytes before any frame', (fill) => {
     expect(imageDimensions(Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(fill, 0xff)]), 'jpeg')).toBeNull();
