@@ -15,6 +15,11 @@ import { clientRateLimit } from './src/http/rate-limit';
 import { serveTable } from './src/http/request-path';
 import { apiEndpoints, healthEndpoints, pageRoutes } from './src/http/routes';
 import { securityHeaders } from './src/http/security';
+import { adminGuard } from './src/http/admin';
+import { feedbackEndpoints, feedbackPageRoutes } from './src/http/feedback';
+import { monitorEndpoint, monitorPageRoutes } from './src/http/monitor';
+import type { MonitoringParts } from './src/monitoring/setup';
+import type { Summary } from './src/monitoring/summary';
 import { modelFileEndpoint, StaticAssets } from './src/http/static';
 import { Lifecycle } from './src/lifecycle';
 import type { Logger } from './src/log';
@@ -33,7 +38,12 @@ export interface AppDeps {
   metricsSource?: () => Promise<MetricsText>;
   /** The browser build's files (dist/public/assets.json); read from the project when absent. */
   assets?: StaticAssets;
+  /** The prediction log, feedback and monitoring (src/monitoring/setup.ts); absent or null: off (answers carry no id). */
+  monitoring?: MonitoringParts | null;
 }
+
+/** Requests a client may make to the admin's paths per minute: enough for a person, too few to guess a token. */
+const ADMIN_PER_MINUTE = 60;
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
 
@@ -45,7 +55,18 @@ export function createApp(deps: AppDeps): Express {
   const assets = deps.assets ?? StaticAssets.load(root, { editable: deps.config.env === 'development' });
   // One rate limit for every prediction route: a client's budget is shared by its form posts, API calls and batches.
   const rateLimit = clientRateLimit(deps.config);
-  const routeDeps = { ...deps, page, lifecycle: deps.lifecycle ?? new Lifecycle(), engineScript: assets.engineScript, pageScript: assets.pageScript, rateLimit };
+  const monitoring = deps.monitoring ?? null;
+  const routeDeps = {
+    ...deps,
+    page,
+    lifecycle: deps.lifecycle ?? new Lifecycle(),
+    engineScript: assets.engineScript,
+    pageScript: assets.pageScript,
+    rateLimit,
+    ...(monitoring === null
+      ? {}
+      : { recorder: monitoring.recorder, feedback: { keepMinutes: deps.config.keepInputsMs / 60_000, retentionDays: deps.config.retentionMs / 86_400_000 } }),
+  };
   const app = express();
   // The request log and the metrics read which model a request is for against the table served.
   serveTable(app, deps.registry.definitions);
@@ -68,7 +89,28 @@ export function createApp(deps: AppDeps): Express {
   if (scrapeToken === null) log.info(METRICS_OFF);
   const scrape = metricsEndpoint(scrapeToken === null ? null : metrics.handler(scrapeToken, deps.metricsSource));
   const health = healthEndpoints(routeDeps);
-  const api = apiEndpoints(routeDeps);
+  const admin = adminGuard(deps.config.adminToken, clientRateLimit(deps.config, { what: 'requests to the admin pages', perMinute: ADMIN_PER_MINUTE }));
+  const feedbackDeps =
+    monitoring === null
+      ? null
+      : { ...routeDeps, feedbackService: monitoring.feedback, feedbackLimit: clientRateLimit(deps.config, { what: 'feedback posts', perMinute: deps.config.feedbackPerMinute }), admin };
+  const monitorDeps =
+    monitoring === null
+      ? null
+      : {
+          store: monitoring.store,
+          registry: deps.registry,
+          page,
+          admin,
+          retentionDays: deps.config.retentionMs / 86_400_000,
+          keepMinutes: deps.config.keepInputsMs / 60_000,
+          onSummary: (summary: Summary) => metrics.driftComputed(summary.models),
+        };
+  const api = [
+    ...apiEndpoints(routeDeps),
+    ...(feedbackDeps === null ? [] : feedbackEndpoints(feedbackDeps)),
+    ...(monitorDeps === null ? [] : [monitorEndpoint(monitorDeps)]),
+  ];
   const modelFile = modelFileEndpoint({ registry: deps.registry, modelsDir: deps.config.modelsDir, assets });
   const reference = apiReference([...api, modelFile, ...health, scrape], routeDeps);
   // The tests' answer checker (tests/helpers/openapi-check.ts) reads the document here.
@@ -80,6 +122,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext({ metrics, log, lifecycle: routeDeps.lifecycle, timeoutMs: deps.config.requestTimeoutMs }));
   app.use(securityHeaders());
   app.use(pageRoutes(routeDeps));
+  if (feedbackDeps !== null) app.use(feedbackPageRoutes(feedbackDeps));
+  if (monitorDeps !== null) app.use(monitorPageRoutes(monitorDeps));
   app.use(mount(Router(), [scrape, ...health, ...api, ...reference.endpoints]));
   // Files after the routes: serve-static would otherwise look for public/index.html on every GET /.
   app.use(assets.middleware());

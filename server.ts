@@ -95,18 +95,30 @@ async function serveHttp(config: Config, started: bigint): Promise<void> {
     }
   }
   const registry = new Registry(metrics.instrument(backend), config.modelsDir, decodeLimits(config));
-  const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource });
-  const listen = (): Promise<unknown> => serve(app, { config, lifecycle, log, name: 'ml-forms', onClose: () => registry.close() });
+  // The prediction log, feedback and /monitor (PREDICTION_LOG=0: none): its database opened and migrated.
+  const { startMonitoring } = await import('./src/monitoring/setup');
+  const monitoring = await startMonitoring(config, { registry, log, metrics });
+  const app = createApp({ config, registry, lifecycle, log, metrics, metricsSource, monitoring });
+  const onClose = async (): Promise<void> => {
+    await registry.close();
+    // The log's last entries written, the database closed.
+    await monitoring?.close();
+  };
+  const listen = (): Promise<unknown> => serve(app, { config, lifecycle, log, name: 'ml-forms', onClose });
+  const loaded = async (): Promise<void> => {
+    await registry.load();
+    await monitoring?.modelsLoaded();
+  };
   if (cluster.isWorker) {
     // One of several: it joins the shared port once it can answer, so that no connection is
     // handed to it while it would only say "still loading" and another process is ready.
-    await registry.load();
+    await loaded();
     await listen();
   } else {
     // Alone: listen at once (the platform sees the port bound; /healthz answers, /readyz says
     // loading and predictions get 503 with Retry-After), then load.
     await listen();
-    await registry.load();
+    await loaded();
   }
   log.info({ backend: backend.description, startupMs: Math.round(elapsedMs(started)) }, 'models ready');
 }

@@ -243,6 +243,29 @@ const variables = z.object({
   MODEL_BODY_BUDGET_MB: setting(decimal(0.001, 16_384), 80),
   /** Model tier: start without INFERENCE_TOKEN on a non-loopback HOST (default 0: refused). */
   ALLOW_NO_TOKEN: setting(flag, false),
+  /**
+   * Where the prediction log, held inputs and feedback live (issue 26): unset, an embedded SQLite
+   * file (data/ml-forms.sqlite beside package.json; lost at every restart on Heroku, whose
+   * filesystem is ephemeral); `sqlite:///absolute/path.sqlite`; or `postgres://…` (what Heroku
+   * Postgres sets).
+   */
+  DATABASE_URL: setting(text),
+  /** The prediction log, feedback and /monitor (default 1; 0: nothing is kept and answers carry no id). */
+  PREDICTION_LOG: setting(flag, true),
+  /**
+   * Minutes each prediction's input is held in the database so that a person can share it with
+   * their feedback, then deleted (0: inputs are never held, so none can be shared).
+   */
+  KEEP_INPUTS_MINUTES: setting(whole(0, 1440), 30),
+  /** Days the prediction log and feedback are kept. */
+  RETENTION_DAYS: setting(whole(1, 3650), 90),
+  /**
+   * Opens /monitor (HTTP Basic, this token as the password, any user name) and /api/monitor and
+   * DELETE /api/feedback/{id} (Authorization: Bearer); unset, they answer 404.
+   */
+  ADMIN_TOKEN: setting(text),
+  /** Feedback posts per client per minute (0: no limit); loopback clients as RATE_LIMIT_LOOPBACK says. */
+  FEEDBACK_PER_MINUTE: setting(whole(0, 100_000), 20),
   /** SIGTERM: how long in ms in-flight requests may take to finish. */
   SHUTDOWN_GRACE_MS: setting(whole(0, 60_000), 20_000),
   /** pino's level (default info; silent under NODE_ENV=test). */

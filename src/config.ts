@@ -89,6 +89,18 @@ export interface Config {
   shutdownGraceMs: number;
   /** LOG_LEVEL. */
   logLevel: string;
+  /** DATABASE_URL; unset: the SQLite file data/ml-forms.sqlite. */
+  databaseUrl?: string;
+  /** PREDICTION_LOG. */
+  predictionLog: boolean;
+  /** KEEP_INPUTS_MINUTES in ms (0: inputs are not held). */
+  keepInputsMs: number;
+  /** RETENTION_DAYS in ms. */
+  retentionMs: number;
+  /** ADMIN_TOKEN. */
+  adminToken?: string;
+  /** FEEDBACK_PER_MINUTE (0: no limit). */
+  feedbackPerMinute: number;
 }
 
 /** A variable has a value it cannot have; the message names it, says what it must be and what it got. */
@@ -201,5 +213,11 @@ export function loadConfig(env: Env = process.env): Config {
     allowNoToken: v.ALLOW_NO_TOKEN,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     logLevel: v.LOG_LEVEL ?? (v.NODE_ENV === 'test' ? 'silent' : 'info'),
+    databaseUrl: v.DATABASE_URL,
+    predictionLog: v.PREDICTION_LOG,
+    keepInputsMs: v.KEEP_INPUTS_MINUTES * 60_000,
+    retentionMs: v.RETENTION_DAYS * 86_400_000,
+    adminToken: v.ADMIN_TOKEN,
+    feedbackPerMinute: v.FEEDBACK_PER_MINUTE,
   };
 }

@@ -22,7 +22,7 @@ export type FormName = string;
  * documentation names the steps it takes (src/http/endpoint.ts); every endpoint can also answer
  * the `any` step's errors.
  */
-export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip';
+export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip' | 'feedback' | 'admin';
 
 /**
  * What went wrong, as a caller decides on it: whose fault, worth retrying. Each serving layer maps
@@ -84,7 +84,15 @@ export const ERRORS = {
   model_server_changed: { kind: 'unavailable', when: 'The model tier now runs a model version this app cannot feed (other inputs or outputs).', steps: ['inference'] },
   too_large_for_model_server: { kind: 'too_large', when: "The input is larger than the model tier's request limit (its MODEL_MAX_BODY_MB).", steps: ['inference'] },
   // Too many requests from one client (src/http/rate-limit.ts): named by the routes it guards.
-  rate_limited: { kind: 'rate_limited', when: 'This client sent more predictions than the limit (RATE_LIMIT_PER_MINUTE); retry after Retry-After seconds.', steps: [] },
+  rate_limited: { kind: 'rate_limited', when: 'This client sent more predictions (RATE_LIMIT_PER_MINUTE) or feedback (FEEDBACK_PER_MINUTE) than the limit; retry after Retry-After seconds.', steps: [] },
+  // Feedback on a prediction (POST /api/feedback, the page's "Wrong?" form) and the monitoring page.
+  invalid_feedback: { kind: 'invalid', when: 'The feedback is not an object with "prediction_id" and the right answer ("label" for a classifier, "value" for a value model), an optional "note" (at most 1,000 characters) and "share_input" (true or false).', steps: ['feedback'] },
+  invalid_label: { kind: 'invalid', when: '"label" is not one of the model\'s labels (or "value" is not a finite number).', steps: ['feedback'] },
+  unknown_prediction: { kind: 'not_found', when: 'No prediction has this id: it was never made, was made with the prediction log off, or is older than RETENTION_DAYS.', steps: ['feedback'] },
+  unknown_feedback: { kind: 'not_found', when: 'No feedback has this id.', steps: [] },
+  database_unavailable: { kind: 'unavailable', when: 'The database (DATABASE_URL) cannot be reached; retry after Retry-After seconds. Predictions keep answering.', steps: ['feedback', 'admin'] },
+  invalid_monitor_window: { kind: 'invalid', when: 'The query parameter "hours" is not a whole number from 1 to 8784.', steps: [] },
+  admin_unauthorized: { kind: 'unauthorized', when: 'ADMIN_TOKEN is set and the request does not carry it (Authorization: Bearer, or HTTP Basic with the token as password).', steps: ['admin'] },
   // Any request.
   timeout: { kind: 'unavailable', when: 'No answer within REQUEST_TIMEOUT_MS; retry after Retry-After seconds.', steps: ['any'] },
   internal_error: { kind: 'internal', when: 'A fault on the server; the details are logged, not sent.', steps: ['any'] },

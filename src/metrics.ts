@@ -60,6 +60,11 @@ export class Metrics {
   private readonly queueGauge: client.Gauge<'model'>;
   private readonly busyGauge: client.Gauge;
   private queueStats: QueueStats | null = null;
+  private readonly logged: client.Counter<'model' | 'source' | 'label'>;
+  private readonly confidence: client.Histogram<'model'>;
+  private readonly feedback: client.Counter<'model'>;
+  private readonly logDropped: client.Counter;
+  private readonly drift: client.Gauge<'model' | 'feature'>;
 
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? '';
@@ -88,6 +93,35 @@ export class Metrics {
       buckets: INFERENCE_BUCKETS,
       registers,
     });
+    // The prediction log's figures (issue 26), as /monitor shows them: predictions by model, source
+    // and label (per hour: their rate), the confidence histogram, feedback, and each input number's drift.
+    this.logged = new client.Counter({
+      name: `${prefix}predictions_logged_total`,
+      help: 'Predictions answered with an id and written to the prediction log, by model, source and label ("" for a value)',
+      labelNames: ['model', 'source', 'label'],
+      registers,
+    });
+    this.confidence = new client.Histogram({
+      name: `${prefix}prediction_confidence`,
+      help: "A classifier's confidence in its answers, per model",
+      labelNames: ['model'],
+      buckets: [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1],
+      registers,
+    });
+    this.feedback = new client.Counter({ name: `${prefix}feedback_total`, help: 'Feedback items stored, per model', labelNames: ['model'], registers });
+    this.logDropped = new client.Counter({
+      name: `${prefix}prediction_log_dropped_total`,
+      help: 'Prediction log entries dropped while the database could not take them (bounded queue)',
+      registers,
+    });
+    this.drift = new client.Gauge({
+      name: `${prefix}input_drift_psi`,
+      help: "Population stability index of each input number's recent values against the training split (above 0.2: drifted)",
+      labelNames: ['model', 'feature'],
+      // Every HTTP process computes the same figure from the one database: merged, one is kept.
+      aggregator: 'max',
+      registers,
+    });
     const stats = (): QueueStats | null => this.queueStats;
     this.queueGauge = new client.Gauge({
       name: `${prefix}inference_queue_depth`,
@@ -109,6 +143,27 @@ export class Metrics {
         if (q !== null) this.set(q.busyWorkers());
       },
     });
+  }
+
+  /** A prediction written to the log. */
+  predictionLogged(model: string, source: string, label: string | null, confidence: number | null): void {
+    this.logged.inc({ model, source, label: label ?? '' });
+    if (confidence !== null) this.confidence.observe({ model }, confidence);
+  }
+
+  feedbackStored(model: string): void {
+    this.feedback.inc({ model });
+  }
+
+  logEntriesDropped(n: number): void {
+    this.logDropped.inc(n);
+  }
+
+  /** The drift of each model's input numbers, as last computed (src/monitoring/summary.ts). */
+  driftComputed(models: Record<string, { drift: Record<string, number | null> }>): void {
+    for (const [model, { drift }] of Object.entries(models)) {
+      for (const [feature, psi] of Object.entries(drift)) if (psi !== null) this.drift.set({ model, feature }, psi);
+    }
   }
 
   /** Report queue depth and busy workers of this backend at each scrape. */

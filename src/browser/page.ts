@@ -7,17 +7,19 @@
  *    window.mlForms, src/browser/engine.ts) and its card is updated in place: the result, the
  *    error beside the form, the chart (src/browser/page/result.ts, chart.ts), and why the model
  *    answered so, for a form marked data-explain (src/browser/page/explanation.ts, issue 25);
+ *  - under a server answer with an id (the prediction log is on), the "Wrong?" feedback form, and
+ *    every such form on the page sends with fetch (src/browser/page/feedback.ts, issue 26);
  *  - the image card gets drag-and-drop, paste and a preview (src/browser/page/image.ts);
  *  - "Try" buttons fill examples; commands get a Copy button.
  * Formatting, chart geometry and messages come from the isomorphic core (src/core/), the code the
  * server renders the page with, so the two cannot disagree. It knows no model by name: each form
  * says what it sends (its field, a file input, inputmode="decimal").
  */
-import { DECIMAL } from '../core/format';
 import { NETWORK_ERROR, serverFailed } from '../core/messages';
 import type { FormName } from '../errors';
 import type { Engine, MlForms } from './engine';
 import { drawChart } from './page/chart';
+import { drawFeedback, enhanceFeedback } from './page/feedback';
 import { enhanceImage } from './page/image';
 import {
   type Answer,
@@ -26,6 +28,7 @@ import {
   clearError,
   fieldOf,
   markActive,
+  numberValue,
   setBusy,
   showError,
   showResult,
@@ -36,15 +39,6 @@ interface Reply {
   ok: boolean;
   data: unknown;
   status?: number;
-}
-
-/**
- * A number field's value as the API's example shows it ({"x": 5}) when it is a plain decimal;
- * otherwise the text, so the server's message is the one a form post would get.
- */
-function numberValue(text: string): number | string {
-  const t = text.trim();
-  return t.length <= 64 && DECIMAL.test(t) && Number.isFinite(Number(t)) ? Number(t) : text;
 }
 
 const isDecimalField = (field: Element | null): field is HTMLInputElement =>
@@ -152,6 +146,7 @@ function enhanceForm(form: HTMLFormElement): void {
         const answer = reply.data;
         clearError(form);
         showResult(name, answer, engine, sent);
+        drawFeedback(name, answer, engine);
         shown = true;
         const card = form.closest('.card');
         const chart = card?.querySelector<HTMLElement>('figure.chart');
@@ -213,6 +208,7 @@ function init(): void {
     enhanceForm(form);
     enhanceImage(form);
   });
+  enhanceFeedback();
   enhanceExamples();
   enhanceCopy();
 }

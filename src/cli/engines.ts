@@ -10,6 +10,7 @@
  * option, remote `?explain=1`), and a prediction that comes without one is that row's error, never
  * a row with an empty explanation that looks answered.
  */
+import { SOURCE_HEADER } from '../database/types';
 import path from 'node:path';
 import { configureSharp } from '../images';
 import type { InputItem } from '../batch/inputs';
@@ -239,7 +240,8 @@ export function remoteEngine(
       res = await fetch(url, {
         method: 'POST',
         body,
-        headers,
+        // The server's prediction log counts these as the batch command's (src/http/record.ts).
+        headers: { ...headers, [SOURCE_HEADER]: 'batch' },
         redirect: 'manual',
         signal: AbortSignal.timeout(retry.timeoutMs),
       });

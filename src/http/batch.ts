@@ -27,6 +27,9 @@ import type { Endpoint } from './endpoint';
 import { explainErrors, explainQuery, predictOptions } from './explain';
 import { classifierNames, countInWords, exampleFormat } from './table';
 import { IMAGE_FIELD, uploadErrors } from './upload';
+import type { Source } from '../database/types';
+import type { PredictionRecorder } from '../monitoring/recorder';
+import { predictImageRecorded, sourceOf } from './record';
 
 export interface ClassifiedImage {
   /** Position in the post, from 0. */
@@ -50,6 +53,8 @@ export interface ClassifyOptions {
    * known only once it is read, after the first image has started).
    */
   explain?: boolean | 'first';
+  /** Where the post came from, for the prediction log (default 'api'). */
+  source?: Source;
   /** Called once the whole post is read and accepted, with the number of images, before any onImage. */
   onAccepted?: (count: number) => void;
   /** Each image's result, in post order, after onAccepted. */
@@ -60,6 +65,8 @@ export interface BatchDeps {
   registry: Registry;
   config: Config;
   log?: Logger;
+  /** The prediction log (absent: off): every image's answer then has an id and is logged. */
+  recorder?: PredictionRecorder;
 }
 
 /** Displayed at 48 CSS pixels: 64 is sharp enough on most screens and keeps a 100-row page small. */
@@ -91,14 +98,23 @@ async function resultFor(
   refused: AppError | undefined,
   thumbnailOf?: (image: RgbImage) => Promise<string | undefined>,
   options: PredictOptions = {},
+  record?: { recorder: PredictionRecorder; req: Request; source: Source },
 ): Promise<{ row: ImageResult; failure?: unknown; thumbnail?: string }> {
   try {
     if (refused !== undefined) throw refused;
-    if (thumbnailOf === undefined) return { row: { file: name, ...(await predictor.predict(bytes, options)) } };
+    if (thumbnailOf === undefined && record === undefined) return { row: { file: name, ...(await predictor.predict(bytes, options)) } };
     // The thumbnail is drawn before the model runs: the pixels are then handed to the model and
     // released, rather than kept (12 MB for the largest image) until the thumbnail is done.
-    const { prediction, used } = await predictor.predictAfter(bytes, thumbnailOf, options);
-    return { row: { file: name, ...prediction }, thumbnail: used };
+    const { prediction, used } = await predictImageRecorded(
+      record?.recorder,
+      predictor,
+      record?.req,
+      record?.source ?? 'api',
+      bytes,
+      thumbnailOf ?? (async () => undefined),
+      options,
+    );
+    return { row: { file: name, ...prediction }, ...(used === undefined ? {} : { thumbnail: used }) };
   } catch (err) {
     const shown = err instanceof AppError && err.expose ? err : INTERNAL;
     return { row: { file: name, error: { code: shown.code, message: shown.message } }, failure: err };
@@ -139,6 +155,7 @@ export async function classifyPost(
       file.error,
       options.thumbnails ? thumbnailOf : undefined,
       { explain: options.explain === true || (options.explain === 'first' && file.index === 0) },
+      deps.recorder === undefined ? undefined : { recorder: deps.recorder, req, source: sourceOf(req, options.source ?? 'api') },
     );
     if (failure !== undefined && 'error' in row && row.error.code === 'internal_error') {
       deps.log?.error(

@@ -27,6 +27,8 @@ export function requestContext(options: ContextOptions): RequestHandler {
     const started = performance.now();
     const id = requestId(req);
     res.locals.requestId = id;
+    // When it arrived: a prediction's logged latency counts from here (src/monitoring/recorder.ts).
+    res.locals.started = started;
     res.setHeader('X-Request-Id', id);
     // While draining for shutdown, tell keep-alive clients not to send another request here.
     if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');

@@ -62,7 +62,7 @@ export interface Example {
 }
 
 export interface Endpoint {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /**
    * The full path in Express syntax: a parameter (":model") becomes "{model}" in the document, and a
    * path with an optional part ("/models/:name{/versions/:version}") is documented as both paths.

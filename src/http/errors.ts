@@ -62,7 +62,9 @@ export function errorHandler(deps: PageDeps, log: Logger): ErrorRequestHandler {
     }
     // The model the request was about, so the error lands beside the right form.
     const route = predictRoute(req, deps.registry.definitions);
-    const model = route === null ? undefined : byName(deps.registry.definitions, route.model);
+    // A feedback form names the model it was under (src/http/feedback.ts).
+    const formModel: unknown = res.locals.formModel;
+    const model = route !== null ? byName(deps.registry.definitions, route.model) : typeof formModel === 'string' ? byName(deps.registry.definitions, formModel) : undefined;
     if (model === undefined || !deps.registry.ready) {
       renderPage(req, res, deps, { pageError: body.error }, statusOf(error));
       return;

@@ -236,6 +236,7 @@ export interface DocumentOptions {
 /** The web app's bearer token for /metrics. */
 export const METRICS_TOKEN_SCHEME = {
   metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN, when the server sets one.' },
+  adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN (monitoring, deleting feedback); without one set, those paths do not exist.' },
 };
 
 /**

@@ -35,6 +35,14 @@ const WINDOW_MS = 60_000;
 
 export type RateLimitConfig = Pick<Config, 'rateLimitPerMinute' | 'rateLimitLoopback' | 'httpProcesses'>;
 
+/** What a limiter counts: its words in the 429's message, and its limit when not RATE_LIMIT_PER_MINUTE. */
+export interface Budget {
+  what: string;
+  perMinute?: number;
+}
+
+const PREDICTIONS: Budget = { what: 'predictions' };
+
 /** The requests one process lets a client make per minute: its share of the configured limit. */
 export const perProcessLimit = (config: RateLimitConfig): number => Math.ceil(config.rateLimitPerMinute / Math.max(1, config.httpProcesses));
 
@@ -45,9 +53,10 @@ export const perProcessLimit = (config: RateLimitConfig): number => Math.ceil(co
  * limited (POST /api/feedback) spreads it before its handlers and names `rate_limited` among its
  * errors (see `rateLimited` in src/http/routes.ts).
  */
-export function clientRateLimit(config: RateLimitConfig): RequestHandler[] {
-  if (config.rateLimitPerMinute === 0) return [];
-  const limit = perProcessLimit(config);
+export function clientRateLimit(config: RateLimitConfig, budget: Budget = PREDICTIONS): RequestHandler[] {
+  const perMinute = budget.perMinute ?? config.rateLimitPerMinute;
+  if (perMinute === 0) return [];
+  const limit = perProcessLimit({ ...config, rateLimitPerMinute: perMinute });
   return [
     rateLimit({
       windowMs: WINDOW_MS,
@@ -63,7 +72,7 @@ export function clientRateLimit(config: RateLimitConfig): RequestHandler[] {
         next(
           new AppError(
             'rate_limited',
-            `Too many predictions from your address (at most ${config.rateLimitPerMinute} a minute). Try again in ${seconds} s.`,
+            `Too many ${budget.what} from your address (at most ${perMinute} a minute). Try again in ${seconds} s.`,
             { retryAfter: seconds },
           ),
         );

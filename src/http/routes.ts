@@ -27,6 +27,8 @@ import { imageBody } from './upload';
 import { type PageDeps, renderPage } from './view';
 import { batchTable } from './view-batch';
 import { keptInputs } from './view-request';
+import { predictImageRecorded, recordFields } from './record';
+import type { PredictionRecorder } from '../monitoring/recorder';
 
 export interface RouteDeps extends PageDeps {
   lifecycle: Lifecycle;
@@ -36,6 +38,8 @@ export interface RouteDeps extends PageDeps {
    * built once per app, so that a client's form posts, API calls and batches share one budget.
    */
   rateLimit: RequestHandler[];
+  /** The prediction log (absent: off, and answers carry no id). */
+  recorder?: PredictionRecorder;
 }
 
 /** Inference queued for a request already answered, or whose client left, is not started (src/http/deadline.ts). */
@@ -77,7 +81,10 @@ export function pageRoutes(deps: RouteDeps): Router {
       router.post(`/predict/${name}`, form(fields), ...guards(deps), async (req, res) => {
         // A single answer on the page says why by default (?explain=0 turns it off).
         const explain = explainByDefault(req);
-        const prediction = await registry.get(name).predict(input.toInput(parseFields(fields, req.body)), { explain });
+        const parsed = parseFields(fields, req.body);
+        const modelInput = input.toInput(parsed);
+        const answer = await registry.get(name).predict(modelInput, { explain });
+        const prediction = recordFields(deps.recorder, req, 'page', model, config, parsed, modelInput, answer);
         renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
       });
     } else {
@@ -88,7 +95,7 @@ export function pageRoutes(deps: RouteDeps): Router {
       router.post(`/predict/${name}`, ...guards(deps), async (req, res) => {
         // One image is explained by default; the rows of a table on request (?explain=1).
         const explain = req.query.explain === undefined ? 'first' : explainValue(req.query.explain);
-        const images = await classifyPost(req, res, deps, { model: name, thumbnails: true, explain });
+        const images = await classifyPost(req, res, deps, { model: name, thumbnails: true, explain, source: 'page' });
         if (images === null) return;
         const [only] = images;
         if (explain === 'first' && images.length > 1 && only !== undefined && 'explanation' in only.row) delete only.row.explanation;
@@ -117,7 +124,7 @@ export function pageRoutes(deps: RouteDeps): Router {
           }
           const bytes = await fs.promises.readFile(path.join(projectRoot(), 'public', example.value));
           const explain = explainByDefault(req);
-          const { prediction, used } = await registry.image(name).predictAfter(bytes, (pixels) => pictureOf(pixels), { explain });
+          const { prediction, used } = await predictImageRecorded(deps.recorder, registry.image(name), req, 'page', bytes, (pixels) => pictureOf(pixels), { explain });
           res.locals.imageName = example.name;
           const pictures = used === undefined ? {} : { pictures: { [name]: used } };
           renderPage(req, res, deps, { results: { [name]: prediction }, ...pictures, active: name });
@@ -170,7 +177,11 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
       ...explainQuery(model),
       request: fieldsBody(fields, config, api.example ?? {}),
       errors: ['body', ...errorSteps, 'inference', ...explainErrors(model)],
-      answer: (parsed, req) => registry.get(name).predict(toInput(parsed), predictOptions(req)),
+      answer: async (parsed, req) => {
+        const modelInput = toInput(parsed);
+        const prediction = await registry.get(name).predict(modelInput, predictOptions(req));
+        return recordFields(deps.recorder, req, 'api', model, config, parsed, modelInput, prediction);
+      },
       examples: () => api.examples,
     });
   }
@@ -179,7 +190,8 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
     ...explainQuery(model),
     request: imageBody(config),
     errors: ['upload', 'image', 'inference', ...explainErrors(model)],
-    answer: (bytes, req) => registry.image(name).predict(bytes, predictOptions(req)),
+    answer: async (bytes, req) =>
+      (await predictImageRecorded(deps.recorder, registry.image(name), req, 'api', bytes, async () => undefined, predictOptions(req))).prediction,
     // Example images are drawn from SVG; a text example is sent as the file's bytes.
     examples: async () =>
       Object.fromEntries(

@@ -13,6 +13,7 @@ import type { Config } from '../config';
 import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
 import { explanationView } from '../core/explanation';
+import { FEEDBACK_WORDS, type FeedbackForm, NOTE_MAX_CHARS, feedbackForm } from '../core/feedback';
 import { offeredExamples } from './examples';
 import { scoreRows } from '../core/result';
 import { REVIEW_BELOW } from '../batch/table';
@@ -38,6 +39,8 @@ export interface PageState {
   batch?: BatchTable;
   /** A single image result's picture (a JPEG data: URL), when its explanation's map is drawn over it. */
   pictures?: Partial<Record<FormName, string>>;
+  /** Feedback just recorded from the form under a card's result (POST /feedback): what the card then says. */
+  feedbackDone?: Partial<Record<FormName, string>>;
 }
 
 export interface PageDeps {
@@ -48,6 +51,8 @@ export interface PageDeps {
   engineScript?: string | null;
   /** URL of the page script's module (src/browser/page.ts, built), or null when not built: plain forms then. */
   pageScript?: string | null;
+  /** With the prediction log on, what the feedback form says is kept (src/core/feedback.ts); absent: no form. */
+  feedback?: { keepMinutes: number; retentionDays: number } | null;
 }
 
 /** What a card shows of the request's input: only the active card's (the form just submitted). */
@@ -58,7 +63,7 @@ const inputsOf = (card: FormName, state: PageState): PageInputs => (state.active
  * input and a table of several images are only shown on the form just submitted (the active one).
  */
 function idle(card: FormName, state: PageState): boolean {
-  return state.results?.[card] === undefined && state.errors?.[card] === undefined && state.active !== card;
+  return state.results?.[card] === undefined && state.errors?.[card] === undefined && state.feedbackDone?.[card] === undefined && state.active !== card;
 }
 
 /** What every render of the page shares, worked out once per set of loaded cards. */
@@ -149,12 +154,22 @@ function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition
         return error === undefined ? page.cached(`error ${card}`, render) : render();
       }
       case 'result': {
+        const done = state.feedbackDone?.[card];
+        if (done !== undefined) return page.render('partials/feedback-done', { name: card, message: done });
         // A review's explanation is drawn over the text the model read: the form's (only) text field, as sent.
         const [first] = Object.keys(fields);
         const why = prediction === undefined ? null : explanationView(prediction.explanation, first === undefined ? undefined : inputs.fields?.[first]);
         const picture = state.pictures?.[card] ?? null;
         const render = (): string =>
-          page.render('partials/result', { prediction, scores: prediction === undefined ? [] : scoreRows(prediction), name: card, focus, why, picture });
+          page.render('partials/result', {
+            prediction,
+            scores: prediction === undefined ? [] : scoreRows(prediction),
+            name: card,
+            focus,
+            why,
+            picture,
+            feedback: prediction?.id === undefined || deps.feedback == null ? null : feedbackLocals(deps.feedback, common.cards[card], card, prediction),
+          });
         return prediction === undefined && !focus ? page.cached(`result ${card}`, render) : render();
       }
       case 'batch': {
@@ -178,6 +193,17 @@ function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition
       }
     }
   };
+}
+
+/** The locals of views/partials/feedback.ejs: the form under a result that has an id (src/core/feedback.ts). */
+export function feedbackLocals(
+  settings: { keepMinutes: number; retentionDays: number },
+  card: ModelCard | undefined,
+  name: FormName,
+  prediction: Pick<Prediction, 'id' | 'label'>,
+): { form: FeedbackForm; words: typeof FEEDBACK_WORDS; noteMax: number } {
+  const spec = { model: name, labels: card?.labels ?? [], ...settings };
+  return { form: feedbackForm(spec, prediction.id ?? '', prediction.label), words: FEEDBACK_WORDS, noteMax: NOTE_MAX_CHARS };
 }
 
 /** The chart's axes as drawn by views/partials/chart-axes.ejs: kept per axes object (chartAxes gives the same one for the same domains). */
@@ -248,13 +274,15 @@ export function renderPage(req: Request, res: Response, deps: PageDeps, state: P
     ? { script: deps.engineScript, maxUploadBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels, maxReviewChars: deps.config.maxReviewChars }
     : null;
   const pageScript = deps.pageScript ?? null;
+  // The page script draws the "Wrong?" form under the answers it fetches (src/core/feedback.ts) with these.
+  const feedback = deps.feedback ?? null;
   let html: Buffer;
   if (state.pageError === undefined && registry.ready) {
-    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine, pageScript, models: common.models, about: common.about })).fill(section));
+    html = joinParts(page.frame('index', (hole) => page.render('index', { pageError: null, ready: true, section: hole, engine, pageScript, feedback, models: common.models, about: common.about })).fill(section));
   } else {
     // An error page (404, models still loading): rare enough to render whole.
     const sectionText = (name: string): string => joinParts([section(name)].flat()).toString();
-    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine, pageScript, models: common.models, about: common.about }));
+    html = Buffer.from(page.render('index', { pageError: state.pageError ?? null, ready: registry.ready, section: sectionText, engine, pageScript, feedback, models: common.models, about: common.about }));
   }
   // Bytes with the type already set: Express then neither re-encodes the page nor parses the type
   // to add a charset.

@@ -101,6 +101,53 @@ export interface ExampleImage {
   svg: string;
 }
 
+/** One number describing a model's input, logged with each prediction (never the input) and watched for drift (issue 26). */
+export interface MonitoredFeature {
+  /** Its key in the prediction log's `features`, the card's `monitoring.features` and /api/monitor's `drift`. */
+  readonly name: string;
+  /** What it measures, for the monitoring page. */
+  readonly description: string;
+  /** Its unit, when it has one ("px", "characters"). */
+  readonly unit?: string;
+}
+
+/**
+ * What a describer needs beyond the input, loaded once per served version by the server
+ * (src/monitoring/features.ts): the words the model knows, for a model that asks for them.
+ */
+export interface MonitoringResources {
+  vocabulary?: ReadonlySet<string>;
+}
+
+/**
+ * How a model's inputs are watched: the numbers that describe one input, and the function that
+ * computes them. An image model describes the decoded pixels (RgbImage), a fields model the
+ * predictor's input (what `input.toInput` returns). It runs on every prediction: it must be cheap.
+ */
+export interface Monitoring<Described = unknown> {
+  readonly features: readonly MonitoredFeature[];
+  /**
+   * A file in the served version's folder (models/<name>/<version>/) listing the words the model
+   * knows, one a line, extracted from its graph: read once into `resources.vocabulary`.
+   */
+  readonly vocabularyFile?: string;
+  /** The input's numbers, by feature name: every feature, each a finite number. */
+  describe(input: Described, resources: MonitoringResources): Record<string, number>;
+}
+
+/**
+ * Where `ml-forms feedback export` writes the inputs people shared, under the label or value they
+ * said was right, in the layout this model's training script reads with `--extra DIR` (issue 26).
+ * `path` is relative to the export's folder; the labels are the card's.
+ */
+export type FeedbackLayout =
+  /** `<path>/<label>/<feedback id>.<png|jpg|webp|gif>`: the uploaded image, byte for byte. */
+  | { kind: 'image-folders'; path: string }
+  /** `<path>` (gzipped JSON lines): `{"id": "feedback/<feedback id>", "text", "label"}`, the data set's own form. */
+  | { kind: 'text-lines'; path: string }
+  /** `<path>` (CSV): `<main field>,y`, the input read as the model reads it, y the value given. */
+  | { kind: 'points'; path: string };
+
 export interface ModelDefinition<In = unknown> {
   /** The model's name: models/<name>/, the routes /predict/<name> and /api/predict/<name>, the CLI's argument. */
   readonly name: string;
@@ -110,6 +157,14 @@ export interface ModelDefinition<In = unknown> {
   createPredictor(card: ModelCard, backend: InferenceBackend, env: PredictorEnv): Predictor<In>;
   /** Absent: the model does not explain its answers (`?explain=1` adds nothing). */
   readonly explainer?: Explainer;
+  /**
+   * The numbers that describe its inputs (issue 26): of the decoded image for an image model, of
+   * the predictor's input for a fields model (an image model's In is the file's bytes, a fields
+   * model's never is). Absent: its inputs are not described.
+   */
+  readonly monitoring?: Monitoring<In extends Uint8Array ? RgbImage : In>;
+  /** Absent: feedback on it is not exported for training. */
+  readonly feedbackLayout?: FeedbackLayout;
   /** Runs in each HTTP process when the others run on a model host (INFERENCE_INLINE's default): a few bytes, cheaper than the hop. */
   readonly inline?: boolean;
   readonly page: {

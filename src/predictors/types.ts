@@ -8,6 +8,10 @@ import { z } from 'zod';
 const probability = z.number().min(0).max(1);
 /** The model's version: the folder under models/<name>/ it was loaded from. */
 export const versionSchema = z.string().meta({ description: "The model's version: the folder under models/<name>/ it was loaded from." });
+/** A prediction's id in the prediction log: what feedback names it by (POST /api/feedback). */
+export const predictionIdSchema = z
+  .string()
+  .meta({ description: 'This prediction in the prediction log: name it in POST /api/feedback to say what the right answer was. Absent when the log is off (PREDICTION_LOG=0).' });
 /** One sentence for a person. */
 export const statementSchema = z.string().meta({ description: 'One sentence for a person.' });
 
@@ -49,6 +53,7 @@ export interface PredictOptions {
 export const classificationPredictionSchema = perModelNames((names) =>
   z
     .object({
+      id: predictionIdSchema.optional(),
       model: z.enum(names as [string, ...string[]]),
       version: versionSchema,
       label: z.string().meta({ description: 'The most probable label: one of the model card\'s labels.' }),
@@ -64,6 +69,7 @@ export const classificationPredictionSchema = perModelNames((names) =>
 
 /** A classifier's answer. */
 export interface ClassificationPrediction {
+  id?: string;
   model: string;
   version: string;
   label: string;
@@ -76,6 +82,8 @@ export interface ClassificationPrediction {
 
 /** Either answer, read field by field (the page draws whichever fields a prediction has). */
 export interface Prediction {
+  /** Its id in the prediction log, when the log is on. */
+  id?: string;
   model: string;
   version: string;
   /** Value models only. */

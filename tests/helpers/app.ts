@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import type { Store } from '../../src/database/types';
+import { SqliteStore } from '../../src/database/sqlite';
+import { startMonitoring } from '../../src/monitoring/setup';
 import { createApp } from '../../app';
 import { loadConfig } from '../../src/config';
 import { StaticAssets } from '../../src/http/static';
@@ -24,6 +29,11 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
     assets?: StaticAssets;
     table?: readonly ModelDefinition[];
     modelsDir?: string;
+    /**
+     * The prediction log, feedback and /monitor (issue 26), on a fresh SQLite file in a temp
+     * folder unless a store is given; close it with `monitoring.close()`. Off by default.
+     */
+    monitoring?: boolean | { store: Store };
   } = {},
 ) {
   const config = loadConfig({ NODE_ENV: 'test', ...(options.modelsDir === undefined ? {} : { MODELS_DIR: options.modelsDir }), ...options.env });
@@ -43,8 +53,17 @@ export async function buildApp<B extends InferenceBackend = FakeBackend>(
   };
   // Without the browser build, whether or not `npm run build` has run here (tests/http/static.test.ts passes one).
   const assets = options.assets ?? new StaticAssets(path.join(__dirname, '..', '..'), null);
-  const app = createApp({ config, registry, lifecycle, log, assets });
-  return { app, config, registry, lifecycle, backend, errors, infos };
+  const monitoring =
+    options.monitoring === undefined || options.monitoring === false
+      ? null
+      : await startMonitoring(config, {
+          registry,
+          log,
+          store: options.monitoring === true ? new SqliteStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-log-')), 'log.sqlite')) : options.monitoring.store,
+        });
+  if (monitoring !== null && options.load !== false) await monitoring.modelsLoaded();
+  const app = createApp({ config, registry, lifecycle, log, assets, monitoring });
+  return { app, config, registry, lifecycle, backend, errors, infos, monitoring };
 }
 
 export const realBackend = (): OnnxBackend => new OnnxBackend();

@@ -124,7 +124,7 @@ describe('with the browser build', () => {
 
   it('the page loads the built page script, a module at its content-hashed URL, before the engine', async () => {
     const res = await request(ctx.app).get('/');
-    const page = res.text.indexOf('<script type="module" src="/engine/page-DEF.js"></script>');
+    const page = res.text.indexOf('<script type="module" src="/engine/page-DEF.js" data-ml-forms-page></script>');
     expect(page).toBeGreaterThan(0);
     expect(page).toBeLessThan(res.text.indexOf('data-ml-forms-engine'));
     expect(res.text).not.toContain('/app.js');

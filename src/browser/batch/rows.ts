@@ -36,6 +36,8 @@ export function fillRow(
     part<HTMLElement>('.row-error').textContent = result.error.message;
     return;
   }
+  // Its id in the prediction log (issue 26), as the server's row carries it: what feedback names it by.
+  if (result.id !== undefined) row.dataset.predictionId = result.id;
   const confidence = result.confidence ?? 0;
   row.dataset.label = result.label ?? '';
   row.dataset.confidence = String(confidence);

@@ -5,6 +5,7 @@
  * (views/partials/error.ejs), the busy state and the active card. All text goes through
  * textContent: nothing is built as HTML from an answer or from user input.
  */
+import { DECIMAL } from '../../core/format';
 import { COMPUTED } from '../../core/messages';
 import { scoreRows } from '../../core/result';
 import type { Engine } from '../engine';
@@ -12,6 +13,8 @@ import { explanationSection } from './explanation';
 
 /** What the page shows from an answer: the API's JSON, or the browser engine's equal answer. */
 export interface Answer {
+  /** The server's answers, with the prediction log on: what feedback names it by (./feedback.ts). */
+  id?: string;
   statement: string;
   label?: string;
   value?: number;
@@ -40,6 +43,9 @@ export function showResult(name: string, answer: Answer, engine: Engine, sent: S
   const box = byId(`${name}-result`);
   if (box === null) return;
   box.dataset.engine = engine;
+  // The answer's id in the prediction log (server answers, with the log on), as the server's page has it.
+  if (answer.id === undefined) delete box.dataset.predictionId;
+  else box.dataset.predictionId = answer.id;
   const parts: HTMLElement[] = [el('p', 'prediction', answer.statement)];
   const rows = scoreRows(answer);
   if (rows.length > 0) {
@@ -68,6 +74,15 @@ export function showResult(name: string, answer: Answer, engine: Engine, sent: S
 /** The form's one input (a number, a review, an image). */
 export function fieldOf(form: HTMLFormElement): HTMLInputElement | HTMLTextAreaElement | null {
   return form.querySelector<HTMLInputElement | HTMLTextAreaElement>('input[name], textarea[name]');
+}
+
+/**
+ * A number field's value as the API's example shows it ({"x": 5}) when it is a plain decimal;
+ * otherwise the text, so the server's message is the one a form post would get.
+ */
+export function numberValue(text: string): number | string {
+  const t = text.trim();
+  return t.length <= 64 && DECIMAL.test(t) && Number.isFinite(Number(t)) ? Number(t) : text;
 }
 
 export function showError(form: HTMLFormElement, message: string): void {

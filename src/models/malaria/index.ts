@@ -5,6 +5,7 @@
  */
 import type { ModelDefinition } from '../model';
 import { malariaExplainer } from './explain';
+import { malariaMonitoring } from './monitoring';
 import { MalariaPredictor } from './predictor';
 import { cellSvg } from './sample';
 
@@ -14,6 +15,9 @@ export const malaria: ModelDefinition<Uint8Array> = {
   output: { kind: 'classification' },
   createPredictor: (card, backend, env) => new MalariaPredictor(card, backend, env.decodeImage),
   explainer: malariaExplainer,
+  monitoring: malariaMonitoring,
+  // Feedback export (ml-forms feedback export) in the layout training/train_malaria.py reads with --extra.
+  feedbackLayout: { kind: 'image-folders', path: 'malaria' },
   page: {
     nav: 'Cell image',
     // Cells of the NIH data's validation split, chosen by training/pick-example-cells.ts; the build

@@ -3,6 +3,7 @@
  * views/partials/regression.ejs, its "Use the API" part views/partials/regression-api.ejs.
  */
 import type { ModelDefinition } from '../model';
+import { regressionMonitoring } from './monitoring';
 import { REGRESSION_FIELDS, RegressionPredictionSchema, RegressionPredictor } from './predictor';
 
 export const regression: ModelDefinition<number> = {
@@ -16,6 +17,9 @@ export const regression: ModelDefinition<number> = {
   },
   output: { kind: 'value', schema: RegressionPredictionSchema },
   createPredictor: (card, backend) => new RegressionPredictor(card, backend),
+  monitoring: regressionMonitoring,
+  // Feedback export (ml-forms feedback export) in the layout training/train_regression.py reads with --extra.
+  feedbackLayout: { kind: 'points', path: 'regression/points.csv' },
   // A few bytes: run in each HTTP process, cheaper than a hop to a model host.
   inline: true,
   page: {

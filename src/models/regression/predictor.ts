@@ -7,12 +7,13 @@ import { z } from 'zod';
 import { AppError } from '../../errors';
 import { type Field, MAX_BYTES_PER_CHAR, fail, parseField } from '../../fields';
 import { type InferenceBackend, type NamedTensors, output, tensor } from '../../inference/backend';
-import { type ModelCard, type Predictor, statementSchema, versionSchema } from '../../predictors/types';
+import { type ModelCard, type Predictor, predictionIdSchema, statementSchema, versionSchema } from '../../predictors/types';
 
 export const MODEL_NAME = 'regression';
 
 export const RegressionPredictionSchema = z
   .object({
+    id: predictionIdSchema.optional(),
     model: z.literal(MODEL_NAME),
     version: versionSchema,
     value: z.number().meta({ description: 'The predicted value (4 decimals for everyday magnitudes).' }),

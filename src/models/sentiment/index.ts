@@ -5,6 +5,7 @@
  */
 import type { ModelDefinition } from '../model';
 import { sentimentExplainer } from './explain';
+import { sentimentMonitoring } from './monitoring';
 import { SentimentPredictor, sentimentFields } from './predictor';
 
 const EXAMPLE_REVIEW = 'A warm, funny film. I loved it.';
@@ -21,6 +22,9 @@ export const sentiment: ModelDefinition<string> = {
   output: { kind: 'classification' },
   createPredictor: (card, backend) => new SentimentPredictor(card, backend),
   explainer: sentimentExplainer,
+  monitoring: sentimentMonitoring,
+  // Feedback export (ml-forms feedback export) in the layout training/train_sentiment.py reads with --extra.
+  feedbackLayout: { kind: 'text-lines', path: 'imdb/train.jsonl.gz' },
   page: {
     nav: 'Review',
     // Written for this page, not taken from any dataset.

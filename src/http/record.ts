@@ -1,0 +1,84 @@
+/**
+ * The routes' side of the prediction log (src/monitoring/recorder.ts): where a request came from,
+ * when it arrived, and an answer recorded with the numbers of its input and the input to hold.
+ * Without a recorder (PREDICTION_LOG=0, or an app built without a database) answers are as before:
+ * no id, nothing kept.
+ */
+import type { Request } from 'express';
+import { SOURCE_HEADER, type Source } from '../database/types';
+import { sniffImageFormat } from '../image-header';
+import type { RgbImage } from '../image-header';
+import { type ModelDefinition, type ImagePredictor, mainField } from '../models/model';
+import type { PredictionRecorder } from '../monitoring/recorder';
+import { textInput } from '../monitoring/recorder';
+import type { PredictOptions, Prediction } from '../predictors/types';
+import { inputLimits, type Config } from '../config';
+
+/** Where a request came from: `usual` (the page, the API), or `batch` when the batch command says so (--url). */
+export function sourceOf(req: Request | undefined, usual: Source): Source {
+  return req?.headers[SOURCE_HEADER] === 'batch' ? 'batch' : usual;
+}
+
+/** When the request arrived (src/http/context.ts), for the logged latency. */
+export function startedOf(req: Request | undefined): number {
+  const started: unknown = req?.res?.locals.started;
+  return typeof started === 'number' ? started : performance.now();
+}
+
+/** An image file as it is held for sharing: its bytes, typed by what they are. */
+export function imageInput(bytes: Uint8Array): { mediaType: string; bytes: Uint8Array } {
+  return { mediaType: `image/${sniffImageFormat(bytes) ?? 'octet-stream'}`, bytes };
+}
+
+/**
+ * A fields model's answer, recorded: its input described, its main field's text held (a review;
+ * a number as the person typed it, or as JSON gave it).
+ */
+export function recordFields<P extends Prediction>(
+  recorder: PredictionRecorder | undefined,
+  req: Request | undefined,
+  usual: Source,
+  model: ModelDefinition,
+  config: Pick<Config, 'maxReviewChars'>,
+  parsed: Record<string, unknown>,
+  modelInput: unknown,
+  prediction: P,
+): P | ({ id: string } & P) {
+  // No request: the API document's examples (src/http/endpoint.ts), which are not predictions anyone asked for.
+  if (recorder === undefined || req === undefined) return prediction;
+  const field = mainField(model, inputLimits(config));
+  const value = field === null ? undefined : parsed[field];
+  return recorder.record(prediction, {
+    source: sourceOf(req, usual),
+    started: startedOf(req),
+    features: recorder.describe(model.name, modelInput),
+    ...(value === undefined || value === null ? {} : { input: textInput(String(value)) }),
+  });
+}
+
+/**
+ * An image predicted and recorded: the pixels are described while the predictor holds them
+ * (they are released once the model has run), `use` given them too (a thumbnail).
+ */
+export async function predictImageRecorded<T>(
+  recorder: PredictionRecorder | undefined,
+  predictor: ImagePredictor,
+  req: Request | undefined,
+  usual: Source,
+  bytes: Uint8Array,
+  use: (image: RgbImage) => Promise<T>,
+  options: PredictOptions = {},
+): Promise<{ prediction: Prediction; used: T }> {
+  if (recorder === undefined || req === undefined) return predictor.predictAfter(bytes, use, options);
+  let features: Record<string, number> = {};
+  const started = startedOf(req);
+  const { prediction, used } = await predictor.predictAfter(
+    bytes,
+    (image) => {
+      features = recorder.describe(predictor.name, image);
+      return use(image);
+    },
+    options,
+  );
+  return { prediction: recorder.record(prediction, { source: sourceOf(req, usual), started, features, input: imageInput(bytes) }), used };
+}

@@ -1,0 +1,92 @@
+/**
+ * The prediction log's entry point on the request path (issue 26): give an answer its id, queue
+ * its log line (what was answered, how fast, where from, and the numbers describing the input,
+ * never the input) and, for KEEP_INPUTS_MINUTES, the input itself, so that the person can share
+ * it with their feedback. Queueing is an array push: the batched writer (src/database/writer.ts)
+ * writes off the request path, and a database that is down costs the answer nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HeldInput, PredictionRecord, Source } from '../database/types';
+import type { Prediction } from '../predictors/types';
+
+/** What the recorder needs of the batched writer. */
+export interface LogSink {
+  add(record: PredictionRecord, input?: HeldInput): void;
+}
+
+/** Turns a model's input into its log numbers (src/monitoring/features.ts). */
+export interface InputDescriber {
+  describe(model: string, input: unknown): Record<string, number>;
+}
+
+/** An input as it is held for sharing: the uploaded bytes, or a field's text. */
+export interface InputBytes {
+  mediaType: string;
+  bytes: Uint8Array;
+}
+
+/** What a route knows of one prediction besides the answer. */
+export interface RecordContext {
+  source: Source;
+  /** performance.now() when the request arrived (res.locals.started). */
+  started: number;
+  /** The input's numbers (`describe`), worked out while the input was at hand (an image's pixels are released after the run). */
+  features: Record<string, number>;
+  /** The input as it would be shared; absent: nothing to hold. */
+  input?: InputBytes;
+}
+
+/** A prediction with the id that feedback names it by. */
+export type Recorded<P extends Prediction> = { id: string } & P;
+
+/** A text input held for sharing (a review, a number as typed). */
+export const textInput = (text: string): InputBytes => ({ mediaType: 'text/plain; charset=utf-8', bytes: Buffer.from(text, 'utf8') });
+
+export class PredictionRecorder {
+  constructor(
+    private readonly sink: LogSink,
+    private readonly describer: InputDescriber,
+    /** KEEP_INPUTS_MINUTES in ms; 0: inputs are not held. */
+    private readonly keepInputsMs: number,
+    /** Told of each entry (the /metrics counters). */
+    private readonly onRecord?: (record: PredictionRecord) => void,
+  ) {}
+
+  /**
+   * The numbers describing a model's input (a fields model's input, an image's decoded pixels). A
+   * describer that fails (a bug) costs the log its numbers, never the answer.
+   */
+  describe(model: string, input: unknown): Record<string, number> {
+    try {
+      return this.describer.describe(model, input);
+    } catch {
+      return {};
+    }
+  }
+
+  /** The answer with its id first (so it reads first in the JSON), its log line queued. */
+  record<P extends Prediction>(prediction: P, context: RecordContext): Recorded<P> {
+    const id = randomUUID();
+    const at = Date.now();
+    const { features } = context;
+    const record: PredictionRecord = {
+      id,
+      at,
+      model: prediction.model,
+      version: prediction.version,
+      source: context.source,
+      label: prediction.label ?? null,
+      value: prediction.value ?? null,
+      confidence: prediction.confidence ?? null,
+      latencyMs: Math.max(0, performance.now() - context.started),
+      features,
+    };
+    const held: HeldInput | undefined =
+      this.keepInputsMs > 0 && context.input !== undefined
+        ? { predictionId: id, mediaType: context.input.mediaType, bytes: context.input.bytes, expiresAt: at + this.keepInputsMs }
+        : undefined;
+    this.sink.add(record, held);
+    this.onRecord?.(record);
+    return { id, ...prediction };
+  }
+}
