@@ -160,3 +160,39 @@ def data_arg(argv, default=DEFAULT_DATA):
         if i + 1 < len(argv):
             return os.path.abspath(argv[i + 1])
     return default
+
+
+def extra_arg(argv):
+    """--extra DIR: items people corrected (`ml-forms feedback export --out DIR`) to add to the
+    training split; None without it. Absolute; a missing folder is an error, not an empty set."""
+    if "--extra" not in argv:
+        return None
+    i = argv.index("--extra")
+    if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+        raise SystemExit("--extra needs a folder: the output of ml-forms feedback export --out DIR")
+    return extra_dir(argv[i + 1])
+
+
+def extra_dir(path):
+    """The --extra folder, absolute, or exit naming it if it is not a folder."""
+    path = os.path.abspath(path)
+    if not os.path.isdir(path):
+        raise SystemExit(f"--extra {path}: no such folder (write it with: npx ml-forms feedback export --out DIR)")
+    return path
+
+
+def card_path(path):
+    """A data folder as the card records it: relative to the repository when it is beside it."""
+    return os.path.relpath(path, ROOT) if path.startswith(os.path.dirname(ROOT)) else path
+
+
+def extra_section(path, labels):
+    """The card's data.extra for the items added from --extra: their folder, how many, and how many
+    per label (labels: one per item; a value model has none, so its by_label is empty). They are in
+    the training split only, so n_validation and the metrics stay comparable with a run without."""
+    by_label = {}
+    for label in labels:
+        if label is not None:
+            by_label[label] = by_label.get(label, 0) + 1
+    return {"path": card_path(path), "n": len(labels), "by_label": dict(sorted(by_label.items())),
+            "split": "training only: the validation split is the one of the data without them"}

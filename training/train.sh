@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One command per model: npm run train -- <regression|malaria|sentiment|all> [--data DIR] [...]
+# One command per model: npm run train -- <regression|malaria|sentiment|all> [--data DIR] [--extra DIR] [...]
+# --extra DIR (npx ml-forms feedback export --out DIR: the inputs people corrected and shared) goes
+# to each training script, which adds those items to its training split only.
 # Uses Debian's Python (see training/README.md for the apt-get line). After a classifier is trained,
 # its quantize step writes the 8-bit version beside the float one (training/quantize.py: the next
 # version folder, served with it by config.pbtxt) and measures it into the card's `quantized`
@@ -39,5 +41,5 @@ case "$model" in
     "$PY" training/train_malaria.py "$@"
     quantize malaria
     ;;
-  *) echo "usage: npm run train -- <regression|malaria|sentiment|quantize|all> [--data DIR]" >&2; exit 2 ;;
+  *) echo "usage: npm run train -- <regression|malaria|sentiment|quantize|all> [--data DIR] [--extra DIR]" >&2; exit 2 ;;
 esac

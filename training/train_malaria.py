@@ -3,12 +3,15 @@
 that takes the decoded image at its own size (see training/malaria_graph.py).
 
     /usr/bin/python3 training/train_malaria.py [--data DIR] [--size S] [--epochs E] [--width W] [--views V] [--mode M]
-                                               [--clean P] [--shift auto|X]
+                                               [--clean P] [--shift auto|X] [--extra DIR]
     /usr/bin/python3 training/train_malaria.py --select      # re-run the comparison (short schedules)
 
 Pixels: malaria_graph.py writes the graph's preprocessing nodes (resize + padding) as a small ONNX
 model; training/prepare-malaria.ts decodes every image with src/images.ts and runs that model in
 onnxruntime-node; this script trains on its output. It never decodes or resizes an image itself.
+--extra DIR adds the cells people corrected and shared (npx ml-forms feedback export --out DIR:
+DIR/malaria/{parasitized,uninfected}/), through the same preprocessing, to the training split only:
+the validation split, and so the card's metrics, stay those of the data alone.
 
 After training: the CNN is exported with torch (opset 17), composed into the final graph (opset 18)
 with the preprocessing, the test-time views, the temperature and the confidence cap; then every
@@ -41,7 +44,7 @@ from malaria_config import (  # noqa: E402
     BATCH_SIZE, DEFAULT_CLEAN, DEFAULT_CONVS, DEFAULT_EPOCHS, DEFAULT_MEMBERS, DEFAULT_MODE, DEFAULT_SIZE,
     DEFAULT_VIEWS, DEFAULT_WIDTH, LABELS, LR, SEED, SELECTION, VERSION, VIEWS_RULE, WEIGHT_DECAY,
 )
-from malaria_data import load_cache  # noqa: E402
+from malaria_data import load_cache, load_extra, with_extra  # noqa: E402
 from malaria_decision import choose_shift, decision_report  # noqa: E402
 from malaria_export import confusion, export, load_average, onnx_bench, onnx_scores, typical_image  # noqa: E402
 from malaria_fit import accuracy, train_members, val_logits  # noqa: E402
@@ -63,6 +66,8 @@ def main():
     ap.add_argument("--clean", type=float, default=DEFAULT_CLEAN,
                     help="drop training images whose label a first ensemble finds less likely than this (CLEAN_RULE); 0: no cleaning")
     ap.add_argument("--shift", default="auto", help="decision shift on the parasitized logit; auto: DECISION_RULE")
+    ap.add_argument("--extra", metavar="DIR", help="also train on DIR/malaria/{parasitized,uninfected}/ (npx ml-forms feedback export --out DIR); "
+                                    "training split only")
     ap.add_argument("--select", action="store_true", help="compare configurations with a short schedule; writes no model")
     ap.add_argument("--select-configs", default='[{"size":32,"width":16,"mode":"linear"},{"size":32,"width":16,"mode":"cubic"}]')
     ap.add_argument("--select-epochs", type=int, default=6)
@@ -80,10 +85,18 @@ def main():
     started_at = time.time()
     defaults = {"data": common.DEFAULT_DATA, "size": DEFAULT_SIZE, "epochs": DEFAULT_EPOCHS, "width": DEFAULT_WIDTH,
                 "mode": DEFAULT_MODE, "views": DEFAULT_VIEWS, "convs": DEFAULT_CONVS, "members": DEFAULT_MEMBERS,
-                "clean": DEFAULT_CLEAN, "shift": "auto"}
+                "clean": DEFAULT_CLEAN, "shift": "auto", "extra": None}
+    extra_dir = common.extra_dir(args.extra) if args.extra is not None else None
+    if extra_dir is not None:
+        args.extra = common.card_path(extra_dir)
     command = "npm run train -- malaria" + "".join(f" --{k} {getattr(args, k)}" for k, d in defaults.items() if str(getattr(args, k)) != str(d))
     size, mode = args.size, args.mode
     data = load_cache(size, mode, data_dir)
+    extra = load_extra(size, mode, extra_dir) if extra_dir is not None else None
+    if extra is not None:
+        data = with_extra(data, extra)
+        print(f"  + {len(extra['y'])} corrected cells from {extra_dir} in the training split "
+              f"{common.extra_section(extra_dir, [it['label'] for it in extra['items']])['by_label']}", file=sys.stderr)
     print(f"training {args.members} × CellNet width {args.width} ({args.convs} conv/stage) at {size}px ({mode}) for "
           f"{args.epochs} epochs on {len(data['y_train'])} images", file=sys.stderr)
     load_before = load_average()
@@ -164,6 +177,8 @@ def main():
             "n_validation": int(len(y)),
             "split": "stratified by class: within each class ordered by sha1('42:'+id), first 20% held out",
             "validation_ids_sha256": data["meta"]["validationDigest"],
+            **({"extra": common.extra_section(extra_dir, [it["label"] for it in (extra["items"] if extra else [])])}
+               if extra_dir is not None else {}),
         },
         "metrics": {
             "validation": {

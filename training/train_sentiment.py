@@ -14,11 +14,14 @@ reviews containing it; the vector is L2-normalised per review. The vocabulary:
 The graph keeps the n-grams in a hash table held in tensors, the words in a LabelEncoder: the
 session memory per n-gram is ~12 bytes instead of the ~350 of TfIdfVectorizer's maps (v1).
 
-Usage: /usr/bin/python3 training/train_sentiment.py [--data DIR] [--tune]
+Usage: /usr/bin/python3 training/train_sentiment.py [--data DIR] [--extra DIR] [--tune]
        (or: npm run train -- sentiment)
 
 --data DIR   DIR/imdb/train.jsonl.gz (default ../shared/data), or the public download:
              DIR/aclImdb/train/{pos,neg}/*.txt, or DIR itself = aclImdb
+--extra DIR  also train on DIR/imdb/train.jsonl.gz, the reviews people corrected and shared
+             (npx ml-forms feedback export --out DIR): training split only, the validation split
+             and so the card's metrics stay those of the data alone; the card's data.extra counts them
 --tune       re-run the comparison (vocabulary sizes x C, each exported to ONNX and its session
              memory, file size and latency measured in onnxruntime-node); without it FINAL is
              trained and the card keeps the table of the last tuning run (TUNING_RESULTS).
@@ -45,7 +48,7 @@ import sentiment_graph as sg  # noqa: E402
 # n-grams, features, Data), sentiment_model (one configuration fitted, its graph), sentiment_tune
 # (--tune and TUNING_RESULTS), sentiment_node (the checks in onnxruntime-node). This file: the run
 # and the card. load_reviews is also imported from here by training/quantize.py.
-from sentiment_data import load_reviews  # noqa: E402
+from sentiment_data import load_extra_reviews, load_reviews  # noqa: E402
 from sentiment_features import LABELS, MIN_DF, RANK_C, SEED, WORDS_MAX, Data  # noqa: E402
 from sentiment_model import fit, graph, order_counts  # noqa: E402
 from sentiment_node import LATENCY_CHARS, latency_review, measure_session, node_check, node_version  # noqa: E402
@@ -73,15 +76,34 @@ EXPLANATION_OUTPUTS = [
 EXPLAIN_INPUT = {"name": sg.EXPLAIN_INPUT, "dtype": "bool", "shape": [-1], "description": sg.EXPLAIN_DESCRIPTION}
 
 
+def training_extra(extra_dir, rows):
+    """The corrected reviews of --extra DIR (none without it), for the training split only: the
+    split above is made from the data alone, so the validation reviews and the card's metrics stay
+    those of a run without them. An id the data already has would be a review counted twice."""
+    if extra_dir is None:
+        return []
+    extra = load_extra_reviews(extra_dir, LABELS)
+    known = {r["id"] for r in rows}
+    twice = [r["id"] for r in extra if r["id"] in known]
+    if twice:
+        sys.exit(f"--extra {extra_dir}: {len(twice)} ids are also in the data (first {twice[0]})")
+    by_label = common.extra_section(extra_dir, [r["label"] for r in extra])["by_label"]
+    print(f"+ {len(extra)} corrected reviews from {extra_dir} in the training split {by_label}", file=sys.stderr)
+    return extra
+
+
 def main():
     started = time.time()
     argv = sys.argv[1:]
     data_dir = common.data_arg(argv)
+    extra_dir = common.extra_arg(argv)
     rows, source = load_reviews(data_dir)
     held = common.validation_ids([(r["id"], r["label"]) for r in rows])
     train = [r for r in rows if r["id"] not in held]
     val = [r for r in rows if r["id"] in held]
     print(f"{len(train)} train, {len(val)} validation reviews from {source}", file=sys.stderr)
+    extra = training_extra(extra_dir, rows)
+    train += extra
     review_row, review_text = latency_review(val)
     data = Data(train, val)
 
@@ -153,6 +175,7 @@ def main():
             "n_validation": len(val),
             "split": "stratified by label: within each label ordered by sha1('42:'+id), first 20% held out",
             "validation_ids_sha256": common.ids_digest(held),
+            **({"extra": common.extra_section(extra_dir, [r["label"] for r in extra])} if extra_dir is not None else {}),
         },
         "metrics": {
             "validation": {
@@ -205,7 +228,8 @@ def main():
         },
         "training": {"seed": SEED, "fit_seconds": round(fit_seconds, 1)},
     }
-    common.write_card("sentiment", card, started, "npm run train -- sentiment", VERSION)
+    command = "npm run train -- sentiment" + (f" --extra {common.card_path(extra_dir)}" if extra_dir is not None else "")
+    common.write_card("sentiment", card, started, command, VERSION)
     print(f"sentiment: {acc:.4f} validation accuracy (graph), ECE {cal['ece']:.4f} cross-fitted, {n_bytes} bytes, "
           f"{mem['session_rss_mb']} MB session, {mem['ms_per_review_median']} ms per {LATENCY_CHARS}-character review")
 

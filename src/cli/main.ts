@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `ml-forms` command (package.json "bin"). Two subcommands:
+ * The `ml-forms` command (package.json "bin"). Three subcommands:
  *   ml-forms predict <model> <input…> [--out FILE] [--field F] [--label-field F] [--id-field F]
  *                    [--url URL] [--concurrency N] [--resume] [--explain] [--quiet] [--shard I/N | --shards N]
  *   ml-forms merge <part…> [--out FILE] [--quiet]
- * Exit codes: 0 every input predicted, 1 some rows have an error, 2 usage error, 130 interrupted.
+ *   ml-forms feedback export --out DIR [--database URL] [--force]    (./feedback.ts, its own options)
+ * Exit codes: 0 every input predicted, 1 some rows have an error, 2 usage error, 130 interrupted;
+ * feedback export: 0 written, 1 the database cannot be read, 2 usage error.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -44,6 +46,7 @@ async function help(): Promise<string> {
 
   return `Usage: ml-forms predict <model> <input…> [options]
        ml-forms merge <part…> [--out FILE] [--quiet]
+       ml-forms feedback export --out DIR [--database URL] [--force]
 
 Runs every input through one model and writes one row per input, in input order.
 
@@ -72,6 +75,9 @@ CSV columns: input,label,confidence,score_<label>…,error${valueColumns}${expla
 merge: the parts of every shard into the one output an unsharded run writes (same rows, order,
 columns and known-answers report); exit 2 naming the shards missing, cut short, or run with another
 model, model version, options or inputs.
+feedback export: the inputs people shared with their feedback, under the label or value they gave,
+in the layouts the training scripts read (npm run train -- <model> --extra DIR); DIR must be empty
+unless --force. "ml-forms feedback export --help" says more.
 
 Exit codes: 0 every input predicted, 1 some rows have an error (all other rows written),
 2 usage error, 130 interrupted (Ctrl-C writes the rows done so far; rerun with --resume).
@@ -97,6 +103,11 @@ function io(): Io {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `feedback` has options of its own (--database, --force): it parses them itself.
+  if (argv[0] === 'feedback') {
+    const { feedbackMain } = await import('./feedback');
+    return feedbackMain(argv.slice(1), process.env, process.stdout, process.stderr);
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -142,11 +153,12 @@ async function main(argv: string[]): Promise<number> {
       throw err;
     }
   }
+  if (command === 'feedback') return usage('"feedback" comes first: ml-forms feedback export --out DIR');
   if (command !== 'predict')
     return usage(
       command === undefined
         ? 'missing command: ml-forms predict <model> <input…>'
-        : `unknown command "${command}"; the commands are "predict" and "merge"`,
+        : `unknown command "${command}"; the commands are "predict", "merge" and "feedback export"`,
     );
   const [{ MODELS }, { UsageError }, { ConfigError, loadConfig }, { predictCommand }, { shardSpec }] =
     await Promise.all([
