@@ -22,6 +22,14 @@ writes_model=1
 for a in "${args[@]}"; do
   case "$a" in -h | --help | --select | --tune) writes_model=0 ;; esac
 done
+# What the prediction log compares with (issue 26): the sentiment graph's vocabulary beside each
+# version, and each model's training distributions in its card (training/monitoring-reference.ts).
+# Training rewrites the card, so this runs after every model written.
+monitor() {
+  [ "$writes_model" = 1 ] || return 0
+  if [ "$1" = sentiment ]; then "$PY" training/sentiment_vocabulary.py; fi
+  npx tsx training/monitoring-reference.ts --only "$1" "${data[@]}"
+}
 quantize() {
   local name="$1"
   shift
@@ -30,16 +38,19 @@ quantize() {
   npx tsx training/eval-quantized.ts --only "$name" --card "${data[@]}"
 }
 case "$model" in
-  regression) exec "$PY" training/train_regression.py "$@" ;;
-  malaria)    "$PY" training/train_malaria.py "$@" && quantize malaria ;;
-  sentiment)  "$PY" training/train_sentiment.py "$@" && quantize sentiment --prune 0.4 ;;
+  regression) "$PY" training/train_regression.py "$@" && monitor regression ;;
+  malaria)    "$PY" training/train_malaria.py "$@" && quantize malaria && monitor malaria ;;
+  sentiment)  "$PY" training/train_sentiment.py "$@" && quantize sentiment --prune 0.4 && monitor sentiment ;;
   quantize)   quantize malaria && quantize sentiment --prune 0.4 ;;
   all)
     "$PY" training/train_regression.py "$@"
+    monitor regression
     "$PY" training/train_sentiment.py "$@"
     quantize sentiment --prune 0.4
+    monitor sentiment
     "$PY" training/train_malaria.py "$@"
     quantize malaria
+    monitor malaria
     ;;
   *) echo "usage: npm run train -- <regression|malaria|sentiment|quantize|all> [--data DIR] [--extra DIR]" >&2; exit 2 ;;
 esac
