@@ -75,6 +75,14 @@ const serverUrl = z
     return parsed.href.replace(/\/+$/, '');
   });
 
+/** Where the prediction log lives: a SQLite file (an absolute path) or a Postgres server. The password is never echoed back. */
+const databaseUrl = z
+  .string()
+  .trim()
+  .refine((url) => /^sqlite:\/\/\/./.test(url) || /^postgres(ql)?:\/\/./.test(url), {
+    error: 'must be sqlite:///absolute/path.sqlite or postgres://user:password@host:port/database',
+  });
+
 /** The items of a comma-separated list, trimmed, empty ones dropped. */
 function commaList(raw: string): string[] {
   return raw.split(',').flatMap((s) => (s.trim() === '' ? [] : [s.trim()]));
@@ -249,7 +257,7 @@ const variables = z.object({
    * filesystem is ephemeral); `sqlite:///absolute/path.sqlite`; or `postgres://…` (what Heroku
    * Postgres sets).
    */
-  DATABASE_URL: setting(text),
+  DATABASE_URL: setting(databaseUrl),
   /** The prediction log, feedback and /monitor (default 1; 0: nothing is kept and answers carry no id). */
   PREDICTION_LOG: setting(flag, true),
   /**

@@ -161,7 +161,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!parsed.success) {
     const messages = parsed.error.issues.map((issue) => {
       const name = issue.path[0];
-      return typeof name === 'string' ? `${name} ${issue.message}, got "${env[name]}"` : issue.message;
+      if (typeof name !== 'string') return issue.message;
+      // A database URL may hold a password: only its scheme is echoed.
+      const got = name === 'DATABASE_URL' ? `${/^[a-z][a-z0-9+.-]*:/i.exec(env[name] ?? '')?.[0] ?? ''}…` : env[name];
+      return `${name} ${issue.message}, got "${got}"`;
     });
     throw new ConfigError(messages.join('; '));
   }

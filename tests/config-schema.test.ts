@@ -7,7 +7,7 @@ import { VARIABLES } from '../src/config-schema';
 import { ConfigError, loadConfig } from '../src/config';
 
 /** Variables any text is good for: addresses, folders, tokens, a list of model names. */
-const FREE_TEXT = ['HOST', 'MODELS_DIR', 'METRICS_TOKEN', 'INFERENCE_TOKEN', 'INFERENCE_INLINE'];
+const FREE_TEXT = ['HOST', 'MODELS_DIR', 'METRICS_TOKEN', 'INFERENCE_TOKEN', 'INFERENCE_INLINE', 'ADMIN_TOKEN'];
 
 const whole = (min: number, max: number) => `must be a whole number from ${min} to ${max}`;
 const decimal = (min: number, max: number) => `must be a number from ${min} to ${max}`;
@@ -48,6 +48,11 @@ const BAD: [string, string, string][] = [
   ['ALLOW_NO_TOKEN', 'true', 'must be 0 or 1'],
   ['SHUTDOWN_GRACE_MS', '60001', whole(0, 60_000)],
   ['LOG_LEVEL', 'loud', 'must be fatal, error, warn, info, debug, trace or silent'],
+  ['DATABASE_URL', 'mysql://db/x', 'must be sqlite:///absolute/path.sqlite or postgres://user:password@host:port/database'],
+  ['PREDICTION_LOG', 'on', 'must be 0 or 1'],
+  ['KEEP_INPUTS_MINUTES', '-1', whole(0, 1440)],
+  ['RETENTION_DAYS', '0', whole(1, 3650)],
+  ['FEEDBACK_PER_MINUTE', 'lots', whole(0, 100_000)],
 ];
 
 describe('config schema: bad values', () => {
@@ -57,7 +62,14 @@ describe('config schema: bad values', () => {
 
   it.each(BAD)('%s=%j stops start-up naming the variable, the rule and the value', (name, value, must) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ [name]: value })).toThrow(`${name} ${must}, got "${value}"`);
+    // A database URL's password is never echoed: only its scheme.
+    const got = name === 'DATABASE_URL' ? `${value.slice(0, value.indexOf(':') + 1)}…` : value;
+    expect(() => loadConfig({ [name]: value })).toThrow(`${name} ${must}, got "${got}"`);
+  });
+
+  it('does not echo a bad DATABASE_URL, which may hold a password', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://me:hunter2@db/x' })).toThrow('got "mysql:…"');
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://me:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 
   it('names every bad variable at once, not only the first', () => {

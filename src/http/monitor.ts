@@ -10,7 +10,7 @@ import type { Store } from '../database/types';
 import { formatPercent } from '../core/format';
 import type { ModelCard } from '../predictors/types';
 import type { Registry } from '../predictors/registry';
-import { type BarChart, barChart, binLabels, hourly } from '../monitoring/charts';
+import { type BarChart, barChart, binLabels, binTicks, hourly } from '../monitoring/charts';
 import { DEFAULT_HOURS, type ModelSummary, type Summary, summarize } from '../monitoring/summary';
 import { withDatabase } from '../monitoring/feedback';
 import { type Endpoint, jsonEndpoint } from './endpoint';
@@ -124,10 +124,14 @@ function modelView(name: string, s: ModelSummary, summary: Summary): ModelView {
   const paired = (edges: number[], recent: number[], reference: number[] | undefined, digits: number) => {
     const bins = binLabels(edges, digits);
     return {
-      chart: barChart(bins, [
-        { name: 'recent', values: recent, format: pct },
-        ...(reference === undefined ? [] : [{ name: 'reference', values: reference, format: pct }]),
-      ]),
+      chart: barChart(
+        bins,
+        [
+          { name: 'recent', values: recent, format: pct },
+          ...(reference === undefined ? [] : [{ name: 'reference', values: reference, format: pct }]),
+        ],
+        { ticks: binTicks(edges, digits) },
+      ),
       rows: bins.map((bin, i) => ({ bin, recent: pct(recent[i]), reference: reference === undefined ? '–' : pct(reference[i]) })),
     };
   };

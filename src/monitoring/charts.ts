@@ -20,8 +20,8 @@ export interface BarChart {
   width: number;
   height: number;
   bars: Bar[];
-  /** Labels under the groups, a few of them (every `step`-th), with their x. */
-  ticks: { x: number; text: string }[];
+  /** Labels under the groups, a few of them (every `step`-th), with their x and how they hang from it (the ends stay inside). */
+  ticks: { x: number; text: string; anchor: 'start' | 'middle' | 'end' }[];
   /** The largest value drawn, for the axis' words. */
   max: number;
 }
@@ -38,7 +38,7 @@ const HEIGHT = 120;
 const BOTTOM = 18;
 
 /** Groups of bars, one per label, one bar per series in each group, scaled to the largest value. */
-export function barChart(labels: readonly string[], series: readonly Series[], options: { maxTicks?: number } = {}): BarChart {
+export function barChart(labels: readonly string[], series: readonly Series[], options: { maxTicks?: number; ticks?: readonly string[] } = {}): BarChart {
   const groups = Math.max(1, labels.length);
   const groupWidth = WIDTH / groups;
   const barWidth = Math.max(1, (groupWidth * 0.8) / Math.max(1, series.length));
@@ -61,7 +61,15 @@ export function barChart(labels: readonly string[], series: readonly Series[], o
   });
   const maxTicks = options.maxTicks ?? 6;
   const step = Math.max(1, Math.ceil(labels.length / maxTicks));
-  const ticks = labels.flatMap((text, g) => (g % step === 0 ? [{ x: round(g * groupWidth + groupWidth / 2), text }] : []));
+  // Short tick words where given (a bin's lower edge), else the labels; the first starts at the
+  // left edge of its group, the last ends at the right edge of its own, so none is cut off.
+  const words = options.ticks ?? labels;
+  const chosen = labels.flatMap((_, g) => (g % step === 0 ? [g] : []));
+  const ticks = chosen.map((g, i) => {
+    const anchor = i === 0 ? ('start' as const) : i === chosen.length - 1 && g === labels.length - 1 ? ('end' as const) : ('middle' as const);
+    const x = anchor === 'start' ? g * groupWidth : anchor === 'end' ? (g + 1) * groupWidth : g * groupWidth + groupWidth / 2;
+    return { x: round(x), text: words[g] ?? '', anchor };
+  });
   return { width: WIDTH, height: HEIGHT, bars, ticks, max };
 }
 
@@ -82,4 +90,10 @@ export function hourly(perHour: readonly { hour: number; count: number }[], sinc
 /** A bin's words: "0.50–0.55". */
 export function binLabels(edges: readonly number[], digits = 2): string[] {
   return edges.slice(0, -1).map((lo, i) => `${lo.toFixed(digits)}–${(edges[i + 1] as number).toFixed(digits)}`);
+}
+
+/** A bin's tick under the chart: its lower edge, short ("0.50", "104"). */
+export function binTicks(edges: readonly number[], digits = 2): string[] {
+  const whole = edges.some((e) => Math.abs(e) >= 10);
+  return edges.slice(0, -1).map((lo) => (whole ? String(Math.round(lo)) : lo.toFixed(digits)));
 }

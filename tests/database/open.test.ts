@@ -3,11 +3,11 @@
  * without the password, and nothing contacted or created before the first call.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describeUrl, openStore, parseDatabaseUrl } from '../../src/database/open';
 import { DatabaseUnavailable } from '../../src/database/types';
+import { freePort } from '../helpers/postgres';
 
 const ROOT = '/srv/app';
 
@@ -93,13 +93,4 @@ test('openStore: an unsupported URL is refused before any driver loads', async (
 });
 
 /** A port nothing listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const closedPort = freePort;

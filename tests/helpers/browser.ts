@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config';
 import { cspHeader } from '../../src/http/security';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
+import { type MonitoringParts, startMonitoring } from '../../src/monitoring/setup';
 import { Registry } from '../../src/predictors/registry';
 
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -48,6 +49,8 @@ export interface TestServer {
   base: string;
   port: number;
   registry: Registry;
+  /** The prediction log, feedback and /monitor, when asked for (`monitoring: true`); null otherwise. */
+  monitoring: MonitoringParts | null;
   /** Bytes written to clients so far (headers and bodies, as sent: compressed where it was). */
   bytesSent(): number;
   /** Closes the listener and every open connection, as a server that went away. */
@@ -63,12 +66,23 @@ export async function startTestServer(
     intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
     /** The models' backend: the real models unless a test gives its own (one with a chosen answer, say). */
     backend?: InferenceBackend;
+    /**
+     * The prediction log, feedback and /monitor (issue 26) as server.ts starts them, on the
+     * database `env`'s DATABASE_URL names (give a fresh sqlite:/// file: unset means the
+     * project's data/ file). Off by default.
+     */
+    monitoring?: boolean;
   } = {},
 ): Promise<TestServer> {
+  // A test's log never lands in the project's own data/ml-forms.sqlite.
+  if (options.monitoring === true && (options.env?.DATABASE_URL ?? '') === '') throw new Error('startTestServer: monitoring needs env.DATABASE_URL (a fresh sqlite:/// file)');
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
   const registry = new Registry(options.backend ?? new OnnxBackend(), config.modelsDir, { maxPixels: config.maxImagePixels });
   await registry.load();
-  const app = createApp({ config, registry });
+  const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
+  const monitoring = options.monitoring === true ? await startMonitoring(config, { registry, log: silent }) : null;
+  await monitoring?.modelsLoaded();
+  const app = createApp({ config, registry, monitoring });
   const intercept = options.intercept;
   const server = http.createServer(intercept === undefined ? app : (req, res) => intercept(req, res) || app(req, res));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
@@ -86,11 +100,13 @@ export async function startTestServer(
     base: `http://127.0.0.1:${port}`,
     port,
     registry,
+    monitoring,
     bytesSent: () => [...open].reduce((sum, s) => sum + s.bytesWritten, closedBytes),
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await monitoring?.close();
       await registry.close();
     },
   };
@@ -111,8 +127,21 @@ const CSP = cspHeader();
  * way. Chromium does not hand an intercepted request's uploaded files to the interceptor, so a
  * multipart post is let through untouched (its page is the same template as the others).
  */
-export async function openPage(browser: Browser, url: string, options: { js: boolean; viewport: { width: number; height: number } }): Promise<Tab> {
-  const context = await browser.newContext({ javaScriptEnabled: options.js, viewport: options.viewport });
+export async function openPage(
+  browser: Browser,
+  url: string,
+  options: {
+    js: boolean;
+    viewport: { width: number; height: number };
+    /** HTTP Basic credentials the context answers a challenge with (/monitor's ADMIN_TOKEN). */
+    httpCredentials?: { username: string; password: string };
+  },
+): Promise<Tab> {
+  const context = await browser.newContext({
+    javaScriptEnabled: options.js,
+    viewport: options.viewport,
+    ...(options.httpCredentials === undefined ? {} : { httpCredentials: options.httpCredentials }),
+  });
   await context.route('**/*', async (route) => {
     const request = route.request();
     if (request.resourceType() !== 'document' || /multipart/.test(request.headers()['content-type'] ?? '')) return route.continue();

@@ -36,7 +36,8 @@ function postgresBin(): string | null {
   return null;
 }
 
-function freePort(): Promise<number> {
+/** A port free a moment ago on 127.0.0.1 (nothing listens on it once it resolves). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

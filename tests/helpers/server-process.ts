@@ -1,5 +1,7 @@
 /** Starts server.ts as a real child process (tsx), on a free port, and waits until it is ready. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { sleep } from './async';
 
@@ -19,6 +21,15 @@ const ROOT = path.join(__dirname, '..', '..');
 export const START_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160'];
 
 /**
+ * A prediction log of the server's own, a fresh SQLite file, unless `env` names one (or turns it
+ * off): never the project's data/ml-forms.sqlite.
+ */
+function ownLog(env: Record<string, string>): Record<string, string> {
+  if (env.DATABASE_URL !== undefined || env.PREDICTION_LOG !== undefined) return {};
+  return { DATABASE_URL: `sqlite://${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-server-')), 'log.sqlite')}` };
+}
+
+/**
  * Starts server.ts with `env`; ready once `readyPath` answers 200 (the model tier: /v2/health/ready).
  * On loopback (HOST=127.0.0.1) unless `env` says otherwise: the model tier starts there without
  * INFERENCE_TOKEN. `nodeArgs` go before the script (e.g. START_FLAGS).
@@ -31,7 +42,7 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...ownLog(env), ...env },
   });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
