@@ -21,7 +21,10 @@
  *     processes on loopback against the one-process app: latency added per prediction (p50, p99
  *     at one connection) and image throughput (32 connections), memory of both tiers;
  *  8. what an explanation costs the server (issue 25, bench/explain.ts): CPU per review and per
- *     cell, explained and not, in alternating rounds.
+ *     cell, explained and not, in alternating rounds;
+ *  9. what the prediction log costs (issue 26, bench/logging.ts): form posts, image and review
+ *     predictions with the log on and off (PREDICTION_LOG=0), in alternating rounds: requests/s,
+ *     their ratio, CPU per request, peak PSS of the logging server.
  * Prints markdown tables and writes them to bench/results.md.
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
@@ -41,6 +44,7 @@ import { measureReferences } from './parts/reference';
 import { MODELS_DIR, ONLY, QUICK, SECONDS, benchTargets } from './parts/settings';
 import { splitSection } from './parts/split';
 import { explainSection } from './explain';
+import { loggingSection } from './logging';
 import { report } from './parts/summary';
 
 async function main(): Promise<void> {
@@ -93,12 +97,16 @@ async function main(): Promise<void> {
   // 8. What an explanation costs (issue 25), in alternating rounds.
   const explainOut: string[] = [];
   await explainSection((line = '') => explainOut.push(line), QUICK ? { rounds: 2, requests: 20 } : {});
+  // 9. What the prediction log costs (issue 26), in alternating rounds.
+  const loggingOut: string[] = [];
+  await loggingSection((line = '') => loggingOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.
   const other = { cpu, loadBefore, profiledOne, profiled, designLines, splitOut, splitResult };
   const { targetLines, profileLines } = report(results, references, other, say);
   for (const line of explainOut) say(line);
+  for (const line of loggingOut) say(line);
   if (QUICK) return;
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
   // The docs show this run's numbers: README.md the targets and the profile, bench/README.md all of it.

@@ -104,3 +104,29 @@ describe('Metrics', () => {
     });
   });
 });
+
+describe('the prediction log in /metrics (issue 26)', () => {
+  it('counts logged predictions by model, source and label, their confidence, feedback, drops and drift', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.predictionLogged('sentiment', 'api', 'positive', 0.93);
+    metrics.predictionLogged('sentiment', 'api', 'positive', 0.61);
+    metrics.predictionLogged('sentiment', 'page', 'negative', 0.99);
+    metrics.predictionLogged('regression', 'api', null, null);
+    metrics.feedbackStored('sentiment');
+    metrics.logEntriesDropped(3);
+    metrics.driftComputed({ malaria: { drift: { width: 8.7361, height: null } } });
+    const { text } = await metrics.text();
+    expect(text).toContain('predictions_logged_total{model="sentiment",source="api",label="positive"} 2');
+    expect(text).toContain('predictions_logged_total{model="sentiment",source="page",label="negative"} 1');
+    expect(text).toContain('predictions_logged_total{model="regression",source="api",label=""} 1');
+    expect(text).toContain('prediction_confidence_bucket{le="0.65",model="sentiment"} 1');
+    expect(text).toContain('prediction_confidence_count{model="sentiment"} 3');
+    expect(text).toContain('feedback_total{model="sentiment"} 1');
+    expect(text).toContain('prediction_log_dropped_total 3');
+    expect(text).toContain('input_drift_psi{model="malaria",feature="width"} 8.7361');
+    expect(text).not.toContain('feature="height"');
+    // Scraped again, the counts stay what they are (not added twice).
+    metrics.predictionLogged('sentiment', 'api', 'positive', 0.9);
+    expect((await metrics.text()).text).toContain('predictions_logged_total{model="sentiment",source="api",label="positive"} 3');
+  });
+});

@@ -36,7 +36,7 @@ export interface FeedbackFormSpec {
 export interface FeedbackForm {
   model: string;
   predictionId: string;
-  /** Element ids are the card's name and this prefix, so two forms on one page never share one. */
+  /** Element ids start with this: the card's name (a card shows one result, so one form, at a time). */
   idPrefix: string;
   /** A classifier: one radio per label, the model's own answer unchecked and last. */
   choices: { value: string; id: string; text: string }[];
@@ -59,7 +59,7 @@ export function keptInWords(spec: Pick<FeedbackFormSpec, 'keepMinutes' | 'retent
  * says it was right after all may still pick it).
  */
 export function feedbackForm(spec: FeedbackFormSpec, predictionId: string, predictedLabel?: string): FeedbackForm {
-  const idPrefix = `${spec.model}-feedback-${predictionId.slice(0, 8)}`;
+  const idPrefix = `${spec.model}-feedback`;
   const ordered = [...spec.labels.filter((l) => l !== predictedLabel), ...spec.labels.filter((l) => l === predictedLabel)];
   return {
     model: spec.model,

@@ -75,10 +75,15 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
+const INSERT_PREDICTION = `INSERT OR IGNORE INTO predictions (${PREDICTION_COLUMNS.join(', ')}) VALUES (${placeholders(PREDICTION_COLUMNS.length)})`;
+const INSERT_HELD = 'INSERT OR IGNORE INTO held_inputs (prediction_id, media_type, bytes, expires_at) VALUES (?, ?, ?, ?)';
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly description: string;
   private db: Database.Database | null = null;
+  /** The connection's prepared statements, by SQL: the log's inserts are prepared once, not at every flush. */
+  private statements = new Map<string, Database.Statement>();
   private closed = false;
 
   /** `file` is an absolute path or MEMORY. Nothing is opened until the first call. */
@@ -105,6 +110,16 @@ export class SqliteStore implements Store {
     }
     this.db = db;
     return db;
+  }
+
+  /** A statement of the current connection, prepared at its first use. */
+  private statement(db: Database.Database, sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined || prepared.database !== db) {
+      prepared = db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
   }
 
   /** Runs `fn` on the connection, turning "cannot use the file now" into DatabaseUnavailable. */
@@ -146,12 +161,8 @@ export class SqliteStore implements Store {
     if (predictions.length === 0 && inputs.length === 0) return;
     this.run((db) => {
       // OR IGNORE: a batch retried after a commit whose answer was lost is written once.
-      const line = db.prepare(
-        `INSERT OR IGNORE INTO predictions (${PREDICTION_COLUMNS.join(', ')}) VALUES (${placeholders(PREDICTION_COLUMNS.length)})`,
-      );
-      const held = db.prepare(
-        'INSERT OR IGNORE INTO held_inputs (prediction_id, media_type, bytes, expires_at) VALUES (?, ?, ?, ?)',
-      );
+      const line = this.statement(db, INSERT_PREDICTION);
+      const held = this.statement(db, INSERT_HELD);
       db.transaction(() => {
         for (const p of predictions) line.run(predictionValues(p));
         for (const i of inputs) held.run(i.predictionId, i.mediaType, asBuffer(i.bytes), Math.round(i.expiresAt));

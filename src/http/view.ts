@@ -13,7 +13,7 @@ import type { Config } from '../config';
 import type { ChartTick, LineChart } from '../core/chart';
 import { formatPercent, megabytes } from '../core/format';
 import { explanationView } from '../core/explanation';
-import { FEEDBACK_WORDS, type FeedbackForm, NOTE_MAX_CHARS, feedbackForm } from '../core/feedback';
+import { FEEDBACK_WORDS, NOTE_MAX_CHARS, feedbackForm } from '../core/feedback';
 import { offeredExamples } from './examples';
 import { scoreRows } from '../core/result';
 import { REVIEW_BELOW } from '../batch/table';
@@ -168,7 +168,7 @@ function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition
             focus,
             why,
             picture,
-            feedback: prediction?.id === undefined || deps.feedback == null ? null : feedbackLocals(deps.feedback, common.cards[card], card, prediction),
+            feedback: prediction?.id === undefined || deps.feedback == null ? null : feedbackHtml(page, deps.feedback, common.cards[card], card, prediction),
           });
         return prediction === undefined && !focus ? page.cached(`result ${card}`, render) : render();
       }
@@ -195,15 +195,34 @@ function slotFiller(deps: PageDeps, common: SharedLocals, model: ModelDefinition
   };
 }
 
-/** The locals of views/partials/feedback.ejs: the form under a result that has an id (src/core/feedback.ts). */
-export function feedbackLocals(
+/** Stands for the prediction id while a feedback form is rendered once for a card, a version and an answer. */
+const ID_SLOT = '\u0000prediction-id\u0000';
+const drawnForms = new Map<string, string[]>();
+
+/**
+ * The "Wrong?" form under a result with an id (views/partials/feedback.ejs, from src/core/feedback.ts):
+ * rendered once per card, version and answer with a slot for the id, then only the id changes.
+ */
+export function feedbackHtml(
+  page: PageRenderer,
   settings: { keepMinutes: number; retentionDays: number },
   card: ModelCard | undefined,
   name: FormName,
   prediction: Pick<Prediction, 'id' | 'label'>,
-): { form: FeedbackForm; words: typeof FEEDBACK_WORDS; noteMax: number } {
-  const spec = { model: name, labels: card?.labels ?? [], ...settings };
-  return { form: feedbackForm(spec, prediction.id ?? '', prediction.label), words: FEEDBACK_WORDS, noteMax: NOTE_MAX_CHARS };
+): string {
+  const render = (id: string): string => {
+    const spec = { model: name, labels: card?.labels ?? [], ...settings };
+    return page.render('partials/feedback', { form: feedbackForm(spec, id, prediction.label), words: FEEDBACK_WORDS, noteMax: NOTE_MAX_CHARS });
+  };
+  const id = escapeHtmlBytes(prediction.id ?? '').toString();
+  if (!page.caching) return render(id);
+  const key = `${name} ${card?.version ?? ''} ${prediction.label ?? ''} ${settings.keepMinutes} ${settings.retentionDays}`;
+  let parts = drawnForms.get(key);
+  if (parts === undefined) {
+    parts = render(ID_SLOT).split(ID_SLOT);
+    drawnForms.set(key, parts);
+  }
+  return parts.join(id);
 }
 
 /** The chart's axes as drawn by views/partials/chart-axes.ejs: kept per axes object (chartAxes gives the same one for the same domains). */

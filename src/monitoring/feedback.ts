@@ -4,7 +4,7 @@
  * API (POST /api/feedback) and the page's "Wrong?" form (POST /feedback). Acknowledged only once
  * committed: a 201 survives the process being killed right after.
  */
-import { randomUUID } from 'node:crypto';
+import { orderedId } from './ids';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { NOTE_MAX_CHARS } from '../core/feedback';
@@ -109,7 +109,7 @@ export async function giveFeedback(deps: FeedbackDeps, body: FeedbackBody): Prom
     const right = rightAnswer(deps, prediction, body);
     const note = body.note?.trim() ?? '';
     const record: FeedbackRecord = {
-      id: randomUUID(),
+      id: orderedId(),
       predictionId: prediction.id,
       at: Date.now(),
       model: prediction.model,

@@ -5,7 +5,7 @@
  * it with their feedback. Queueing is an array push: the batched writer (src/database/writer.ts)
  * writes off the request path, and a database that is down costs the answer nothing.
  */
-import { randomUUID } from 'node:crypto';
+import { orderedId } from './ids';
 import type { HeldInput, PredictionRecord, Source } from '../database/types';
 import type { Prediction } from '../predictors/types';
 
@@ -66,8 +66,8 @@ export class PredictionRecorder {
 
   /** The answer with its id first (so it reads first in the JSON), its log line queued. */
   record<P extends Prediction>(prediction: P, context: RecordContext): Recorded<P> {
-    const id = randomUUID();
     const at = Date.now();
+    const id = orderedId(at);
     const { features } = context;
     const record: PredictionRecord = {
       id,

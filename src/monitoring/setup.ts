@@ -19,7 +19,7 @@ import { PredictionRecorder } from './recorder';
 import { summarize } from './summary';
 
 /** The writer's flush interval: also how long feedback waits for another process's log (src/monitoring/feedback.ts). */
-export const FLUSH_MS = 200;
+export const FLUSH_MS = 100;
 /** How often held inputs past their time and old log lines are deleted. */
 const SWEEP_MS = 60_000;
 /** How often /metrics' drift gauges are computed again (the monitoring page also sets them). */
