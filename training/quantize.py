@@ -160,11 +160,13 @@ def codebook(table):
     return codes, book
 
 
-def prune_sentiment(model, fraction, data_dir, by):
+def prune_sentiment(model, fraction, data_dir, by, extra_dir=None):
     """Drops the `fraction` of the n-grams with the smallest |w·r| (their whole term in the logit,
     dot and norm) and rebuilds the cuckoo table for the rest (sentiment_graph.Table, same load).
     The table stores no keys: they are found again by running the training split's reviews
-    through the graph's Python twins and looking each n-gram key up in the float table."""
+    through the graph's Python twins and looking each n-gram key up in the float table. With
+    `extra_dir` (npm run train -- sentiment --extra DIR), its reviews were trained on too: they are
+    part of the training split here as well."""
     import sentiment_graph as sg
     from common import validation_ids
     from train_sentiment import load_reviews
@@ -176,6 +178,10 @@ def prune_sentiment(model, fraction, data_dir, by):
     old = types.SimpleNamespace(n_slots=len(inits["fingerprints"]) - 1, fingerprints=inits["fingerprints"])
     rows, _ = load_reviews(data_dir)
     held = validation_ids((r["id"], r["label"]) for r in rows)
+    if extra_dir is not None:
+        from sentiment_data import load_extra_reviews
+        from sentiment_features import LABELS
+        rows = rows + load_extra_reviews(extra_dir, LABELS)
     keys, df = np.unique(np.concatenate([np.unique(sg.ngram_keys(sg.word_ids(sg.tokenize(r["text"]), index), len(index)))
                                          for r in rows if r["id"] not in held]), return_counts=True)
     slots = sg.lookup(old, keys)
@@ -294,13 +300,14 @@ def main():
     ap.add_argument("--prune-by", choices=["weight", "use"], default="use",
                     help="rank n-grams by |w·r| (weight) or |w·r| × training reviews containing them (use)")
     ap.add_argument("--data", default=DEFAULT_DATA, help="with --prune: the IMDB data (as train_sentiment.py)")
+    ap.add_argument("--extra", help="with --prune: the feedback export the float version was also trained on (as train_sentiment.py)")
     args = ap.parse_args()
     src = args.src or float_path(args.model)
     model = onnx.load(src)
     if args.model == "malaria":
         report = quantize_malaria(model)
     else:
-        report = prune_sentiment(model, args.prune, args.data, args.prune_by) if args.prune > 0 else []
+        report = prune_sentiment(model, args.prune, args.data, args.prune_by, args.extra) if args.prune > 0 else []
         report += quantize_sentiment(model)
     model.producer_name = "ml-forms training/quantize.py"
     added = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]

@@ -11,11 +11,14 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 model="${1:-}"
 shift || true
-# --data DIR, if given, for the quantize step (sentiment's pruning reads the training reviews).
+# --data DIR and --extra DIR, if given, for the quantize step (sentiment's pruning reads the
+# training reviews, the feedback export's among them).
 data=()
+extra=()
 args=("$@")
 for i in "${!args[@]}"; do
   if [[ "${args[$i]}" == "--data" ]]; then data=(--data "${args[$((i + 1))]}"); fi
+  if [[ "${args[$i]}" == "--extra" ]]; then extra=(--extra "${args[$((i + 1))]}"); fi
 done
 # A run that writes no model (--help, --select, --tune) has nothing to quantize.
 writes_model=1
@@ -34,7 +37,7 @@ quantize() {
   local name="$1"
   shift
   [ "$writes_model" = 1 ] || [ "$model" = quantize ] || return 0
-  "$PY" training/quantize.py --model "$name" "$@" "${data[@]}"
+  "$PY" training/quantize.py --model "$name" "$@" "${data[@]}" "${extra[@]}"
   npx tsx training/eval-quantized.ts --only "$name" --card "${data[@]}"
 }
 case "$model" in
