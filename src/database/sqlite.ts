@@ -12,7 +12,7 @@
  * acknowledged one survives the machine losing power too. It is rare (a person pressing a button),
  * so its fsync costs nothing that matters.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -73,6 +73,23 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * The folder and any missing parents, one level at a time from the nearest that exists. Node's
+ * recursive mkdirSync never returns under /proc (a folder there can neither exist nor be made), so
+ * a DATABASE_URL pointing there hung the start with nothing logged.
+ */
+function makeFolders(folder: string): void {
+  const missing: string[] = [];
+  let at = folder;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const dir of missing) mkdirSync(dir);
+}
+
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 const INSERT_PREDICTION = `INSERT OR IGNORE INTO predictions (${PREDICTION_COLUMNS.join(', ')}) VALUES (${placeholders(PREDICTION_COLUMNS.length)})`;
@@ -98,7 +115,7 @@ export class SqliteStore implements Store {
   private connection(): Database.Database {
     if (this.db) return this.db;
     if (this.closed) throw new Error('SqliteStore used after close()');
-    if (this.file !== MEMORY) mkdirSync(path.dirname(this.file), { recursive: true });
+    if (this.file !== MEMORY) makeFolders(path.dirname(this.file));
     const db = new Database(this.file, { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma('journal_mode = WAL');
