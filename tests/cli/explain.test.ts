@@ -33,6 +33,9 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 let explained: Awaited<ReturnType<typeof runCli>>;
 let plain: Awaited<ReturnType<typeof runCli>>;
 const at = (...parts: string[]): string => path.join(dir, ...parts);
+/** The real command on the test's reviews file, ids from its `id` field, with `args` after. */
+const predictReviews = (...args: string[]): ReturnType<typeof runCli> =>
+  runCli(['predict', 'sentiment', reviews, '--id-field', 'id', ...args]);
 const review = (id: string): string => REVIEWS.find((r) => r.id === id.replace(/^'/, ''))?.review ?? '';
 
 /** The API's answer for one review, with ?explain=1. */
@@ -54,8 +57,8 @@ beforeAll(async () => {
   fs.writeFileSync(reviews, REVIEWS.map((r) => JSON.stringify(r) + '\n').join(''));
   app = await buildApp({ backend: realBackend() });
   [explained, plain] = await Promise.all([
-    runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--explain', '--quiet', '--concurrency', '1']),
-    runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--quiet', '--concurrency', '1']),
+    predictReviews('--explain', '--quiet', '--concurrency', '1'),
+    predictReviews('--quiet', '--concurrency', '1'),
   ]);
 });
 
@@ -97,16 +100,7 @@ describe('ml-forms predict sentiment --explain (CSV)', () => {
   });
 
   it('writes the same bytes with worker threads as in this thread', async () => {
-    const workers = await runCli([
-      'predict',
-      'sentiment',
-      reviews,
-      '--id-field',
-      'id',
-      '--explain',
-      '--concurrency',
-      '2',
-    ]);
+    const workers = await predictReviews('--explain', '--concurrency', '2');
     expect(workers.stderr).toMatch(/2 worker threads/);
     expect(workers.code).toBe(1);
     expect(workers.stdout).toBe(explained.stdout);
@@ -116,17 +110,7 @@ describe('ml-forms predict sentiment --explain (CSV)', () => {
 describe('ml-forms predict sentiment --explain --out FILE.jsonl', () => {
   it("gives each prediction the API's explanation object; an error row has none", async () => {
     const out = at('explained.jsonl');
-    const run = await runCli([
-      'predict',
-      'sentiment',
-      reviews,
-      '--id-field',
-      'id',
-      '--explain',
-      '--out',
-      out,
-      '--quiet',
-    ]);
+    const run = await predictReviews('--explain', '--out', out, '--quiet');
     expect(run.code).toBe(1);
     const records = fs
       .readFileSync(out, 'utf8')
@@ -156,7 +140,7 @@ describe('without --explain', () => {
 
   it('writes JSON Lines records without explanation', async () => {
     const out = at('plain.jsonl');
-    await runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--out', out, '--quiet']);
+    await predictReviews('--out', out, '--quiet');
     const records = fs
       .readFileSync(out, 'utf8')
       .trimEnd()
@@ -185,7 +169,7 @@ describe('--explain --url: the inputs sent to the JSON API with ?explain=1', () 
 
   it('writes the same bytes as the in-process run, having asked for the explanations', async () => {
     asked.length = 0;
-    const remote = await runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--explain', '--url', url]);
+    const remote = await predictReviews('--explain', '--url', url);
     expect(remote.stderr).toMatch(/the JSON API at http:\/\/127\.0\.0\.1/);
     expect(remote.stdout).toBe(explained.stdout);
     expect(remote.code).toBe(1);
@@ -196,7 +180,7 @@ describe('--explain --url: the inputs sent to the JSON API with ?explain=1', () 
 
   it('without --explain asks for none and writes what the in-process run writes', async () => {
     asked.length = 0;
-    const remote = await runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--url', url, '--quiet']);
+    const remote = await predictReviews('--url', url, '--quiet');
     expect(remote.stdout).toBe(plain.stdout);
     expect(new Set(asked.filter((a) => a.startsWith('POST')))).toEqual(new Set(['POST /api/predict/sentiment']));
   });
@@ -239,9 +223,9 @@ describe('--explain --url: the inputs sent to the JSON API with ?explain=1', () 
 describe('--resume does not mix rows written with and without --explain', () => {
   /** Runs --resume on `file` (written with `first`), expecting a refusal that leaves it as it was. */
   async function refusedResume(file: string, first: string[], then: string[], expected: RegExp): Promise<void> {
-    await runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--out', file, '--quiet', ...first]);
+    await predictReviews('--out', file, '--quiet', ...first);
     const before = fs.readFileSync(file);
-    const run = await runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--out', file, '--resume', ...then]);
+    const run = await predictReviews('--out', file, '--resume', ...then);
     expect(run.stderr).toMatch(expected);
     expect(run.code).toBe(2);
     expect(fs.readFileSync(file)).toEqual(before);
@@ -260,17 +244,7 @@ describe('--resume does not mix rows written with and without --explain', () => 
     const file = at('cut.csv');
     const lines = explained.stdout.split('\n');
     fs.writeFileSync(file, lines.slice(0, 3).join('\n') + '\n' + (lines[3] ?? '').slice(0, 20)); // two rows, a third cut
-    const run = await runCli([
-      'predict',
-      'sentiment',
-      reviews,
-      '--id-field',
-      'id',
-      '--out',
-      file,
-      '--resume',
-      '--explain',
-    ]);
+    const run = await predictReviews('--out', file, '--resume', '--explain');
     expect(run.stderr).toMatch(/2 already there/);
     expect(fs.readFileSync(file, 'utf8')).toBe(explained.stdout);
   });
@@ -280,22 +254,7 @@ describe('shards: parts run with --explain merge into the explained output; mixe
   it('merges explained parts into the unsharded --explain output', async () => {
     const out = at('sharded.csv');
     const runs = await Promise.all(
-      [0, 1].map((i) =>
-        runCli([
-          'predict',
-          'sentiment',
-          reviews,
-          '--id-field',
-          'id',
-          '--explain',
-          '--out',
-          out,
-          '--shard',
-          `${i}/2`,
-          '--concurrency',
-          '1',
-        ]),
-      ),
+      [0, 1].map((i) => predictReviews('--explain', '--out', out, '--shard', `${i}/2`, '--concurrency', '1')),
     );
     expect(runs.map((r) => r.stderr).join('')).not.toMatch(/no part was written/);
     const merged = await runCli([
@@ -310,20 +269,8 @@ describe('shards: parts run with --explain merge into the explained output; mixe
   it('refuses parts run with and without --explain, exit 2, nothing written', async () => {
     const out = at('mixed.csv');
     await Promise.all([
-      runCli([
-        'predict',
-        'sentiment',
-        reviews,
-        '--id-field',
-        'id',
-        '--explain',
-        '--out',
-        out,
-        '--shard',
-        '0/2',
-        '--quiet',
-      ]),
-      runCli(['predict', 'sentiment', reviews, '--id-field', 'id', '--out', out, '--shard', '1/2', '--quiet']),
+      predictReviews('--explain', '--out', out, '--shard', '0/2', '--quiet'),
+      predictReviews('--out', out, '--shard', '1/2', '--quiet'),
     ]);
     const target = at('mixed-merged.csv');
     const run = await runCli([
