@@ -6,13 +6,10 @@
  */
 import type { Request } from 'express';
 import { SOURCE_HEADER, type Source } from '../database/types';
-import { sniffImageFormat } from '../image-header';
-import type { RgbImage } from '../image-header';
-import { type ModelDefinition, type ImagePredictor, mainField } from '../models/model';
-import type { PredictionRecorder } from '../monitoring/recorder';
-import { textInput } from '../monitoring/recorder';
+import { type RgbImage, sniffImageFormat } from '../image-header';
+import type { ImagePredictor } from '../models/model';
+import { type PredictionRecorder, textInput } from '../monitoring/recorder';
 import type { PredictOptions, Prediction } from '../predictors/types';
-import { inputLimits, type Config } from '../config';
 
 /** Where a request came from: `usual` (the page, the API), or `batch` when the batch command says so (--url). */
 export function sourceOf(req: Request | undefined, usual: Source): Source {
@@ -38,16 +35,15 @@ export function recordFields<P extends Prediction>(
   recorder: PredictionRecorder | undefined,
   req: Request | undefined,
   usual: Source,
-  model: ModelDefinition,
-  config: Pick<Config, 'maxReviewChars'>,
+  /** The model, and the field its input is held as (its form's first: the route's `Object.keys(fields)[0]`). */
+  model: { name: string; field: string | undefined },
   parsed: Record<string, unknown>,
   modelInput: unknown,
   prediction: P,
 ): P | ({ id: string } & P) {
   // No request: the API document's examples (src/http/endpoint.ts), which are not predictions anyone asked for.
   if (recorder === undefined || req === undefined) return prediction;
-  const field = mainField(model, inputLimits(config));
-  const value = field === null ? undefined : parsed[field];
+  const value = model.field === undefined ? undefined : parsed[model.field];
   return recorder.record(prediction, {
     source: sourceOf(req, usual),
     started: startedOf(req),

@@ -77,6 +77,8 @@ export function pageRoutes(deps: RouteDeps): Router {
     const { name, input } = model;
     if (input.kind === 'fields') {
       const fields = input.fields(inputLimits(config));
+      // The field a prediction's input is held as (the form's first), worked out once.
+      const held = { name, field: Object.keys(fields)[0] };
       /** Predict from a model's form of fields. @route POST /predict/<name> */
       router.post(`/predict/${name}`, form(fields), ...guards(deps), async (req, res) => {
         // A single answer on the page says why by default (?explain=0 turns it off).
@@ -84,7 +86,7 @@ export function pageRoutes(deps: RouteDeps): Router {
         const parsed = parseFields(fields, req.body);
         const modelInput = input.toInput(parsed);
         const answer = await registry.get(name).predict(modelInput, { explain });
-        const prediction = recordFields(deps.recorder, req, 'page', model, config, parsed, modelInput, answer);
+        const prediction = recordFields(deps.recorder, req, 'page', held, parsed, modelInput, answer);
         renderPage(req, res, deps, { results: { [name]: prediction }, inputs: keptInputs(req, model, config), active: name });
       });
     } else {
@@ -172,6 +174,7 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
   const fields = fieldsOf(model, config);
   if (model.input.kind === 'fields' && fields !== null) {
     const { toInput, errorSteps } = model.input;
+    const held = { name, field: Object.keys(fields)[0] };
     return jsonEndpoint({
       ...common,
       ...explainQuery(model),
@@ -180,7 +183,7 @@ function predictEndpoint(deps: RouteDeps, model: ModelDefinition): Endpoint {
       answer: async (parsed, req) => {
         const modelInput = toInput(parsed);
         const prediction = await registry.get(name).predict(modelInput, predictOptions(req));
-        return recordFields(deps.recorder, req, 'api', model, config, parsed, modelInput, prediction);
+        return recordFields(deps.recorder, req, 'api', held, parsed, modelInput, prediction);
       },
       examples: () => api.examples,
     });
