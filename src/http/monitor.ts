@@ -8,10 +8,9 @@ import { z } from 'zod';
 import { AppError } from '../errors';
 import type { Store } from '../database/types';
 import { formatPercent } from '../core/format';
-import type { ModelCard } from '../predictors/types';
 import type { Registry } from '../predictors/registry';
 import { type BarChart, barChart, binLabels, binTicks, hourly } from '../monitoring/charts';
-import { DEFAULT_HOURS, type ModelSummary, type Summary, summarize } from '../monitoring/summary';
+import { DEFAULT_HOURS, type ModelSummary, type Summary, servedModels, summarize } from '../monitoring/summary';
 import { withDatabase } from '../monitoring/feedback';
 import { type Endpoint, jsonEndpoint } from './endpoint';
 import type { PageRenderer } from './page';
@@ -41,17 +40,9 @@ export function hoursOf(req: Request | undefined): number {
   return hours;
 }
 
-/** Every loaded model with its card. */
-function served(registry: Registry): { definition: NonNullable<ReturnType<Registry['definition']>>; card: ModelCard }[] {
-  return registry.cards().flatMap((card) => {
-    const definition = registry.definition(card.name);
-    return definition === undefined ? [] : [{ definition, card }];
-  });
-}
-
 async function summaryFor(deps: MonitorDeps, req: Request | undefined): Promise<Summary> {
   const hours = hoursOf(req);
-  const summary = await withDatabase(() => summarize(deps.store, served(deps.registry), hours));
+  const summary = await withDatabase(() => summarize(deps.store, servedModels(deps.registry), hours));
   deps.onSummary?.(summary);
   return summary;
 }

@@ -16,7 +16,7 @@ import type { Registry } from '../predictors/registry';
 import type { FeedbackDeps } from './feedback';
 import { type Describer, loadDescriber } from './features';
 import { PredictionRecorder } from './recorder';
-import { summarize } from './summary';
+import { DEFAULT_HOURS, servedModels, summarize } from './summary';
 
 /** The writer's flush interval: also how long feedback waits for another process's log (src/monitoring/feedback.ts). */
 export const FLUSH_MS = 100;
@@ -88,11 +88,7 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
   if (metrics !== undefined) {
     every(DRIFT_MS, async () => {
       if (!registry.ready) return;
-      const models = registry.cards().flatMap((card) => {
-        const definition = registry.definition(card.name);
-        return definition === undefined ? [] : [{ definition, card }];
-      });
-      metrics.driftComputed((await summarize(store, models, 24)).models);
+      metrics.driftComputed((await summarize(store, servedModels(registry), DEFAULT_HOURS)).models);
     });
   }
   log.info({ database: store.description }, `prediction log on ${store.kind === 'sqlite' ? 'SQLite' : 'Postgres'} (${describeUrl(config.databaseUrl)})`);

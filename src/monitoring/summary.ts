@@ -9,6 +9,7 @@
 import { type Reference, type SplitReference, DRIFT_THRESHOLD, cardMonitoring, confidenceHistogram, drift, proportions } from '../core/drift';
 import type { ModelCounts, Store } from '../database/types';
 import type { ModelDefinition, MonitoredFeature } from '../models/model';
+import type { Registry } from '../predictors/registry';
 import type { ModelCard } from '../predictors/types';
 
 /** Predictions read for the histogram and drift: the latest of the window. */
@@ -90,6 +91,14 @@ async function summarizeModel(store: Store, definition: ModelDefinition, card: M
     drift: Object.fromEntries(features.map((f) => [f.name, f.psi])),
     features,
   };
+}
+
+/** The models a registry serves now, each with its definition and the card of its served version. */
+export function servedModels(registry: Pick<Registry, 'cards' | 'definition'>): { definition: ModelDefinition; card: ModelCard }[] {
+  return registry.cards().flatMap((card) => {
+    const definition = registry.definition(card.name);
+    return definition === undefined ? [] : [{ definition, card }];
+  });
 }
 
 /** Every model's figures over the last `hours`. */
