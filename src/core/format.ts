@@ -38,3 +38,13 @@ export function sizeText(bytes: number): string {
 export function megabytes(bytes: number): number {
   return Math.round((bytes / (1024 * 1024)) * 10) / 10;
 }
+
+/**
+ * A number field's value as the API's example shows it ({"x": 5}) when it is a plain decimal;
+ * otherwise the text, so the server's message is the one a form post would get (the page script's
+ * JSON bodies and the server's reading of the feedback form alike).
+ */
+export function numberValue(text: string): number | string {
+  const t = text.trim();
+  return t.length <= 64 && DECIMAL.test(t) && Number.isFinite(Number(t)) ? Number(t) : text;
+}

@@ -9,6 +9,7 @@ import express, { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { NOTE_MAX_CHARS, feedbackDone } from '../core/feedback';
+import { numberValue } from '../core/format';
 import { FeedbackAnswerSchema, FeedbackBodySchema, type FeedbackBody, type FeedbackDeps, giveFeedback, withDatabase } from '../monitoring/feedback';
 import { type Endpoint, CODE_AND_MESSAGE_ERRORS, formParser, replyEndpoint } from './endpoint';
 import { type PageDeps, renderPage } from './view';
@@ -39,7 +40,7 @@ function fromForm(body: Record<string, unknown> | undefined): unknown {
     prediction_id: text('prediction_id') ?? '',
     ...(text('label') === undefined ? {} : { label: text('label') }),
     // A number as typed: "1,5" and other non-numbers are refused by the schema as not a number.
-    ...(value === undefined || value === '' ? {} : { value: /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : value }),
+    ...(value === undefined || value === '' ? {} : { value: numberValue(value) }),
     ...(note === undefined || note.trim() === '' ? {} : { note }),
     share_input: text('share_input') === '1' || text('share_input') === 'on',
   };

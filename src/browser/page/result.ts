@@ -5,7 +5,6 @@
  * (views/partials/error.ejs), the busy state and the active card. All text goes through
  * textContent: nothing is built as HTML from an answer or from user input.
  */
-import { DECIMAL } from '../../core/format';
 import { COMPUTED } from '../../core/messages';
 import { scoreRows } from '../../core/result';
 import type { Engine } from '../engine';
@@ -76,14 +75,8 @@ export function fieldOf(form: HTMLFormElement): HTMLInputElement | HTMLTextAreaE
   return form.querySelector<HTMLInputElement | HTMLTextAreaElement>('input[name], textarea[name]');
 }
 
-/**
- * A number field's value as the API's example shows it ({"x": 5}) when it is a plain decimal;
- * otherwise the text, so the server's message is the one a form post would get.
- */
-export function numberValue(text: string): number | string {
-  const t = text.trim();
-  return t.length <= 64 && DECIMAL.test(t) && Number.isFinite(Number(t)) ? Number(t) : text;
-}
+
+export { numberValue } from '../../core/format';
 
 export function showError(form: HTMLFormElement, message: string): void {
   const box = byId(`${form.dataset.model ?? ''}-error`);
