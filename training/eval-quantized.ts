@@ -30,7 +30,7 @@ import { arg, dataDir, flag } from './args';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
 import { type GraphFigures, type QuantizedFigures, q8Version, writeQuantizedCard } from './quantized-card';
-import { idsDigest, type Labelled, validationIds } from './split';
+import { type Labelled, checkValidationDigest, validationIds } from './split';
 
 const ROOT = path.join(__dirname, '..');
 const BARS = { accuracyPoints: 0.3, sameLabel: 0.99, ece: 0.02, sizeRatio: 0.4 };
@@ -87,8 +87,7 @@ function validation<T extends Labelled>(card: Card, all: T[], limit: number | un
   const held = validationIds(all);
   const items = all.filter((it) => held.has(it.id));
   if (limit === undefined || limit >= items.length) {
-    const digest = idsDigest(held);
-    if (digest !== card.data.validation_ids_sha256) throw new Error(`${card.name}: the validation split is not the card's`);
+    checkValidationDigest(card, held);
     return { items, full: true };
   }
   return { items: Array.from({ length: limit }, (_, i) => items[Math.floor((i * items.length) / limit)]!), full: false };

@@ -40,15 +40,11 @@ import { arg, dataDir, flag } from './args';
 import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
-import { idsDigest, type Labelled, validationIds } from './split';
+import { type Labelled, cardValidationIds } from './split';
 
 /** The training and validation items of `items` by the card's split, checked against the card's validation digest. */
 function splitOf<T extends Labelled>(card: ModelCard, items: T[]): { training: T[]; validation: T[] } {
-  const held = validationIds(items);
-  const digest = idsDigest(held);
-  if (digest !== card.data.validation_ids_sha256) {
-    throw new Error(`${card.name}: the validation split here (${digest.slice(0, 12)}…) is not the card's`);
-  }
+  const held = cardValidationIds(card, items);
   return { training: items.filter((i) => !held.has(i.id)), validation: items.filter((i) => held.has(i.id)) };
 }
 

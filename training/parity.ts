@@ -31,7 +31,7 @@ import { forEach } from './for-each';
 import { readReviews } from './imdb-data';
 import { findCellImages } from './malaria-data';
 import { Q8Check } from './parity-q8';
-import { idsDigest, type Labelled, validationIds } from './split';
+import { type Labelled, cardValidationIds } from './split';
 
 /** The card rounds accuracy to 4 decimals: anything beyond half a unit of that is a real difference. */
 const TOLERANCE_POINTS = 0.005;
@@ -72,15 +72,6 @@ interface Outcome {
   note: string;
 }
 
-function checkDigest(card: ModelCard, ids: Set<string>): void {
-  const expected = card.data.validation_ids_sha256;
-  const actual = idsDigest(ids);
-  if (expected !== actual) {
-    throw new Error(
-      `${card.name}: the validation split here (${actual.slice(0, 12)}…) is not the card's (${String(expected).slice(0, 12)}…)`,
-    );
-  }
-}
 
 /**
  * Recomputes the held-out split of `items`, checks it is the one the card was measured on, runs
@@ -93,8 +84,7 @@ async function heldOutAccuracy<T extends Labelled>(
   predict: (item: T) => Promise<Prediction>,
   note: string,
 ): Promise<Outcome> {
-  const held = validationIds(items);
-  checkDigest(card, held);
+  const held = cardValidationIds(card, items);
   const validation = items.filter((item) => held.has(item.id));
   let correct = 0;
   await forEach(

@@ -40,3 +40,19 @@ export function validationIds<T extends Labelled>(items: T[], fraction = VALIDAT
 export function idsDigest(ids: Iterable<string>): string {
   return createHash('sha256').update([...ids].sort().join('\n')).digest('hex');
 }
+
+/** Stops unless `held` is the validation split `card` was measured on (its `data.validation_ids_sha256`). */
+export function checkValidationDigest(card: { name: string; data: { validation_ids_sha256?: unknown } }, held: Iterable<string>): void {
+  const actual = idsDigest(held);
+  const expected = card.data.validation_ids_sha256;
+  if (expected !== actual) {
+    throw new Error(`${card.name}: the validation split here (${actual.slice(0, 12)}…) is not the card's (${String(expected).slice(0, 12)}…)`);
+  }
+}
+
+/** The validation ids of `items`, checked to be the split `card` was measured on: a figure on another split would not compare. */
+export function cardValidationIds<T extends Labelled>(card: { name: string; data: { validation_ids_sha256?: unknown } }, items: T[]): Set<string> {
+  const held = validationIds(items);
+  checkValidationDigest(card, held);
+  return held;
+}
