@@ -18,6 +18,6 @@ export {
   startProcess,
   startScript,
 } from './servers';
-export { type Row, type Target, multipart, requireWrk, responseBytes, warm, wrk } from './load';
+export { type Row, type Target, answerOf, multipart, requireWrk, responseBytes, warm, wrk } from './load';
 export { bestImageLimit, findRealCell, imageLimit, syntheticCell } from './images';
 export { PYTHON, fitFlaskModel, flaskPageTemplate, startFlask, statementOf } from './walkthrough';

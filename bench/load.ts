@@ -130,23 +130,22 @@ export function multipart(
   };
 }
 
-/** Bytes of the body that `target` answers with (the floors answer a page just as long). */
-export function responseBytes(base: string, target: Target): Promise<number> {
+/** One request of `target`, on a connection of its own: the status and the whole body. */
+export function answerOf(base: string, target: Target): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      base + target.path,
-      { method: target.method, headers: target.headers, agent: false },
-      (res) => {
-        let n = 0;
-        res.on('data', (c: Buffer) => (n += c.length));
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(n)
-            : reject(new Error(`${target.method} ${target.path} answered ${res.statusCode}`)),
-        );
-      },
-    );
+    const req = http.request(base + target.path, { method: target.method, headers: target.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
     req.on('error', reject);
     req.end(target.body);
   });
+}
+
+/** Bytes of the body that `target` answers with (the floors answer a page just as long). */
+export async function responseBytes(base: string, target: Target): Promise<number> {
+  const { status, body } = await answerOf(base, target);
+  if (status !== 200) throw new Error(`${target.method} ${target.path} answered ${status}`);
+  return body.length;
 }

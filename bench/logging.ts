@@ -24,7 +24,6 @@
  * counters, from /metrics), so a log that silently fell behind shows.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,6 +34,7 @@ import {
   ROOT,
   type Row,
   type Target,
+  answerOf,
   buildIfStale,
   get,
   mb,
@@ -94,22 +94,6 @@ async function loads(): Promise<{ loads: Load[]; cellNote: string }> {
   };
 }
 
-function post(base: string, target: Target): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      base + target.path,
-      { method: target.method, headers: target.headers, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(target.body);
-  });
-}
 
 /**
  * Fails unless every load answers 200 on both servers, with a prediction id from the logging one
@@ -123,7 +107,8 @@ async function checkSwitch(on: Proc, off: Proc, all: Load[]): Promise<void> {
       [on, true],
       [off, false],
     ] as const) {
-      const res = await post(server.base, target);
+      const answered = await answerOf(server.base, target);
+      const res = { status: answered.status, body: answered.body.toString('utf8') };
       if (res.status !== 200) throw new Error(`${server.name}, ${name}: ${res.status} ${res.body.slice(0, 300)}`);
       if (hasId(res.body) !== expected)
         throw new Error(`${server.name}, ${name}: the answer ${expected ? 'carries no' : 'carries a'} prediction id`);
