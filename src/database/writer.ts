@@ -25,11 +25,21 @@ export interface LogWriterOptions {
   log?: Logger;
   /** Told how many entries were just dropped (a metric's counter). */
   onDrop?: (n: number) => void;
+  /**
+   * Finishes an entry off the request path, once, before it is written: given what `add` was
+   * handed as `later` (the recorder works out the input's numbers from it here). Called for the
+   * entries waiting at every tick, in a loop over all of them: the work of a hundred requests
+   * back to back, its tables still in the CPU's caches, instead of a cold lookup in each request.
+   */
+  complete?: (record: PredictionRecord, later: unknown) => void;
 }
 
 interface Entry {
   record: PredictionRecord;
   input: HeldInput | undefined;
+  /** For `complete`; undefined once it ran. */
+  later: unknown;
+  done: boolean;
   /** Held input bytes, counted against maxPendingBytes. */
   bytes: number;
 }
@@ -45,6 +55,7 @@ export class LogWriter {
   private readonly closeTimeoutMs: number;
   private readonly log: Logger | undefined;
   private readonly onDrop: ((n: number) => void) | undefined;
+  private readonly complete: ((record: PredictionRecord, later: unknown) => void) | undefined;
 
   private pending: Entry[] = [];
   private pendingBytes = 0;
@@ -72,6 +83,7 @@ export class LogWriter {
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
     this.log = options.log;
     this.onDrop = options.onDrop;
+    this.complete = options.complete;
     // One timer for both the flush interval and the retries; unref'd, so it never keeps the process alive.
     this.timer = setInterval(() => this.tick(), Math.min(this.flushMs, this.retryMs));
     this.timer.unref();
@@ -92,15 +104,18 @@ export class LogWriter {
     return this.pending.length;
   }
 
-  /** Queues a log line and, optionally, its held input. Never throws, never waits: it is on the request path. */
-  add(record: PredictionRecord, input?: HeldInput): void {
+  /**
+   * Queues a log line and, optionally, its held input and what `complete` finishes it from. Never
+   * throws, never waits: it is on the request path.
+   */
+  add(record: PredictionRecord, input?: HeldInput, later?: unknown): void {
     try {
       if (this.closed) {
         this.drop(1);
         return;
       }
       const bytes = input?.bytes.byteLength ?? 0;
-      this.pending.push({ record, input, bytes });
+      this.pending.push({ record, input, bytes, later, done: this.complete === undefined });
       this.pendingBytes += bytes;
       this.enforceBounds();
       // A full batch is written right away, but never on the caller's stack: SQLite writes synchronously.
@@ -156,6 +171,8 @@ export class LogWriter {
   }
 
   private tick(): void {
+    // Even while the database is down: what `later` holds is then released, not kept for the outage.
+    this.completeAll(this.pending);
     if (this.draining || this.pending.length === 0) return;
     if (this.outage && Date.now() - this.lastFailure < this.retryMs) return;
     void this.drain();
@@ -173,6 +190,7 @@ export class LogWriter {
       const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
       this.pendingBytes -= bytes;
       this.inFlight = { entries: batch.length, bytes };
+      this.completeAll(batch);
       try {
         const inputs: HeldInput[] = [];
         for (const e of batch) if (e.input) inputs.push(e.input);
@@ -199,6 +217,22 @@ export class LogWriter {
       }
     }
     return null;
+  }
+
+  /** Runs `complete` on the entries that have not had it; one that throws (a bug) leaves its line as it was. */
+  private completeAll(entries: readonly Entry[]): void {
+    if (this.complete === undefined) return;
+    for (const e of entries) {
+      if (e.done) continue;
+      e.done = true;
+      const later = e.later;
+      e.later = undefined;
+      try {
+        this.complete(e.record, later);
+      } catch {
+        // The line is written without what `complete` would have added.
+      }
+    }
   }
 
   private failed(err: DatabaseUnavailable): void {

@@ -28,8 +28,8 @@ export function imageInput(bytes: Uint8Array): { mediaType: string; bytes: Uint8
 }
 
 /**
- * A fields model's answer, recorded: its input described, its main field's text held (a review;
- * a number as the person typed it, or as JSON gave it).
+ * A fields model's answer, recorded: its input kept to be described when the line is written, its
+ * main field's text held (a review; a number as the person typed it, or as JSON gave it).
  */
 export function recordFields<P extends Prediction>(
   recorder: PredictionRecorder | undefined,
@@ -47,7 +47,7 @@ export function recordFields<P extends Prediction>(
   return recorder.record(prediction, {
     source: sourceOf(req, usual),
     started: startedOf(req),
-    features: recorder.describe(model.name, modelInput),
+    modelInput,
     ...(value === undefined || value === null ? {} : { input: textInput(String(value)) }),
   });
 }

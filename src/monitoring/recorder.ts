@@ -3,7 +3,10 @@
  * its log line (what was answered, how fast, where from, and the numbers describing the input,
  * never the input) and, for KEEP_INPUTS_MINUTES, the input itself, so that the person can share
  * it with their feedback. Queueing is an array push: the batched writer (src/database/writer.ts)
- * writes off the request path, and a database that is down costs the answer nothing.
+ * writes off the request path, and a database that is down costs the answer nothing. The numbers
+ * of a fields model's input (a review's unknown words) and the metrics are worked out there too,
+ * for a batch of lines at a time (`complete`); only an image's, whose pixels are released once the
+ * model has run, are worked out while the request has them.
  */
 import { orderedId } from './ids';
 import type { HeldInput, PredictionRecord, Source } from '../database/types';
@@ -11,7 +14,8 @@ import type { Prediction } from '../predictors/types';
 
 /** What the recorder needs of the batched writer. */
 export interface LogSink {
-  add(record: PredictionRecord, input?: HeldInput): void;
+  /** `later`: handed back to `PredictionRecorder.complete` before the line is written. */
+  add(record: PredictionRecord, input?: HeldInput, later?: unknown): void;
 }
 
 /** Turns a model's input into its log numbers (src/monitoring/features.ts). */
@@ -30,8 +34,13 @@ export interface RecordContext {
   source: Source;
   /** performance.now() when the request arrived (res.locals.started). */
   started: number;
-  /** The input's numbers (`describe`), worked out while the input was at hand (an image's pixels are released after the run). */
-  features: Record<string, number>;
+  /**
+   * Either the input's numbers (`describe`), worked out while the input was at hand (an image's
+   * pixels are released after the run), or `modelInput`, described when the line is written.
+   */
+  features?: Record<string, number>;
+  /** The model's input (a fields model's), described off the request path; ignored with `features`. */
+  modelInput?: unknown;
   /** The input as it would be shared; absent: nothing to hold. */
   input?: InputBytes;
 }
@@ -69,6 +78,7 @@ export class PredictionRecorder {
     const at = Date.now();
     const id = orderedId(at);
     const { features } = context;
+    const later = features === undefined ? context.modelInput : undefined;
     const record: PredictionRecord = {
       id,
       at,
@@ -79,14 +89,22 @@ export class PredictionRecorder {
       value: prediction.value ?? null,
       confidence: prediction.confidence ?? null,
       latencyMs: Math.max(0, performance.now() - context.started),
-      features,
+      features: features ?? {},
     };
     const held: HeldInput | undefined =
       this.keepInputsMs > 0 && context.input !== undefined
         ? { predictionId: id, mediaType: context.input.mediaType, bytes: context.input.bytes, expiresAt: at + this.keepInputsMs }
         : undefined;
-    this.sink.add(record, held);
-    this.onRecord?.(record);
+    this.sink.add(record, held, later);
     return { id, ...prediction };
+  }
+
+  /**
+   * Finishes a queued line before it is written (the writer's `complete`, off the request path):
+   * the numbers of the input `record` kept for later, and the metrics told.
+   */
+  complete(record: PredictionRecord, later: unknown): void {
+    if (later !== undefined) record.features = this.describe(record.model, later);
+    this.onRecord?.(record);
   }
 }

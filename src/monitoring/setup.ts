@@ -59,9 +59,14 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
   const migrated = migrate(store, log, (t) => timers.push(t));
   await migrated.first;
 
-  const writer = new LogWriter(store, { flushMs: FLUSH_MS, log, onDrop: (n) => metrics?.logEntriesDropped(n) });
+  const writer = new LogWriter(store, {
+    flushMs: FLUSH_MS,
+    log,
+    onDrop: (n) => metrics?.logEntriesDropped(n),
+    complete: (record, later) => recorder.complete(record, later),
+  });
   let describer: Describer | null = null;
-  const recorder = new PredictionRecorder(
+  const recorder: PredictionRecorder = new PredictionRecorder(
     writer,
     { describe: (model, input) => (describer === null ? {} : describer.describe(model, input)) },
     config.keepInputsMs,

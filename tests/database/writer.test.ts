@@ -146,6 +146,49 @@ test('a batch the store refuses (not an outage) is dropped and logged, and the w
   expect(store.ids).toEqual(['p-2']);
 });
 
+test('complete: finishes each entry once, off the caller\'s stack, before its line is written, even across an outage', async () => {
+  const store = new FakeStore();
+  const seen: [string, unknown][] = [];
+  const w = writer(store, {
+    flushMs: 20,
+    retryMs: 20,
+    complete: (r, later) => {
+      seen.push([r.id, later]);
+      if (typeof later === 'string') r.features = { length: later.length };
+    },
+  });
+  store.failWith = new DatabaseUnavailable('down');
+  w.add(record(1), undefined, 'four');
+  w.add(record(2));
+  expect(seen).toEqual([]); // not on the request path
+  await until(() => seen.length === 2, 1_000);
+  expect(seen).toEqual([
+    ['p-1', 'four'],
+    ['p-2', undefined],
+  ]);
+  // Retried after the outage: written with what complete gave it, and complete not run again.
+  store.failWith = null;
+  await until(() => store.writes.length > 0, 1_000);
+  expect(store.writes.flatMap((x) => x.predictions).map((p) => [p.id, p.features])).toEqual([
+    ['p-1', { length: 4 }],
+    ['p-2', { length: 2 }],
+  ]);
+  expect(seen).toHaveLength(2);
+});
+
+test('complete that throws leaves the line as it was and the writer going', async () => {
+  const store = new FakeStore();
+  const w = writer(store, {
+    flushMs: 20,
+    complete: () => {
+      throw new Error('a bug');
+    },
+  });
+  w.add(record(7), undefined, 'x');
+  await until(() => store.writes.length === 1, 1_000);
+  expect(store.writes[0]!.predictions[0]!.features).toEqual({ length: 7 });
+});
+
 test('add never throws, whatever it is given', () => {
   const w = writer(new FakeStore(), { flushMs: 60_000 });
   expect(() => w.add(record(1), { bytes: null } as unknown as HeldInput)).not.toThrow();

@@ -164,6 +164,17 @@ describe('with the prediction log on (SQLite) and ADMIN_TOKEN set', () => {
     expect(page.text).toContain('<svg');
   });
 
+  it('logs a review with the numbers of its words, worked out when the line is written, not while answering', async () => {
+    const since = Date.now() - 1;
+    const predicted = await request(ctx.app).post('/api/predict/sentiment').send({ review: 'Zzqxv good, ZZQXV!' });
+    expect(predicted.status).toBe(200);
+    await ctx.monitoring!.writer.flush();
+    const [line] = await ctx.monitoring!.store.recent('sentiment', since, 1);
+    // Three words as the graph splits them; "zzqxv" (twice) is not in its vocabulary, "good" is.
+    expect(line?.features).toEqual({ length: 18, unknown_share: 2 / 3 });
+    expect(line?.label).toBe(predicted.body.label);
+  });
+
   it('refuses a window that is not a whole number of hours', async () => {
     const res = await request(ctx.app).get('/api/monitor?hours=-1').set('Authorization', `Bearer ${TOKEN}`);
     expect(res.status).toBe(400);
