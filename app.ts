@@ -118,13 +118,15 @@ export function createApp(deps: AppDeps): Express {
 
   // The routes come after as few layers as possible (Express's router allocates for each layer and
   // each nested router a request passes): one per-request context, the security headers, the page
-  // routes (the forms), then every JSON endpoint in one router.
+  // routes (the forms), then every JSON endpoint in one router. The feedback form's and the
+  // monitoring page's routers, which few requests are for, come after the predictions: before
+  // them, every prediction of the API passed through both.
   app.use(requestContext({ metrics, log, lifecycle: routeDeps.lifecycle, timeoutMs: deps.config.requestTimeoutMs }));
   app.use(securityHeaders());
   app.use(pageRoutes(routeDeps));
+  app.use(mount(Router(), [scrape, ...health, ...api, ...reference.endpoints]));
   if (feedbackDeps !== null) app.use(feedbackPageRoutes(feedbackDeps));
   if (monitorDeps !== null) app.use(monitorPageRoutes(monitorDeps));
-  app.use(mount(Router(), [scrape, ...health, ...api, ...reference.endpoints]));
   // Files after the routes: serve-static would otherwise look for public/index.html on every GET /.
   app.use(assets.middleware());
   app.use(express.static(path.join(root, 'public'), { maxAge: deps.config.env === 'production' ? '1h' : 0 }));
