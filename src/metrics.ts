@@ -101,7 +101,7 @@ export class Metrics {
     const tally = this.loggedTally;
     this.logged = new client.Counter({
       name: `${prefix}predictions_logged_total`,
-      help: 'Predictions answered with an id and written to the prediction log, by model, source and label ("" for a value)',
+      help: 'Predictions answered with an id and queued for the prediction log (counted within 100 ms, as the writer prepares them; prediction_log_dropped_total counts those never written), by model, source and label ("" for a value)',
       labelNames: ['model', 'source', 'label'],
       registers,
       collect() {
