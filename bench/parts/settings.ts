@@ -34,6 +34,8 @@ export function benchTargets(upload: Upload) {
     sentimentApi: { method: 'POST', path: '/api/predict/sentiment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ review: REVIEW }) } as Target,
     malariaApi: { method: 'POST', path: '/api/predict/malaria', headers: upload.headers, body: upload.body } as Target,
     healthz: { method: 'GET', path: '/healthz' } as Target,
+    /** /healthz probed as a Kubernetes or Heroku health check does: a new connection each time (wrk reconnects after `Connection: close`). */
+    healthzNewConnection: { method: 'GET', path: '/healthz', headers: { connection: 'close' } } as Target,
   };
 }
 
@@ -46,11 +48,14 @@ export const levels = async (p: Proc, target: Target, scenario: string, at: numb
   return rows;
 };
 
-/** Uploads saturating the server with /healthz polled alongside: is the event loop still free? */
-export const saturated = async (p: Proc, targets: Targets, seconds: number): Promise<{ images: Row; health: Row }> => {
+/**
+ * Uploads saturating the server with /healthz polled alongside (`probe`: on one kept-alive
+ * connection by default): is the event loop still free?
+ */
+export const saturated = async (p: Proc, targets: Targets, seconds: number, probe: Target = targets.healthz): Promise<{ images: Row; health: Row }> => {
   const [images, health] = await Promise.all([
     wrk(p.base, targets.malariaApi, 32, seconds + 1),
-    sleep(500).then(() => wrk(p.base, targets.healthz, 1, Math.max(1, seconds - 1))),
+    sleep(500).then(() => wrk(p.base, probe, 1, Math.max(1, seconds - 1))),
   ]);
   return { images, health };
 };

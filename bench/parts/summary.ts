@@ -30,7 +30,7 @@ export function report(
   other: OtherResults,
   say: (s?: string) => void,
 ): { targetLines: string[]; profileLines: string[] } {
-  const { limitRuns, limit, realCell, realLimit, app, httpProcesses, rows, health, imageRps } = results;
+  const { limitRuns, limit, realCell, realLimit, app, httpProcesses, rows, health, healthNew, imageRps } = results;
   const { realRows, realRps, pageBytes, b, metricsText, term } = results;
   const { flaskRows, flaskPeak, flaskPeakPss, flaskPageBytes, flaskRuns, floorRows } = references;
   const { cpu, loadBefore, profiledOne, profiled, designLines, splitOut, splitResult } = other;
@@ -123,7 +123,7 @@ export function report(
       ? [`| the same with a real cell image from the dataset (${path.basename(realCell as string)}) | ${fmt(realRps)} vs ${fmt(realLimit)} /s = ${fmt(realRps / realLimit, 2)}× | (for reference) |`]
       : []),
     `| memory at peak under all the load, PSS summed over the app's processes ≤ 256 MB | **PSS ${mb(app.peakPss)} MB** (RSS ${mb(app.peakRss)} MB; idle PSS ${mb(app.idlePss)} MB) | ${check(app.peakPss <= 256 * 1048576)} |`,
-    `| /healthz p99 ≤ 20 ms while image uploads saturate the server | **${fmt(health.p99, 1)} ms** | ${check(health.p99 <= 20)} |`,
+    `| /healthz p99 ≤ 20 ms while image uploads saturate the server | **${fmt(health.p99, 1)} ms** on a kept-alive connection, **${fmt(healthNew.p99, 1)} ms** with a new connection per probe | ${check(health.p99 <= 20 && healthNew.p99 <= 20)} |`,
     `| start to /readyz 200 ≤ 1 s | **${fmt(app.startupMs)} ms** | ${check(app.startupMs <= 1000)} |`,
     `| 400 simultaneous uploads: only 200 or 503 + Retry-After, alive after | ${b.ok} × 200, ${b.shed} × 503, ${b.other} other; slowest ${fmt(b.slowestMs)} ms; alive: ${b.aliveAfter} | ${check(b.other === 0 && b.aliveAfter)} |`,
     `| SIGTERM with ${term.n} requests in flight loses none, exit 0 | ${term.ok}/${term.n} answered 200, exit ${term.exitCode} after ${fmt(term.exitMs)} ms | ${check(term.ok === term.n && term.exitCode === 0)} |`,
