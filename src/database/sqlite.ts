@@ -76,7 +76,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /**
  * The folder and any missing parents, one level at a time from the nearest that exists. Node's
  * recursive mkdirSync never returns under /proc (a folder there can neither exist nor be made), so
- * a DATABASE_URL pointing there hung the start with nothing logged.
+ * a DATABASE_URL pointing there hung the start with nothing logged. A folder that appears in
+ * between (another HTTP process starting at the same moment) is fine.
  */
 function makeFolders(folder: string): void {
   const missing: string[] = [];
@@ -87,7 +88,14 @@ function makeFolders(folder: string): void {
     if (parent === at) break;
     at = parent;
   }
-  for (const dir of missing) mkdirSync(dir);
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      // Made in between by another process: the HTTP processes open the log at the same time on a first start.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');

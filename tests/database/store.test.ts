@@ -402,6 +402,30 @@ describe('SQLite: what cannot be used now is DatabaseUnavailable', () => {
     await expect(store.ping()).rejects.toBeInstanceOf(DatabaseUnavailable);
   });
 
+  test('a folder another process makes at the same moment: the log opens (two HTTP processes on a first start)', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'race-'));
+    const file = path.join(folder, 'data', 'log.sqlite');
+    const made = path.dirname(file);
+    fs.mkdirSync(made);
+    // As if the check ran just before the other process made the folder.
+    const realExists = fs.existsSync;
+    let raced = false;
+    const exists = jest.spyOn(fs, 'existsSync').mockImplementation((p) => {
+      if (p !== made || raced) return realExists(p);
+      raced = true;
+      return false;
+    });
+    try {
+      const store = await openStore(`sqlite://${file}`, { projectRoot: ROOT });
+      await expect(store.migrate()).resolves.toBeUndefined();
+      expect(raced).toBe(true);
+      await store.close();
+    } finally {
+      exists.mockRestore();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   test('a write lock held by another connection past the busy timeout', async () => {
     const url = await sqlite.fresh();
     const store = await openStore(url, { projectRoot: ROOT });
