@@ -18,7 +18,11 @@ const ROOT = path.join(__dirname, '..', '..');
  * The node flags of `npm start` (package.json's start script: the heap and semi-space limits a
  * dyno runs with), for tests that measure memory as deployed.
  */
-export const START_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160'];
+export const START_FLAGS: string[] = (
+  (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } })
+    .scripts.start.split(/\s+/)
+    .filter((word) => word.startsWith('--'))
+);
 
 /**
  * A prediction log of the server's own, a fresh SQLite file, unless `env` names one (or turns it
