@@ -4,8 +4,9 @@
  *
  * Issue 22: a form body may be 12 times the review's limit (src/fields.ts, MAX_BYTES_PER_CHAR), and
  * a hostile one is all "<" or '"'. ejs.escapeXML is String.replace with a callback, which builds
- * one part per match: 240,000 "<" took 40 ms of the event loop under the start script's 2 MB
- * semi-space, and even 20,000 (a valid review) 3.5 ms. Escaping bytes takes 0.2 ms for 40,000.
+ * one part per match: 240,000 "<" took 40 ms of the event loop under a 2 MB semi-space (the
+ * start script's until issue 26), and even 20,000 (a valid review) 3.5 ms. Escaping bytes takes
+ * 0.2 ms for 40,000.
  */
 
 /** The longest text kept, for a field of at most `maxChars` characters. */
