@@ -216,9 +216,11 @@ const variables = z.object({
   ONNX_THREADS: setting(whole(1, 64), 1),
   /**
    * onnxruntime runs of one model started at once in a thread (0: no limit): the rest wait, so the
-   * event loop answers its sockets between runs (src/inference/onnx.ts).
+   * event loop answers its sockets between runs (src/inference/onnx.ts). Unset: each model's own
+   * (its definition's `runsPerTurn`: 1 for the malaria graph, whose run takes most of a
+   * millisecond), else 2.
    */
-  ONNX_RUNS_PER_TURN: setting(whole(0, 1024), 2),
+  ONNX_RUNS_PER_TURN: setting(whole(0, 1024)),
   /** libvips threads for image decoding (uploads are small, requests run in parallel). */
   SHARP_CONCURRENCY: setting(whole(0, 64), 1),
   /** Nice value of inference worker threads and libvips' decoding threads: the event loop answers first. */

@@ -61,8 +61,8 @@ export interface Config {
   inferenceReplicas: Record<string, number>;
   /** ONNX_THREADS. */
   onnxThreads: number;
-  /** ONNX_RUNS_PER_TURN (0: no limit). */
-  onnxRunsPerTurn: number;
+  /** ONNX_RUNS_PER_TURN (0: no limit); unset: each model's own (ModelDefinition.runsPerTurn), else 2. */
+  onnxRunsPerTurn: number | undefined;
   /** INFERENCE_NICE. */
   inferenceNice: number;
   /** METRICS_TOKEN. */

@@ -21,8 +21,10 @@ describe('loadConfig', () => {
     });
   });
 
-  it('starts at most 2 runs of a model at once in a thread unless ONNX_RUNS_PER_TURN says otherwise (0: no limit)', () => {
-    expect(loadConfig({}).onnxRunsPerTurn).toBe(2);
+  it("leaves the runs of a model started at once to the model unless ONNX_RUNS_PER_TURN says otherwise (0: no limit)", () => {
+    expect(loadConfig({}).onnxRunsPerTurn).toBeUndefined();
+    expect(loadConfig({ ONNX_RUNS_PER_TURN: '' }).onnxRunsPerTurn).toBeUndefined();
+    expect(loadConfig({ ONNX_RUNS_PER_TURN: '2' }).onnxRunsPerTurn).toBe(2);
     expect(loadConfig({ ONNX_RUNS_PER_TURN: '0' }).onnxRunsPerTurn).toBe(0);
     expect(() => loadConfig({ ONNX_RUNS_PER_TURN: 'many' })).toThrow(ConfigError);
   });

@@ -35,6 +35,8 @@ export interface ModelSpec {
   outputs?: TensorSpec[];
   /** The card's sha256 of model.onnx: the browser engine refuses a file that does not match. */
   sha256?: string;
+  /** Its runs started at once in a thread (ModelDefinition.runsPerTurn), unless the backend is told otherwise (ONNX_RUNS_PER_TURN). */
+  runsPerTurn?: number;
 }
 
 /** The version a model tier runs, and its card when the model tier serves one. */

@@ -3,12 +3,16 @@
  * session.run() computes synchronously on the calling thread once started, so a slow model
  * blocks this thread; the worker-pool backend runs this same class inside worker threads.
  *
- * At most `runsPerTurn` runs are started at once (default 2). onnxruntime-node starts each run from
- * a setImmediate, so runs asked for together (a burst of decoded uploads) would otherwise all run
- * back to back in one check phase of the event loop while its sockets wait; with a few of a model at a
- * time, the loop polls its sockets between them, and a /healthz or a form post waits for at most
- * two runs of each model. Measured (bench, 32 image uploads in flight, 2 HTTP processes): /healthz p99 37 ms
- * without the gate, 16 ms with 2, 11 ms with 1; images/s equal with 2, 5-10 % lower with 1.
+ * At most `runsPerTurn` runs of a model are started at once: the option when given (ONNX_RUNS_PER_TURN),
+ * else the model's own (ModelSpec.runsPerTurn, from its definition), else 2. onnxruntime-node starts
+ * each run from a setImmediate, so runs asked for together (a burst of decoded uploads) would
+ * otherwise all run back to back in one check phase of the event loop while its sockets wait; with a
+ * few of a model at a time, the loop polls its sockets between them, and a /healthz or a form post
+ * waits for at most that many runs of each model. Measured (bench, 32 image uploads in flight, 2 HTTP
+ * processes): /healthz p99 37 ms without the gate, 16 ms with 2, 11 ms with 1. With 1 for every
+ * model, 5 alternating rounds (2026-12-07): a new connection's /healthz p99 18.2 ms against 27.7 with
+ * 2, images/s 725 against 686, but reviews and form posts at 32 connections 6-7 % slower (a turn of
+ * the loop for each cheap run): so 1 for the malaria graph (0.7 ms a run), 2 for the others.
  *
  * Its queue is bounded as the worker pool's is (this backend serves alone when WEB_CONCURRENCY > 1
  * or INFERENCE_WORKERS=0): `queueLimit` runs waiting per model, then 503 overloaded; a run that
@@ -27,13 +31,16 @@ export interface OnnxOptions {
   intraOpThreads?: number;
   /** The CPU memory arena keeps freed buffers for reuse: faster, but holds on to peak memory. */
   memoryArena?: boolean;
-  /** Runs started at once in this thread; the rest wait in order (0: no limit). Default 2. */
+  /** Runs of a model started at once in this thread, for every model; the rest wait in order (0: no limit). Absent: each model's own, else 2. */
   runsPerTurn?: number;
   /** Runs waiting per model before infer() refuses with 503 overloaded (QUEUE_LIMIT). Absent: no limit. */
   queueLimit?: number;
   /** A run still waiting after this long is not started: 503 timeout (REQUEST_TIMEOUT_MS). Absent: no limit. */
   maxWaitMs?: number;
 }
+
+/** Runs of a model started at once when neither the option nor the model says. */
+export const DEFAULT_RUNS_PER_TURN = 2;
 
 export class OnnxBackend extends OrtSessions {
   readonly description = 'onnxruntime-node (in process)';
@@ -47,18 +54,19 @@ export class OnnxBackend extends OrtSessions {
 
   override async load(models: ModelSpec[]): Promise<void> {
     await super.load(models);
-    for (const m of models) this.gate(m.name); // /metrics shows each model's queue from the start
+    // Each model's gate from the start (/metrics shows its queue), with the model's own limit.
+    for (const m of models) this.gate(m.name, m.runsPerTurn);
   }
 
   override infer(model: string, inputs: NamedTensors, options: InferOptions = {}): Promise<NamedTensors> {
     return this.gate(model).run(() => super.infer(model, inputs, { outputs: options.outputs }), options.signal ?? currentSignal());
   }
 
-  private gate(model: string): RunGate {
+  private gate(model: string, own?: number): RunGate {
     let gate = this.gates.get(model);
     if (gate === undefined) {
       const { queueLimit, maxWaitMs } = this.options;
-      gate = new RunGate(this.options.runsPerTurn ?? 2, { queueLimit, maxWaitMs });
+      gate = new RunGate(this.options.runsPerTurn ?? own ?? DEFAULT_RUNS_PER_TURN, { queueLimit, maxWaitMs });
       this.gates.set(model, gate);
     }
     return gate;

@@ -167,6 +167,13 @@ export interface ModelDefinition<In = unknown> {
   readonly feedbackLayout?: FeedbackLayout;
   /** Runs in each HTTP process when the others run on a model host (INFERENCE_INLINE's default): a few bytes, cheaper than the hop. */
   readonly inline?: boolean;
+  /**
+   * Its onnxruntime runs started at once in a thread, the rest waiting for the next turn of the
+   * event loop (src/inference/onnx.ts; ONNX_RUNS_PER_TURN, when set, applies to every model).
+   * Default 2: for a model whose run takes most of a millisecond, 1 keeps /healthz and the cheap
+   * models answered between its runs.
+   */
+  readonly runsPerTurn?: number;
   readonly page: {
     /** The link to its card in the page's navigation. */
     nav: string;

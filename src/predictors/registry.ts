@@ -25,13 +25,14 @@ export function readCard(modelsDir: string, name: string): ModelCard {
   return parsed.data;
 }
 
-export function modelSpec(modelsDir: string, card: ModelCard): ModelSpec {
+export function modelSpec(modelsDir: string, card: ModelCard, definition?: Pick<ModelDefinition, 'runsPerTurn'>): ModelSpec {
   return {
     name: card.name,
     version: card.version,
     path: onnxPath(modelsDir, card.name, card.version),
     inputs: card.inputs,
     outputs: card.outputs,
+    ...(definition?.runsPerTurn === undefined ? {} : { runsPerTurn: definition.runsPerTurn }),
   };
 }
 
@@ -73,7 +74,7 @@ export class Registry {
   async load(): Promise<void> {
     const cards = this.definitions.map((m) => readCard(this.modelsDir, m.name));
     for (const card of cards) this.localCards.set(card.name, card);
-    await this.backend.load(cards.map((card) => modelSpec(this.modelsDir, card)));
+    await this.backend.load(cards.map((card, i) => modelSpec(this.modelsDir, card, this.definitions[i])));
     const env: PredictorEnv = { decodeImage: (bytes) => decodeToRgb(bytes, this.limits) };
     this.predictors = new Map(this.definitions.map((m, i) => [m.name, m.createPredictor(cards[i] as ModelCard, this.backend, env)]));
     for (const name of this.servedModels.keys()) this.serve(name);

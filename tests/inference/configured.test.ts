@@ -15,6 +15,8 @@ import { localBackend, queueStats } from '../../src/inference/configured';
 import { OnnxBackend, type OnnxOptions } from '../../src/inference/onnx';
 import { Metrics } from '../../src/metrics';
 import { buildApp, MODELS_DIR } from '../helpers/app';
+import { MODELS } from '../../src/models';
+import { malaria } from '../../src/models/malaria';
 import { modelSpec, readCard } from '../../src/predictors/registry';
 import { rejection, sleep, until } from '../helpers/async';
 
@@ -111,6 +113,46 @@ describe('the in-process backend as configured for several HTTP processes (WEB_C
     await unscoped;
     expect(backend.started).toEqual(['regression', 'regression']);
     await backend.close();
+  });
+});
+
+describe('runs of a model started at once: its own limit unless ONNX_RUNS_PER_TURN is set', () => {
+  /** The specs as the registry builds them: each with its definition's runsPerTurn. */
+  const ownSpecs = (): ModelSpec[] =>
+    MODELS.map((definition) => modelSpec(MODELS_DIR, readCard(MODELS_DIR, definition.name), definition));
+  const image = tensor('uint8', new Uint8Array(64 * 64 * 3).fill(200), [1, 64, 64, 3]);
+  const explain = tensor('bool', Uint8Array.of(0), [1]);
+  const review = { review: tensor('string', ['a fine film'], [1, 1]) };
+
+  /** Asks for three runs of malaria and three of sentiment at once; how many of each started before any ended. */
+  async function startedAtOnce(env: Record<string, string>): Promise<{ malaria: number; sentiment: number }> {
+    const config = loadConfig({ NODE_ENV: 'test', WEB_CONCURRENCY: '2', ...env });
+    const backend = new HeldSessions({ runsPerTurn: config.onnxRunsPerTurn });
+    await backend.load(ownSpecs());
+    const runs = [
+      ...Array.from({ length: 3 }, () => backend.infer('malaria', { image, explain })),
+      ...Array.from({ length: 3 }, () => backend.infer('sentiment', review)),
+    ];
+    await sleep(20);
+    const count = (name: string) => backend.started.filter((n) => n === name).length;
+    const started = { malaria: count('malaria'), sentiment: count('sentiment') };
+    while (backend.started.length < 6) {
+      backend.releaseAll();
+      await sleep(5);
+    }
+    backend.releaseAll();
+    await Promise.all(runs);
+    await backend.close();
+    return started;
+  }
+
+  test('unset: one malaria run at a time (its definition says 1: a run takes most of a millisecond), two of the review model (the default)', async () => {
+    expect(malaria.runsPerTurn).toBe(1);
+    expect(await startedAtOnce({})).toEqual({ malaria: 1, sentiment: 2 });
+  });
+
+  test('ONNX_RUNS_PER_TURN=3 applies to every model, the malaria graph included', async () => {
+    expect(await startedAtOnce({ ONNX_RUNS_PER_TURN: '3' })).toEqual({ malaria: 3, sentiment: 3 });
   });
 });
 

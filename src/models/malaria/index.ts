@@ -18,6 +18,8 @@ export const malaria: ModelDefinition<Uint8Array> = {
   monitoring: malariaMonitoring,
   // Feedback export (ml-forms feedback export) in the layout training/train_malaria.py reads with --extra.
   feedbackLayout: { kind: 'image-folders', path: 'malaria' },
+  // Its run takes ~0.7 ms: one at a time per turn of the event loop, so /healthz and the cheap models answer between them.
+  runsPerTurn: 1,
   page: {
     nav: 'Cell image',
     // Cells of the NIH data's validation split, chosen by training/pick-example-cells.ts; the build
