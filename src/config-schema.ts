@@ -217,7 +217,7 @@ const variables = z.object({
   /**
    * onnxruntime runs of one model started at once in a thread (0: no limit): the rest wait, so the
    * event loop answers its sockets between runs (src/inference/onnx.ts). Unset: each model's own
-   * (its definition's `runsPerTurn`: 1 for the malaria graph, whose run takes most of a
+   * (its definition's `runsPerTurn`: 1 for the cell classifier, whose run takes most of a
    * millisecond), else 2.
    */
   ONNX_RUNS_PER_TURN: setting(whole(0, 1024)),

@@ -12,7 +12,8 @@
  * processes): /healthz p99 37 ms without the gate, 16 ms with 2, 11 ms with 1. With 1 for every
  * model, 5 alternating rounds (2026-12-07): a new connection's /healthz p99 18.2 ms against 27.7 with
  * 2, images/s 725 against 686, but reviews and form posts at 32 connections 6-7 % slower (a turn of
- * the loop for each cheap run): so 1 for the malaria graph (0.7 ms a run), 2 for the others.
+ * the loop for each cheap run): so a model says its own (the cell classifier 1: 0.7 ms a run), and
+ * the others keep 2.
  *
  * Its queue is bounded as the worker pool's is (this backend serves alone when WEB_CONCURRENCY > 1
  * or INFERENCE_WORKERS=0): `queueLimit` runs waiting per model, then 503 overloaded; a run that
