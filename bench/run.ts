@@ -24,7 +24,10 @@
  *     cell, explained and not, in alternating rounds;
  *  9. what the prediction log costs (issue 26, bench/logging.ts): form posts, image and review
  *     predictions with the log on and off (PREDICTION_LOG=0), in alternating rounds: requests/s,
- *     their ratio, CPU per request, peak PSS of the logging server.
+ *     their ratio, CPU per request, peak PSS of the logging server;
+ * 10. image predictions against the minimal HTTP server (issue 24, bench/minimal.ts: node:http,
+ *     busboy, sharp, onnxruntime-node with default settings), in alternating rounds: images/s and
+ *     CPU per image of both, their ratios, and the in-process limit beside.
  * Prints markdown tables and writes them to bench/results.md.
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
@@ -45,6 +48,7 @@ import { MODELS_DIR, ONLY, QUICK, SECONDS, benchTargets } from './parts/settings
 import { splitSection } from './parts/split';
 import { explainSection } from './explain';
 import { loggingSection } from './logging';
+import { minimalSection } from './minimal';
 import { report } from './parts/summary';
 
 async function main(): Promise<void> {
@@ -100,6 +104,8 @@ async function main(): Promise<void> {
   // 9. What the prediction log costs (issue 26), in alternating rounds.
   const loggingOut: string[] = [];
   await loggingSection((line = '') => loggingOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  const minimalOut: string[] = [];
+  await minimalSection((line = '') => minimalOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
   const { targetLines, profileLines } = report(results, references, other, say);
   for (const line of explainOut) say(line);
   for (const line of loggingOut) say(line);
+  say();
+  for (const line of minimalOut) say(line);
   if (QUICK) return;
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
   // The docs show this run's numbers: README.md the targets and the profile, bench/README.md all of it.
