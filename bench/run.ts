@@ -1,5 +1,5 @@
 /**
- * Load benchmark: `npm run bench` (about 12 minutes; `-- --quick` for a short smoke run).
+ * Load benchmark: `npm run bench` (about 18 minutes; `-- --quick` for a short smoke run).
  * It reproduces every number of the serving targets (bench/README.md) in one run.
  *
  * Builds dist/ if it is older than the sources, then, on 127.0.0.1 only, one server at a time:
