@@ -22,7 +22,7 @@ import path from 'node:path';
 import { dataDirOf } from '../src/build/examples';
 import { malaria } from '../src/models/malaria';
 import { type Proc, ROOT, buildIfStale, startApp, treeCpuMs } from './lib';
-import { quantile } from './stats';
+import { medianRange, quantile } from './stats';
 
 const argv = process.argv.slice(2).join(' ');
 const option = (name: string): string | undefined => new RegExp(`--${name}[= ](\\S+)`).exec(argv)?.[1];
@@ -77,8 +77,7 @@ async function cpuPerRequest(app: Proc, r: Request, n: number): Promise<number> 
   return (treeCpuMs(app.pid) - before) / n;
 }
 
-const fmt = (values: number[], digits = 2): string =>
-  `${quantile(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+const fmt = medianRange;
 
 export async function explainSection(say: (s?: string) => void, options: { rounds?: number; requests?: number; before?: string } = {}): Promise<void> {
   const rounds = options.rounds ?? ROUNDS;

@@ -3,7 +3,7 @@
  * code runs. `npm run bench` starts this file as a server in each mode and loads it exactly like
  * the app (same wrk command, same body, same node flags):
  *
- *   node --import tsx bench/floor.ts <mode> <port> <bytes>
+ *   node --import tsx bench/floor.ts <port> <mode> <bytes>
  *
  *   http                node:http alone: read the body, answer `bytes` of HTML
  *   express             Express 5: the same, through a POST route
@@ -15,7 +15,7 @@
 import http from 'node:http';
 import express from 'express';
 
-const [mode = 'http', portArg = '0', bytesArg = '12000'] = process.argv.slice(2);
+const [portArg = '0', mode = 'http', bytesArg = '12000'] = process.argv.slice(2);
 const page = `<!doctype html><html><body>${'x'.repeat(Math.max(0, Number(bytesArg) - 41))}</body></html>`;
 
 function listen(server: http.Server): void {

@@ -13,6 +13,7 @@ export {
   get,
   sleep,
   startApp,
+  startBenchServer,
   startFloor,
   startModelTier,
   startProcess,

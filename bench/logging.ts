@@ -47,7 +47,7 @@ import {
   wrk,
 } from './lib';
 import { BENCH_METRICS_TOKEN, benchTargets } from './parts/settings';
-import { quantile } from './stats';
+import { medianRange, quantile, wholeOption } from './stats';
 
 /** Issue 26, must hold 3: throughput with the log on at least this share of it with the log off. */
 const RATIO_BAR = 0.95;
@@ -136,8 +136,7 @@ function readLog(file: string): { predictions: number; heldInputs: number; bytes
   }
 }
 
-const range = (values: number[], digits: number): string =>
-  `${quantile(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+const range = medianRange;
 
 const loadAverage = (): string =>
   os
@@ -249,16 +248,9 @@ export async function loggingSection(
 }
 
 if (require.main === module) {
-  const argv = process.argv.slice(2).join(' ');
-  const option = (name: string): number | undefined => {
-    const v = new RegExp(`--${name}[= ](\\S+)`).exec(argv)?.[1];
-    if (v === undefined) return undefined;
-    if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} ${v}: a whole number of at least 1`);
-    return Number(v);
-  };
   requireWrk();
   buildIfStale();
-  void loggingSection((s = '') => console.log(s), { rounds: option('rounds'), seconds: option('seconds') }).catch(
+  void loggingSection((s = '') => console.log(s), { rounds: wholeOption('rounds'), seconds: wholeOption('seconds') }).catch(
     (err: unknown) => {
       console.error(err);
       process.exitCode = 1;

@@ -25,43 +25,23 @@ import {
   ROOT,
   bestImageLimit,
   buildIfStale,
-  freePort,
   multipart,
   requireWrk,
   startApp,
-  startProcess,
-  startScript,
+  startBenchServer,
   syntheticCell,
   warm,
   wrk,
   type Target,
 } from './lib';
-import { quantile } from './stats';
+import { medianRange, quantile, wholeOption } from './stats';
 
 const RATE_BAR = 0.85;
 const CPU_BAR = 1.3;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1] ?? '';
-  if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} ${v}: a whole number of at least 1`);
-  return Number(v);
-}
-
 /** The minimal server, with the start script's environment and node flags, as the app runs. */
-async function startMinimal(tuned = false): Promise<Proc> {
-  const start = startScript();
-  const flags = start.args.filter((a) => a.startsWith('--'));
-  const port = await freePort();
-  return startProcess(
-    tuned ? 'minimal server, tuned' : 'minimal server',
-    process.execPath,
-    [...flags, '--import', 'tsx', path.join(ROOT, 'bench', 'minimal-server.ts'), String(port), ...(tuned ? ['tuned'] : [])],
-    { ...start.env, NODE_ENV: 'production' },
-    port,
-    '/',
-  );
+function startMinimal(tuned = false): Promise<Proc> {
+  return startBenchServer(tuned ? 'minimal server, tuned' : 'minimal server', 'minimal-server.ts', tuned ? ['tuned'] : []);
 }
 
 /** The uploads: the synthetic cell, and the page's held-out "unsure" cell when the data is there. */
@@ -79,8 +59,7 @@ async function images(tmp: string): Promise<{ name: string; file: string; bytes:
   return out;
 }
 
-const range = (v: number[], digits: number): string =>
-  `${quantile(v).toFixed(digits)} (${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)})`;
+const range = medianRange;
 
 export async function minimalSection(
   say: (s?: string) => void,
@@ -153,9 +132,9 @@ if (require.main === module) {
   requireWrk();
   buildIfStale();
   minimalSection((line = '') => console.log(line), {
-    rounds: option('rounds', 5),
-    seconds: option('seconds', 5),
-    connections: option('connections', 32),
+    rounds: wholeOption('rounds'),
+    seconds: wholeOption('seconds'),
+    connections: wholeOption('connections'),
   }).catch((err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -177,21 +177,21 @@ export async function startModelTier(name: string, env: Record<string, string> =
   return startProcess(name, process.execPath, start.args, tierEnv, port, '/v2/health/ready');
 }
 
-/** A floor server (bench/floor.ts) with the start script's environment and node flags. */
-export async function startFloor(mode: string, pageBytes: number): Promise<Proc> {
+/**
+ * A server written in bench/ (`script`, run with tsx as `script <port> ...args`) with the start
+ * script's environment and node flags, ready once GET / answers 200: the floors, the minimal server.
+ */
+export async function startBenchServer(name: string, script: string, args: string[] = []): Promise<Proc> {
   const start = startScript();
   const flags = start.args.filter((a) => a.startsWith('--'));
   const port = await freePort();
-  const args = [
-    ...flags,
-    '--import',
-    'tsx',
-    path.join(ROOT, 'bench', 'floor.ts'),
-    mode,
-    String(port),
-    String(pageBytes),
-  ];
-  return startProcess(`floor ${mode}`, process.execPath, args, { ...start.env, NODE_ENV: 'production' }, port, '/');
+  const argv = [...flags, '--import', 'tsx', path.join(ROOT, 'bench', script), String(port), ...args];
+  return startProcess(name, process.execPath, argv, { ...start.env, NODE_ENV: 'production' }, port, '/');
+}
+
+/** A floor server (bench/floor.ts) with the start script's environment and node flags. */
+export function startFloor(mode: string, pageBytes: number): Promise<Proc> {
+  return startBenchServer(`floor ${mode}`, 'floor.ts', [mode, String(pageBytes)]);
 }
 
 /** Runs `npm run build` if `output` is missing or older than a source file; returns `output`. */

@@ -3,3 +3,16 @@ export function quantile(values: number[], q = 0.5): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
+
+/** "median (min–max)" of `values`, each with `digits` decimals: how the alternating-round parts report. */
+export function medianRange(values: number[], digits = 2): string {
+  return `${quantile(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+}
+
+/** A `--name N` (or `--name=N`) of this command line: a whole number of at least 1, or undefined when absent. */
+export function wholeOption(name: string, argv = process.argv.slice(2).join(' ')): number | undefined {
+  const v = new RegExp(`--${name}[= ](\\S+)`).exec(argv)?.[1];
+  if (v === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} ${v}: a whole number of at least 1`);
+  return Number(v);
+}
