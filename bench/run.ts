@@ -27,7 +27,10 @@
  *     their ratio, CPU per request, peak PSS of the logging server;
  * 10. image predictions against the minimal HTTP server (issue 24, bench/minimal.ts: node:http,
  *     busboy, sharp, onnxruntime-node with default settings), in alternating rounds: images/s and
- *     CPU per image of both, their ratios, and the in-process limit beside.
+ *     CPU per image of both, their ratios, and the in-process limit beside;
+ * 11. form posts against the walkthrough's Flask + gunicorn on the same page (issue 24,
+ *     bench/flask.ts), in alternating rounds at 1, 8 and 32 connections: requests/s, p99 and CPU
+ *     per request of both, and their ratios per round.
  * Prints markdown tables and writes them to bench/results.md.
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
@@ -48,6 +51,7 @@ import { MODELS_DIR, ONLY, QUICK, SECONDS, benchTargets } from './parts/settings
 import { splitSection } from './parts/split';
 import { explainSection } from './explain';
 import { loggingSection } from './logging';
+import { flaskSection } from './flask';
 import { minimalSection } from './minimal';
 import { report } from './parts/summary';
 
@@ -104,8 +108,12 @@ async function main(): Promise<void> {
   // 9. What the prediction log costs (issue 26), in alternating rounds.
   const loggingOut: string[] = [];
   await loggingSection((line = '') => loggingOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  // 10. Image predictions against the minimal HTTP server (issue 24), in alternating rounds.
   const minimalOut: string[] = [];
   await minimalSection((line = '') => minimalOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  // 11. Form posts against Flask + gunicorn on the same page (issue 24), in alternating rounds.
+  const flaskOut: string[] = [];
+  await flaskSection((line = '') => flaskOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.
@@ -115,13 +123,20 @@ async function main(): Promise<void> {
   for (const line of loggingOut) say(line);
   say();
   for (const line of minimalOut) say(line);
+  say();
+  for (const line of flaskOut) say(line);
   if (QUICK) return;
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
   // The docs show this run's numbers: README.md the targets and the profile, bench/README.md all of it.
   const header =
     `From the run of ${new Date().toISOString().slice(0, 16)}Z (\`npm run bench\`; ${os.availableParallelism()} × ${cpu}, wrk on the same cores; ` +
     `load average before the run ${loadBefore[0]?.toFixed(2)}: ${(loadBefore[0] ?? 0) > 0.5 ? '**the machine was shared with other work**, so absolute numbers are low and noisy; ratios from one run less so' : 'the machine was otherwise idle'}).`;
-  replaceBlock(path.join(ROOT, 'README.md'), 'bench:serving', [header, '', ...targetLines, '', ...profileLines].join('\n'));
+  const flaskTable = flaskOut.filter((line) => !line.startsWith('## ')).map((line) => line.replace(/^Must hold 1: /, 'Issue 24, must hold 1: '));
+  replaceBlock(
+    path.join(ROOT, 'README.md'),
+    'bench:serving',
+    [header, '', ...targetLines, '', '**Form posts against Flask on the same page, in alternating rounds** (part 11):', '', ...flaskTable, ...profileLines].join('\n'),
+  );
   replaceBlock(path.join(ROOT, 'bench', 'README.md'), 'bench:results', out.join('\n').replace(/^# Benchmark: /m, '#### Run of ').replace(/^## /gm, '#### '));
 }
 
