@@ -19,8 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Proc, type Row, type Target, answerOf, buildIfStale, requireWrk, startApp, warm, wrk } from './lib';
 import { FORM_POST } from './profile';
-import { medianRange, quantile, wholeOption } from './stats';
-import { fitFlaskModel, flaskPageTemplate, startFlask, statementOf } from './walkthrough';
+import { loadAverage, medianRange, quantile, wholeOption } from './stats';
+import { flaskOnPage, startFlask, statementOf } from './walkthrough';
 
 /** Issue 24, must hold 1: at least this many form posts per second as Flask, at these levels. */
 const RATE_BAR = 1.2;
@@ -28,12 +28,6 @@ const RATE_LEVELS = [8, 32];
 /** …and p99 no more than this multiple of Flask's, at every level. */
 const P99_BAR = 2;
 const LEVELS = [1, 8, 32];
-
-const loadAverage = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(', ');
 
 type Side = 'app' | 'flask';
 
@@ -50,13 +44,8 @@ export async function flaskSection(say: (s?: string) => void, options: { rounds?
     app = await startApp('app');
     const page = await answerOf(app.base, ours);
     if (page.status !== 200) throw new Error(`the app answered the form post with ${page.status}`);
-    const html = page.body.toString('utf8');
-    const pkl = path.join(tmp, 'model.pkl');
-    fitFlaskModel(pkl);
-    const template = path.join(tmp, 'templates', 'page.html');
-    fs.mkdirSync(path.dirname(template), { recursive: true });
-    fs.writeFileSync(template, flaskPageTemplate(html, statementOf(html), '5'));
-    flask = await startFlask({ modelPath: pkl, reloadModel: true, pageTemplate: template });
+    const { modelPath, pageTemplate } = flaskOnPage(tmp, page.body.toString('utf8'));
+    flask = await startFlask({ modelPath, reloadModel: true, pageTemplate });
     const flaskPage = await answerOf(flask.base, theirs);
     // Its own model's statement (bench/flask/fit.py), in the same page: statementOf throws without one.
     if (flaskPage.status !== 200) throw new Error(`Flask answered the form post with ${flaskPage.status}`);

@@ -21,4 +21,4 @@ export {
 } from './servers';
 export { type Row, type Target, answerOf, multipart, requireWrk, responseBytes, warm, wrk } from './load';
 export { bestImageLimit, findRealCell, imageLimit, syntheticCell } from './images';
-export { PYTHON, fitFlaskModel, flaskPageTemplate, startFlask, statementOf } from './walkthrough';
+export { PYTHON, fitFlaskModel, flaskOnPage, flaskPageTemplate, startFlask, statementOf } from './walkthrough';

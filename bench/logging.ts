@@ -47,7 +47,7 @@ import {
   wrk,
 } from './lib';
 import { BENCH_METRICS_TOKEN, benchTargets } from './parts/settings';
-import { medianRange, quantile, wholeOption } from './stats';
+import { loadAverage, medianRange, quantile, wholeOption } from './stats';
 
 /** Issue 26, must hold 3: throughput with the log on at least this share of it with the log off. */
 const RATIO_BAR = 0.95;
@@ -138,11 +138,6 @@ function readLog(file: string): { predictions: number; heldInputs: number; bytes
 
 const range = medianRange;
 
-const loadAverage = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(', ');
 
 type Side = 'on' | 'off';
 type Rounds = Record<Side, Row[]>;

@@ -34,7 +34,7 @@ import {
   wrk,
   type Target,
 } from './lib';
-import { medianRange, quantile, wholeOption } from './stats';
+import { loadAverage, medianRange, quantile, wholeOption } from './stats';
 
 const RATE_BAR = 0.85;
 const CPU_BAR = 1.3;
@@ -70,7 +70,7 @@ export async function minimalSection(
   const connections = options.connections ?? 32;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-minimal-'));
   const uploads = await images(tmp);
-  const before = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(', ');
+  const before = loadAverage();
   const app = await startApp('app');
   const minimal = await startMinimal();
   const tuned = await startMinimal(true);
@@ -118,7 +118,7 @@ export async function minimalSection(
     await tuned.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  const after = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(', ');
+  const after = loadAverage();
   say(`## Image predictions against the minimal HTTP server (issue 24, must hold 2): ${rounds} alternating rounds
 
 ${new Date().toISOString()}; load average before ${before}, after ${after}. wrk at ${connections} connections, ${seconds} s per server and round, the order alternating every round; the app as \`npm start\` starts it, the minimal server (bench/minimal-server.ts) with the same node flags, and the same minimal server with the app's onnxruntime and libvips settings (one thread each) in the same rotation. Medians (ranges) over the rounds; the ratios are per round.

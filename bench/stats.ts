@@ -1,3 +1,5 @@
+import os from 'node:os';
+
 /** The q-quantile of `values` by rank (q 0.5: the median, the upper middle value for an even count). */
 export function quantile(values: number[], q = 0.5): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -15,4 +17,12 @@ export function wholeOption(name: string, argv = process.argv.slice(2).join(' ')
   if (v === undefined) return undefined;
   if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} ${v}: a whole number of at least 1`);
   return Number(v);
+}
+
+/** The machine's load averages over 1, 5 and 15 minutes, "1.15, 2.54, 2.60": what each part reports before and after. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 }

@@ -71,6 +71,19 @@ export function fitFlaskModel(file: string): void {
   execFileSync(PYTHON, [path.join(ROOT, 'bench', 'flask', 'fit.py'), file], { stdio: 'inherit' });
 }
 
+/**
+ * The Flask reference set up to render `formPage` (ml-forms' page after posting x=5): the
+ * walkthrough's model fitted and pickled, and the page as its Jinja template, both in `tmp`.
+ */
+export function flaskOnPage(tmp: string, formPage: string): { modelPath: string; pageTemplate: string } {
+  const modelPath = path.join(tmp, 'model.pkl');
+  fitFlaskModel(modelPath);
+  const pageTemplate = path.join(tmp, 'templates', 'page.html');
+  fs.mkdirSync(path.dirname(pageTemplate), { recursive: true });
+  fs.writeFileSync(pageTemplate, flaskPageTemplate(formPage, statementOf(formPage), '5'));
+  return { modelPath, pageTemplate };
+}
+
 /** The statement in `<p class="prediction">` of a page. */
 export function statementOf(html: string): string {
   const m = /<p class="prediction">([^<]*)<\/p>/.exec(html);

@@ -3,9 +3,7 @@
  * gunicorn on the same load (rendering ml-forms' own page, and its own one-line page), and floors,
  * servers that only answer a fixed page of the same size (bench/floor.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { type Row, fitFlaskModel, flaskPageTemplate, responseBytes, startFlask, startFloor, statementOf, wrk } from '../lib';
+import { type Row, flaskOnPage, responseBytes, startFlask, startFloor, wrk } from '../lib';
 import { LEVELS, SECONDS, type Targets, levels, warm } from './settings';
 
 export type ReferenceResults = Awaited<ReturnType<typeof measureReferences>>;
@@ -14,11 +12,7 @@ export type ReferenceResults = Awaited<ReturnType<typeof measureReferences>>;
 export async function measureReferences(targets: Targets, tmp: string, formPage: string, pageBytes: number) {
   // 3. The walkthrough's stack on the same form post, same load generator, same levels: rendering
   // our page (saved above; Jinja fills in the statement and the input) and its own one-line page.
-  const pkl = path.join(tmp, 'model.pkl');
-  fitFlaskModel(pkl);
-  const pageTemplate = path.join(tmp, 'templates', 'page.html');
-  fs.mkdirSync(path.dirname(pageTemplate), { recursive: true });
-  fs.writeFileSync(pageTemplate, flaskPageTemplate(formPage, statementOf(formPage), '5'));
+  const { modelPath: pkl, pageTemplate } = flaskOnPage(tmp, formPage);
   const flaskRows: Row[] = [];
   let flaskPeak = 0;
   let flaskPeakPss = 0;
