@@ -16,6 +16,9 @@
  * work (3 against 2: the same 2,000 files through the same measurement as `npm run bench`), because
  * the shared data set is lossless WebP, which costs libvips about twice the decoding time of the
  * synthetic PNG; row 1 is printed for reference.
+ *
+ * Part 12 of `npm run bench` (bench/rounds.ts) measures 2 to 4 again in alternating rounds with
+ * `batchWork`, `batch` and `firstRow` from here.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,8 +33,45 @@ import { quantile } from './stats';
 const PER_CLASS = 1000;
 const SECONDS = 5;
 
+/** The work both sides do: the held-out cells as a user has them, and their list for the limit. */
+export interface BatchWork {
+  /** The built command (dist/src/cli/main.js, built first if stale). */
+  main: string;
+  /** The cells copied into `<folder>/<label>/`: what the command reads. */
+  folder: string;
+  /** The same cells' paths, one a line: what bench/image-limit.ts reads (bestImageLimit(list, …)). */
+  list: string;
+  /** How many cells (`perClass` of each label). */
+  count: number;
+  /** A temporary folder for outputs; remove() deletes it with the copies. */
+  tmp: string;
+  remove(): void;
+}
+
+/**
+ * The first `perClass` held-out cells of each label under `dataRoot` (../shared/data by default,
+ * or --data; heldOutCells throws when there are none) copied to a temporary folder.
+ */
+export function batchWork(dataRoot = dataDir(), perClass = PER_CLASS): BatchWork {
+  const cells = heldOutCells(dataRoot, perClass);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-bench-batch-'));
+  const folder = path.join(tmp, 'cells');
+  copyIntoLabelFolders(cells, folder);
+  const list = path.join(tmp, 'cells.list');
+  fs.writeFileSync(list, cells.map((f) => f.file).join('\n') + '\n');
+  const main = buildIfStale(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  return {
+    main,
+    folder,
+    list,
+    count: cells.length,
+    tmp,
+    remove: () => fs.rmSync(tmp, { recursive: true, force: true }),
+  };
+}
+
 /** The built command over `folder`; wall-clock seconds, its own rows/s, peak RSS of its process. */
-async function batch(
+export async function batch(
   main: string,
   folder: string,
   out: string,
@@ -59,7 +99,7 @@ const FIRST_ROW_RUNS = 5;
  * default --concurrency) to its first row arriving on the pipe: start-up as a user waits for it
  * (Node, the modules, the model, listing the folder, the first image). The run is then stopped.
  */
-async function firstRow(main: string, folder: string): Promise<number> {
+export async function firstRow(main: string, folder: string): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, [main, 'predict', 'malaria', folder, '--quiet'], {
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -80,18 +120,11 @@ async function firstRow(main: string, folder: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const cells = heldOutCells(dataDir(), PER_CLASS);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-forms-bench-batch-'));
-  const folder = path.join(tmp, 'cells');
-  copyIntoLabelFolders(cells, folder);
-  const files = cells.map((f) => f.file);
-  const main = buildIfStale(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  const { main, folder, list, tmp, remove } = batchWork();
   const load = os.loadavg()[0] ?? 0;
   try {
     const png = path.join(tmp, 'synthetic.png');
     fs.writeFileSync(png, await syntheticCell());
-    const list = path.join(tmp, 'cells.list');
-    fs.writeFileSync(list, files.join('\n') + '\n');
     const limit = bestImageLimit(png, SECONDS);
     const realLimit = bestImageLimit(list, SECONDS);
     const run = await batch(main, folder, path.join(tmp, 'out.csv'));
@@ -123,11 +156,14 @@ async function main(): Promise<void> {
       `\nBatch command peak RSS: ${(run.peakRss / 1048576).toFixed(0)} MB. Target ≥ 0.8× the limit on the same images, start-up included: ${wall >= 0.8 * realLimit ? 'holds' : '**does not hold**'}.`,
     );
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    remove();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// `npm run bench:batch` runs it; bench/rounds.ts imports from here.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,5 +1,5 @@
 /**
- * Load benchmark: `npm run bench` (about 22 minutes; `-- --quick` for a short smoke run).
+ * Load benchmark: `npm run bench` (about 26 minutes; `-- --quick` for a short smoke run).
  * It reproduces every number of the serving targets (bench/README.md) in one run.
  *
  * Builds dist/ if it is older than the sources, then, on 127.0.0.1 only, one server at a time:
@@ -30,7 +30,14 @@
  *     CPU per image of both, their ratios, and the in-process limit beside;
  * 11. form posts against the walkthrough's Flask + gunicorn on the same page (issue 24,
  *     bench/flask.ts), in alternating rounds at 1, 8 and 32 connections: requests/s, p99 and CPU
- *     per request of both, and their ratios per round.
+ *     per request of both, and their ratios per round;
+ * 12. start-up, /healthz under image load and the batch command in alternating rounds (issue 24,
+ *     bench/rounds.ts): in each round a fresh start of the app (start-up to /readyz 200, peak PSS),
+ *     /healthz p99 while uploads saturate it (part 2's method, a kept-alive probe and a new
+ *     connection per probe, the order alternating), then the batch command against the plain
+ *     in-process pipeline over the same 2,000 held-out files (the order alternating) and its first
+ *     row. The targets table cites its medians and ranges for these; part 2's single runs beside.
+ * Every part of issue 24 runs 5 rounds after a warm-up (--quick: 2 rounds of 2 s).
  * Prints markdown tables and writes them to bench/results.md.
  *
  * `npm run bench -- --only split` runs the split part alone (and writes bench/results-split.md).
@@ -53,6 +60,7 @@ import { explainSection } from './explain';
 import { loggingSection } from './logging';
 import { flaskSection } from './flask';
 import { minimalSection } from './minimal';
+import { roundsSection } from './rounds';
 import { report } from './parts/summary';
 
 async function main(): Promise<void> {
@@ -114,10 +122,13 @@ async function main(): Promise<void> {
   // 11. Form posts against Flask + gunicorn on the same page (issue 24), in alternating rounds.
   const flaskOut: string[] = [];
   await flaskSection((line = '') => flaskOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  // 12. Start-up, /healthz under image load and the batch command (issue 24), in alternating rounds.
+  const roundsOut: string[] = [];
+  const rounds = await roundsSection((line = '') => roundsOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.
-  const other = { cpu, loadBefore, profiledOne, profiled, designLines, splitOut, splitResult };
+  const other = { cpu, loadBefore, profiledOne, profiled, designLines, splitOut, splitResult, rounds };
   const { targetLines, profileLines } = report(results, references, other, say);
   for (const line of explainOut) say(line);
   for (const line of loggingOut) say(line);
@@ -125,6 +136,8 @@ async function main(): Promise<void> {
   for (const line of minimalOut) say(line);
   say();
   for (const line of flaskOut) say(line);
+  say();
+  for (const line of roundsOut) say(line);
   if (QUICK) return;
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), out.join('\n') + '\n');
   // The docs show this run's numbers: README.md the targets and the profile, bench/README.md all of it.
