@@ -15,7 +15,8 @@ export const SECONDS = QUICK ? 2 : 6;
 export const LEVELS = QUICK ? [8] : [1, 8, 32];
 /** MODELS_DIR is passed on to the app too (it inherits this environment). */
 export const MODELS_DIR = path.resolve(process.env.MODELS_DIR ?? path.join(ROOT, 'models'));
-const REVIEW =
+/** The review the benchmarks post (and bench/log-path.ts records). */
+export const REVIEW =
   'I went in expecting very little and came out delighted. The performances are warm and precise, the script ' +
   'is funny without trying too hard, and the last half hour is genuinely moving. A couple of scenes drag and the ' +
   'score is sometimes too insistent, but the cast makes every moment count. I would happily watch it again, and ' +
