@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Proc, type Row, type Target, answerOf, buildIfStale, requireWrk, startApp, warm, wrk } from './lib';
 import { FORM_POST } from './profile';
-import { loadAverage, medianRange, quantile, wholeOption } from './stats';
+import { type RoundOptions, loadAverage, medianRange, quantile, roundSettings, wholeOption } from './stats';
 import { flaskOnPage, startFlask, statementOf } from './walkthrough';
 
 /** Issue 24, must hold 1: at least this many form posts per second as Flask, at these levels. */
@@ -31,9 +31,8 @@ const LEVELS = [1, 8, 32];
 
 type Side = 'app' | 'flask';
 
-export async function flaskSection(say: (s?: string) => void, options: { rounds?: number; seconds?: number } = {}): Promise<void> {
-  const rounds = options.rounds ?? 5;
-  const seconds = options.seconds ?? 5;
+export async function flaskSection(say: (s?: string) => void, options: RoundOptions = {}): Promise<void> {
+  const { rounds, seconds } = roundSettings(options);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-flask-'));
   const before = loadAverage();
   const ours: Target = FORM_POST;

@@ -47,7 +47,7 @@ import {
   wrk,
 } from './lib';
 import { BENCH_METRICS_TOKEN, benchTargets } from './parts/settings';
-import { loadAverage, medianRange, quantile, wholeOption } from './stats';
+import { type RoundOptions, loadAverage, medianRange, quantile, roundSettings, wholeOption } from './stats';
 
 /** Issue 26, must hold 3: throughput with the log on at least this share of it with the log off. */
 const RATIO_BAR = 0.95;
@@ -94,7 +94,6 @@ async function loads(): Promise<{ loads: Load[]; cellNote: string }> {
   };
 }
 
-
 /**
  * Fails unless every load answers 200 on both servers, with a prediction id from the logging one
  * (`"id"` in JSON, `data-prediction-id` on the page) and none from the other: a benchmark of two
@@ -138,7 +137,6 @@ function readLog(file: string): { predictions: number; heldInputs: number; bytes
 
 const range = medianRange;
 
-
 type Side = 'on' | 'off';
 type Rounds = Record<Side, Row[]>;
 
@@ -170,12 +168,8 @@ function loadLine(name: string, r: Rounds): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-export async function loggingSection(
-  say: (s?: string) => void,
-  options: { rounds?: number; seconds?: number } = {},
-): Promise<void> {
-  const rounds = options.rounds ?? 5;
-  const seconds = options.seconds ?? 5;
+export async function loggingSection(say: (s?: string) => void, options: RoundOptions = {}): Promise<void> {
+  const { rounds, seconds } = roundSettings(options);
   const { loads: all, cellNote } = await loads();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-logging-'));
   const dbFile = path.join(tmp, 'log.sqlite');
@@ -245,10 +239,11 @@ export async function loggingSection(
 if (require.main === module) {
   requireWrk();
   buildIfStale();
-  void loggingSection((s = '') => console.log(s), { rounds: wholeOption('rounds'), seconds: wholeOption('seconds') }).catch(
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
+  void loggingSection((s = '') => console.log(s), {
+    rounds: wholeOption('rounds'),
+    seconds: wholeOption('seconds'),
+  }).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

@@ -34,7 +34,7 @@ import {
   wrk,
   type Target,
 } from './lib';
-import { loadAverage, medianRange, quantile, wholeOption } from './stats';
+import { type RoundOptions, loadAverage, medianRange, quantile, roundSettings, wholeOption } from './stats';
 
 const RATE_BAR = 0.85;
 const CPU_BAR = 1.3;
@@ -63,10 +63,9 @@ const range = medianRange;
 
 export async function minimalSection(
   say: (s?: string) => void,
-  options: { rounds?: number; seconds?: number; connections?: number } = {},
+  options: RoundOptions & { connections?: number } = {},
 ): Promise<void> {
-  const rounds = options.rounds ?? 5;
-  const seconds = options.seconds ?? 5;
+  const { rounds, seconds } = roundSettings(options);
   const connections = options.connections ?? 32;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-minimal-'));
   const uploads = await images(tmp);

@@ -40,7 +40,7 @@ import {
 } from './lib';
 import { fmt } from './report';
 import { type Targets, benchTargets, saturated } from './parts/settings';
-import { loadAverage, medianRange, quantile, wholeOption } from './stats';
+import { type RoundOptions, loadAverage, medianRange, quantile, roundSettings, wholeOption } from './stats';
 
 /** Issue 24's bars for what this part measures. */
 export const STARTUP_BAR_MS = 1000;
@@ -119,12 +119,8 @@ async function batchRound(work: BatchWork, seconds: number, order: ('limit' | 'b
   return { limit, rate, firstRow: await firstRow(work.main, work.folder) };
 }
 
-export async function roundsSection(
-  say: (s?: string) => void,
-  options: { rounds?: number; seconds?: number } = {},
-): Promise<RoundsResult> {
-  const rounds = options.rounds ?? 5;
-  const seconds = options.seconds ?? 5;
+export async function roundsSection(say: (s?: string) => void, options: RoundOptions = {}): Promise<RoundsResult> {
+  const { rounds, seconds } = roundSettings(options);
   const targets = benchTargets(multipart(await syntheticCell()));
   const data = dataDir();
   const work = fs.existsSync(data) ? batchWork(data) : null;

@@ -60,6 +60,7 @@ import { explainSection } from './explain';
 import { loggingSection } from './logging';
 import { flaskSection } from './flask';
 import { minimalSection } from './minimal';
+import { QUICK_ROUNDS } from './stats';
 import { roundsSection } from './rounds';
 import { report } from './parts/summary';
 
@@ -115,16 +116,16 @@ async function main(): Promise<void> {
   await explainSection((line = '') => explainOut.push(line), QUICK ? { rounds: 2, requests: 20 } : {});
   // 9. What the prediction log costs (issue 26), in alternating rounds.
   const loggingOut: string[] = [];
-  await loggingSection((line = '') => loggingOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  await loggingSection((line = '') => loggingOut.push(line), QUICK ? QUICK_ROUNDS : {});
   // 10. Image predictions against the minimal HTTP server (issue 24), in alternating rounds.
   const minimalOut: string[] = [];
-  await minimalSection((line = '') => minimalOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  await minimalSection((line = '') => minimalOut.push(line), QUICK ? QUICK_ROUNDS : {});
   // 11. Form posts against Flask + gunicorn on the same page (issue 24), in alternating rounds.
   const flaskOut: string[] = [];
-  await flaskSection((line = '') => flaskOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  await flaskSection((line = '') => flaskOut.push(line), QUICK ? QUICK_ROUNDS : {});
   // 12. Start-up, /healthz under image load and the batch command (issue 24), in alternating rounds.
   const roundsOut: string[] = [];
-  const rounds = await roundsSection((line = '') => roundsOut.push(line), QUICK ? { rounds: 2, seconds: 2 } : {});
+  const rounds = await roundsSection((line = '') => roundsOut.push(line), QUICK ? QUICK_ROUNDS : {});
   fs.rmSync(tmp, { recursive: true, force: true });
 
   // Report.

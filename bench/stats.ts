@@ -11,6 +11,20 @@ export function medianRange(values: number[], digits = 2): string {
   return `${quantile(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 }
 
+/** How many alternating rounds a part runs, and how long each side is loaded in one. */
+export interface RoundOptions {
+  rounds?: number;
+  seconds?: number;
+}
+
+/** The parts' rounds: at least 5 of 5 s each unless told (issue 24's rule for a speed figure). */
+export function roundSettings(options: RoundOptions): { rounds: number; seconds: number } {
+  return { rounds: options.rounds ?? 5, seconds: options.seconds ?? 5 };
+}
+
+/** `npm run bench -- --quick`: 2 rounds of 2 s, a smoke run of each alternating part. */
+export const QUICK_ROUNDS: RoundOptions = { rounds: 2, seconds: 2 };
+
 /** A `--name N` (or `--name=N`) of this command line: a whole number of at least 1, or undefined when absent. */
 export function wholeOption(name: string, argv = process.argv.slice(2).join(' ')): number | undefined {
   const v = new RegExp(`--${name}[= ](\\S+)`).exec(argv)?.[1];
