@@ -16,7 +16,10 @@ export interface CsvRecord {
 }
 
 /** The characters that end a run of unquoted text once it has begun (a quote in it is text). */
-const RUN_END = /[,\n\r]/g;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
 
 export class CsvRecords {
   private fields: string[] = [];
@@ -43,17 +46,18 @@ export class CsvRecords {
     let newline = -1;
     while (i < n) {
       if (this.quoted) {
+        // After a quote, a second one is a literal quote: it begins the next slice, so that a run of
+        // doubled quotes costs one append per pair.
+        let search = i;
         if (this.quoteSeen) {
           this.quoteSeen = false;
-          if (text[i] === '"') {
-            this.field += '"';
-            i++;
+          if (text.charCodeAt(i) !== QUOTE) {
+            this.quoted = false; // the quote closed the field; text[i] is handled below as unquoted text
             continue;
           }
-          this.quoted = false; // the quote closed the field; text[i] is handled below as unquoted text
-          continue;
+          search = i + 1;
         }
-        const quote = text.indexOf('"', i);
+        const quote = text.indexOf('"', search);
         const end = quote < 0 ? n : quote;
         for (let from = i; ; from = newline + 1) {
           if (newline < from) {
@@ -83,8 +87,11 @@ export class CsvRecords {
         this.fieldStarted = true;
       } else {
         // c and the ordinary characters after it (a quote inside an unquoted field is text)
-        RUN_END.lastIndex = i + 1;
-        const end = RUN_END.exec(text)?.index ?? n;
+        let end = i + 1;
+        for (; end < n; end++) {
+          const k = text.charCodeAt(end);
+          if (k === COMMA || k === LF || k === CR) break;
+        }
         this.field += text.slice(i, end);
         this.fieldStarted = true;
         i = end;
