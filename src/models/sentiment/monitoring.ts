@@ -48,7 +48,8 @@ export function graphLowerCase(review: string): string {
     : lowered;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+/** Any UTF-16 code unit outside ASCII (the same as [^\x00-\x7f], without a control character in the pattern). */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** A letter or digit of ASCII: what WORD matches of an ASCII text. */
 const asciiWordChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90);
