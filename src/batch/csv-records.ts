@@ -15,7 +15,7 @@ export interface CsvRecord {
   unterminated?: boolean;
 }
 
-/** The characters that end a run of unquoted text once it has begun (a quote in it is text). */
+/** Character codes. A comma, LF or CR ends a run of unquoted text once it has begun (a quote in it is text); QUOTE opens and closes a quoted field. */
 const COMMA = 44;
 const LF = 10;
 const CR = 13;
