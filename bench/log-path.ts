@@ -3,12 +3,12 @@
  * 3): `npm run bench:log-path [-- --rounds N]` (default 50 rounds of 250 predictions after 10 of
  * warm-up; a few seconds).
  *
- * The app's own parts (src/monitoring/recorder.ts, src/database/writer.ts, src/database/sqlite.ts
- * on a fresh file in a temporary folder, src/monitoring/features.ts with the served versions'
- * files, src/metrics.ts) for each round: `record` 250 predictions back to back as the routes do
- * (a review with its text held; a cell of 130 × 130 pixels described, its 6.8 KB file held), then
- * the writer's `complete` for all of them (the input's numbers, the metrics) and one `store.write`
- * of the batch, each phase timed with process.cpuUsage. Medians (ranges) in µs per prediction, with
+ * The app's own parts (src/monitoring/recorder.ts, src/database/sqlite.ts on a fresh file in a
+ * temporary folder, src/monitoring/features.ts with the served versions' files, src/metrics.ts)
+ * for each round: `record` 250 predictions back to back as the routes do (a review with its text
+ * held; a cell of 130 × 130 pixels described, its 6.8 KB file held) into an array standing for the
+ * batched writer's queue, then the recorder's `complete` for all of them (the input's numbers, the
+ * metrics), as the writer's tick calls it, and one `store.write` of the batch, each phase timed with process.cpuUsage. Medians (ranges) in µs per prediction, with
  * inputs held (KEEP_INPUTS_MINUTES=30, the default) and not (0).
  *
  * This is the floor of what the log costs a request: everything here runs hot, in the CPU's caches.
@@ -19,9 +19,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteStore } from '../src/database/sqlite';
-import { LogWriter } from '../src/database/writer';
+import type { HeldInput, PredictionRecord } from '../src/database/types';
 import { loadDescriber } from '../src/monitoring/features';
-import { PredictionRecorder, type RecordContext, textInput } from '../src/monitoring/recorder';
+import { type LogSink, PredictionRecorder, type RecordContext, textInput } from '../src/monitoring/recorder';
 import { Metrics } from '../src/metrics';
 import { malaria } from '../src/models/malaria';
 import { sentiment } from '../src/models/sentiment';
@@ -96,13 +96,11 @@ async function measure(
     await store.migrate();
     const cards = ['sentiment', 'malaria'].map((name) => ({ name, version: cardVersion(name) }));
     const describer = await loadDescriber([sentiment, malaria], MODELS_DIR, cards);
-    // The writer's timer never fires here: each round completes and writes its batch itself.
-    const writer = new LogWriter(store, {
-      flushMs: 3_600_000,
-      batchSize: 1_000_000,
-      complete: (r, later) => recorder.complete(r, later),
-    });
-    const recorder: PredictionRecorder = new PredictionRecorder(writer, describer, keepMinutes * 60_000, (r) =>
+    // What the batched writer (src/database/writer.ts) queues, kept in an array here: each round
+    // completes its entries and writes them itself, as the writer's tick does.
+    const queued: { record: PredictionRecord; input: HeldInput | undefined; later: unknown }[] = [];
+    const sink: LogSink = { add: (record, input, later) => void queued.push({ record, input, later }) };
+    const recorder = new PredictionRecorder(sink, describer, keepMinutes * 60_000, (r) =>
       metrics.predictionLogged(r.model, r.source, r.label, r.confidence),
     );
     const out = { record: [] as number[], complete: [] as number[], write: [] as number[] };
@@ -111,20 +109,20 @@ async function measure(
       for (let i = 0; i < PER_ROUND; i++) recorder.record(c.prediction, c.context(recorder));
       const record = cpuUs(t);
       t = process.cpuUsage();
-      // What the writer's tick does before a write: the entries completed, off the request path.
-      (writer as unknown as { completeAll(entries: unknown[]): void }).completeAll(
-        (writer as unknown as { pending: unknown[] }).pending,
-      );
+      for (const q of queued) recorder.complete(q.record, q.later);
       const complete = cpuUs(t);
       t = process.cpuUsage();
-      await writer.flush();
+      await store.write(
+        queued.map((q) => q.record),
+        queued.flatMap((q) => (q.input === undefined ? [] : [q.input])),
+      );
       const write = cpuUs(t);
+      queued.length = 0;
       if (round < WARM_UP) continue;
       out.record.push(record / PER_ROUND);
       out.complete.push(complete / PER_ROUND);
       out.write.push(write / PER_ROUND);
     }
-    await writer.close();
     return out;
   } finally {
     await store.close();
