@@ -39,12 +39,11 @@ import {
   warm,
 } from './lib';
 import { fmt } from './report';
-import { type Targets, benchTargets, saturated } from './parts/settings';
+import { PSS_BAR_MB, type Targets, benchTargets, saturated } from './parts/settings';
 import { type RoundOptions, loadAverage, medianRange, quantile, roundSettings, wholeOption } from './stats';
 
 /** Issue 24's bars for what this part measures. */
 export const STARTUP_BAR_MS = 1000;
-export const PSS_BAR_MB = 256;
 export const HEALTHZ_BAR_MS = 20;
 export const BATCH_BAR = 0.85;
 export const FIRST_ROW_BAR_S = 0.5;

@@ -13,6 +13,8 @@ export const QUICK = process.argv.includes('--quick');
 export const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 export const SECONDS = QUICK ? 2 : 6;
 export const LEVELS = QUICK ? [8] : [1, 8, 32];
+/** The serving memory line (issues 12, 24 and 26): PSS summed over the app's processes, MB. */
+export const PSS_BAR_MB = 256;
 /** MODELS_DIR is passed on to the app too (it inherits this environment). */
 export const MODELS_DIR = path.resolve(process.env.MODELS_DIR ?? path.join(ROOT, 'models'));
 /** The review the benchmarks post (and bench/log-path.ts records). */

@@ -10,11 +10,11 @@ import path from 'node:path';
 import { type Row, mb } from '../lib';
 import { FORM_POST_BEFORE, breakdownTable, column, type profileTarget } from '../profile';
 import { fmt, table } from '../report';
-import { BATCH_BAR, FIRST_ROW_BAR_S, HEALTHZ_BAR_MS, PSS_BAR_MB, type RoundsResult, STARTUP_BAR_MS, cite } from '../rounds';
+import { BATCH_BAR, FIRST_ROW_BAR_S, HEALTHZ_BAR_MS, type RoundsResult, STARTUP_BAR_MS, cite } from '../rounds';
 import { quantile } from '../stats';
 import type { AppResults } from './app';
 import type { ReferenceResults } from './reference';
-import { LEVELS, QUICK, SECONDS } from './settings';
+import { LEVELS, PSS_BAR_MB, QUICK, SECONDS } from './settings';
 
 /** What the report needs besides the app's and the references' numbers. */
 export interface OtherResults {
