@@ -96,7 +96,9 @@ describe('limits', () => {
   ])('refuses a %s pixel bomb in milliseconds, before libvips allocates its pixels', async (_name, bomb) => {
     const started = performance.now();
     await expect(decodeToRgb(bomb(), LIMITS)).rejects.toMatchObject({ kind: 'too_large', code: 'image_too_large' });
-    expect(performance.now() - started).toBeLessThan(50);
+    // Decoding would take seconds and gigabytes; refusing from the header is a few milliseconds,
+    // bounded loosely so that a loaded machine's pause cannot fail it.
+    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('refuses a file whose header lies about its size as damaged, not with a crash', async () => {

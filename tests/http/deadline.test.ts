@@ -16,16 +16,29 @@ import { sleep } from '../helpers/async';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined };
 
+/**
+ * The slow routes answer this many deadlines late: far enough that an answer in time cannot be
+ * mistaken for theirs on a loaded machine (a 503 within LATE_BOUND_MS of a route that takes
+ * 8 × 50 ms), while a timer firing a little late does not fail the test.
+ */
+const LATE_FACTOR = 8;
+const LATE_BOUND_MS = 300;
+
+/** Until the slow route has finished (its late answer dropped), at most two seconds. */
+async function routeFinished(late: { answered: number }): Promise<void> {
+  for (let waited = 0; late.answered === 0 && waited < 2000; waited += 25) await sleep(25);
+}
+
 function appWith(timeoutMs: number, late: { answered: number }): express.Express {
   const app = express();
   app.use(deadline({ timeoutMs, retryAfterSeconds: 2 }));
   app.get('/api/slow', async (_req, res) => {
-    await sleep(timeoutMs * 3);
+    await sleep(timeoutMs * LATE_FACTOR);
     late.answered++;
     res.json({ late: true });
   });
   app.get('/slow-page', async (_req, res) => {
-    await sleep(timeoutMs * 3);
+    await sleep(timeoutMs * LATE_FACTOR);
     late.answered++;
     res.send('<p>late</p>');
   });
@@ -53,13 +66,13 @@ describe('deadline middleware', () => {
       const app = appWith(50, late);
       const started = Date.now();
       const res = await request(app).get('/api/slow');
-      expect(Date.now() - started).toBeLessThan(140);
+      expect(Date.now() - started).toBeLessThan(LATE_BOUND_MS);
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toMatch(/application\/json/);
       expect(res.headers['retry-after']).toBe('2');
       expect(res.body.error.code).toBe('timeout');
       expect(res.body.error.message).toMatch(/within 0\.1 s/);
-      await sleep(150);
+      await routeFinished(late);
       expect(late.answered).toBe(1); // the route finished; its answer went nowhere, nothing threw
       expect((await request(app).get('/api/fast')).status).toBe(200);
     });
@@ -71,7 +84,7 @@ describe('deadline middleware', () => {
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toMatch(/text\/html/);
       expect(res.headers['retry-after']).toBe('2');
-      await sleep(150);
+      await routeFinished(late);
       expect(late.answered).toBe(1);
     });
   });
