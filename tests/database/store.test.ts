@@ -175,6 +175,35 @@ describe.each(backends)('$name store', (backend) => {
     expect((await store.counts('twice', 0)).predictions).toBe(1);
   });
 
+  test('write: a long batch with more held bytes than one statement takes; every line and input kept exactly', async () => {
+    const model = `long-${randomUUID()}`;
+    // Text that JSON and SQL quote: quotes, a backslash, a newline, non-ASCII.
+    const label = 'say "no" \\ to\nüñí 病 😀';
+    const lines = Array.from({ length: 700 }, (_, i) =>
+      prediction({ model, label, at: T0 + i, confidence: i / 700, features: { width: i, height: 2 * i, brightness: i / 3 } }),
+    );
+    // 3 MB uploads: over Postgres's HELD_BYTES_PER_STATEMENT (4 MB) two at a time, so split over statements.
+    const uploads = [0, 1, 2].map((k) => Buffer.alloc(3 * 1024 * 1024, k * 77 + 1));
+    uploads[1]!.writeUInt32BE(0xdeadbeef, 1234);
+    const inputs = [
+      ...uploads.map((bytes, k) => ({ predictionId: lines[k]!.id, mediaType: 'image/png', bytes, expiresAt: Date.now() + 60_000 })),
+      held(lines[3]!.id, ''),
+      held(lines[4]!.id, 'a review with "quotes" and \u00e9'),
+    ];
+    await store.write(lines, inputs);
+
+    expect((await store.counts(model, 0)).predictions).toBe(700);
+    expect(await store.prediction(lines[699]!.id)).toEqual(lines[699]);
+    expect(await store.prediction(lines[0]!.id)).toEqual(lines[0]);
+    for (const k of inputs.keys()) {
+      const f = feedbackOn(lines[k]!, { id: randomUUID(), at: T0 + 10_000 + k });
+      expect(await store.addFeedback(f, true)).toEqual({ inputShared: true });
+    }
+    const exported = (await all(store.exportFeedback())).filter((e) => e.feedback.model === model);
+    expect(exported.map((e) => e.input?.mediaType)).toEqual(inputs.map((i) => i.mediaType));
+    expect(exported.map((e) => hex(e.input?.bytes))).toEqual(inputs.map((i) => hex(i.bytes)));
+  });
+
   test('prediction: an unknown id is null', async () => {
     expect(await store.prediction('no-such-id')).toBeNull();
   });
