@@ -131,17 +131,17 @@ function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) =>
 }
 
 /**
- * The prediction log's write: a batch of lines and their held inputs in one statement, prepared
- * once per connection (named). The lines go as one JSON array (jsonb_to_recordset); the held
- * inputs as a JSON array of their ids, types, expiry times and places in a single binary bytea of
- * all their bytes (substring). Three parameters however long the batch. The INSERTs before it,
- * ten parameters a line in a statement built and parsed again for every batch, cost this process
- * 24–26 µs of CPU per review line and 30–33 µs per held cell; this costs 4 and 16 µs
- * (`npm run bench:log-postgres`, bench/README.md).
+ * The prediction log's write: a batch of lines and their held inputs in one statement. The lines
+ * go as one JSON array (jsonb_to_recordset); the held inputs as a JSON array of their ids, types,
+ * expiry times and places in a single binary bytea of all their bytes (substring). Three
+ * parameters however long the batch. The INSERTs before it, ten parameters a line in a statement
+ * built anew for every batch, cost this process 24–26 µs of CPU per review line and 30–33 µs per
+ * held cell; this costs 4.5 and 16–17 µs (`npm run bench:log-postgres`, bench/README.md). It is
+ * not a named (prepared) statement: that saves another 0.5 µs a line, but behind a connection
+ * pooler in transaction mode (PgBouncer can run so) the next batch may get a server connection
+ * that never prepared it, and the write would fail.
  */
-const WRITE_LOG = {
-  name: 'ml-forms-write-log-1',
-  text: `WITH lines AS (
+const WRITE_LOG = `WITH lines AS (
       INSERT INTO predictions (${PREDICTION_COLUMNS.join(', ')})
       SELECT ${PREDICTION_COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS l(
         id text, at bigint, model text, version text, source text, label text,
@@ -150,8 +150,7 @@ const WRITE_LOG = {
     INSERT INTO held_inputs (prediction_id, media_type, bytes, expires_at)
     SELECT h.prediction_id, h.media_type, substring($3::bytea FROM h.start + 1 FOR h.length), h.expires_at
     FROM jsonb_to_recordset($2::jsonb) AS h(prediction_id text, media_type text, expires_at bigint, start integer, length integer)
-    ON CONFLICT (prediction_id) DO NOTHING`,
-} as const;
+    ON CONFLICT (prediction_id) DO NOTHING`;
 
 /**
  * Held input bytes per statement: a batch of large uploads is split over several statements
@@ -284,7 +283,7 @@ export class PostgresStore implements Store {
     // Usually one statement. Each commits on its own: a batch retried after a failure between two
     // is still written once (ON CONFLICT DO NOTHING), so no transaction needs to hold them together.
     for (const values of writeLogValues(predictions, inputs)) {
-      await this.run(() => this.pool.query({ name: WRITE_LOG.name, text: WRITE_LOG.text, values }));
+      await this.run(() => this.pool.query(WRITE_LOG, values));
     }
   }
 
