@@ -22,7 +22,7 @@ export type FormName = string;
  * documentation names the steps it takes (src/http/endpoint.ts); every endpoint can also answer
  * the `any` step's errors.
  */
-export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip' | 'feedback' | 'admin';
+export type ErrorStep = 'any' | 'body' | 'upload' | 'image' | 'x' | 'review' | 'inference' | 'oip' | 'feedback' | 'report' | 'admin';
 
 /**
  * What went wrong, as a caller decides on it: whose fault, worth retrying. Each serving layer maps
@@ -87,7 +87,8 @@ export const ERRORS = {
   rate_limited: { kind: 'rate_limited', when: 'This client sent more predictions (RATE_LIMIT_PER_MINUTE) or feedback (FEEDBACK_PER_MINUTE) than the limit; retry after Retry-After seconds.', steps: [] },
   // Feedback on a prediction (POST /api/feedback, the page's "Wrong?" form) and the monitoring page.
   invalid_feedback: { kind: 'invalid', when: 'The feedback is not an object with "prediction_id" and the right answer ("label" for a classifier, "value" for a value model), an optional "note" (at most 1,000 characters) and "share_input" (true or false).', steps: ['feedback'] },
-  invalid_label: { kind: 'invalid', when: '"label" is not one of the model\'s labels (or "value" is not a finite number).', steps: ['feedback'] },
+  invalid_label: { kind: 'invalid', when: '"label" is not one of the model\'s labels (or "value" is not a finite number).', steps: ['feedback', 'report'] },
+  invalid_report: { kind: 'invalid', when: 'The browser\'s prediction is not an object with "model" and "version" (a model this server serves, the version the browser ran), the answer ("label" and "confidence" from 0 to 1 for a classifier, "value" for a value model) and "latency_ms" (0 to 3,600,000).', steps: ['report'] },
   unknown_prediction: { kind: 'not_found', when: 'No prediction has this id: it was never made, was made with the prediction log off, or is older than RETENTION_DAYS.', steps: ['feedback'] },
   unknown_feedback: { kind: 'not_found', when: 'No feedback has this id.', steps: [] },
   database_unavailable: { kind: 'unavailable', when: 'The database (DATABASE_URL) cannot be reached; retry after Retry-After seconds. Predictions keep answering.', steps: ['feedback', 'admin'] },

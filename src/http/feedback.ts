@@ -1,6 +1,8 @@
 /**
  * Feedback routes (issue 26): POST /api/feedback (programs, and the page script), POST /feedback
- * (the page's "Wrong?" form without JavaScript), DELETE /api/feedback/{id} (an admin). Each
+ * (the page's "Wrong?" form without JavaScript), DELETE /api/feedback/{id} (an admin), and POST
+ * /api/browser-predictions (the page script, for an answer of the browser engine flagged as wrong:
+ * the prediction its feedback then names). Each
  * validates as the prediction endpoints do (a strict schema, a small body, a clear 4xx), is
  * rate-limited per client (FEEDBACK_PER_MINUTE), and answers 503 with Retry-After while the
  * database is down. The logic is src/monitoring/feedback.ts.
@@ -10,7 +12,19 @@ import { z } from 'zod';
 import { AppError } from '../errors';
 import { NOTE_MAX_CHARS, feedbackDone } from '../core/feedback';
 import { numberValue } from '../core/format';
-import { FeedbackAnswerSchema, FeedbackBodySchema, type FeedbackBody, type FeedbackDeps, giveFeedback, withDatabase } from '../monitoring/feedback';
+import {
+  type BrowserPrediction,
+  BrowserPredictionReceiptSchema,
+  BrowserPredictionSchema,
+  FeedbackAnswerSchema,
+  FeedbackBodySchema,
+  type FeedbackBody,
+  type FeedbackDeps,
+  giveFeedback,
+  reportPrediction,
+  withDatabase,
+} from '../monitoring/feedback';
+import type { PredictionRecorder } from '../monitoring/recorder';
 import { type Endpoint, CODE_AND_MESSAGE_ERRORS, formParser, replyEndpoint } from './endpoint';
 import { type PageDeps, renderPage } from './view';
 
@@ -22,6 +36,15 @@ function invalid(error: z.ZodError): AppError {
   const issue = error.issues[0];
   const where = issue === undefined || issue.path.length === 0 ? 'The feedback' : `"${issue.path.join('.')}"`;
   return new AppError('invalid_feedback', `${where}: ${issue?.message ?? 'is not valid'}. Send {"prediction_id": "…", "label": "…"} (or "value" for a number model), with "note" and "share_input" if you like.`);
+}
+
+/** A browser's prediction, checked. */
+function readReport(body: unknown): BrowserPrediction {
+  const parsed = BrowserPredictionSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? 'The prediction' : `"${issue.path.join('.')}"`;
+  throw new AppError('invalid_report', `${where}: ${issue?.message ?? 'is not valid'}. Send {"model": "…", "version": "…", "label": "…", "confidence": 0.9, "latency_ms": 12} (or "value" for a number model).`);
 }
 
 /** The JSON body, checked. */
@@ -52,6 +75,8 @@ export interface FeedbackRouteDeps extends PageDeps {
   feedbackLimit: RequestHandler[];
   /** Lets an admin through (src/http/admin.ts). */
   admin: RequestHandler[];
+  /** The prediction log's recorder, for the browser engine's reported predictions. */
+  recorder?: PredictionRecorder;
 }
 
 /** POST /api/feedback and DELETE /api/feedback/{id}. */
@@ -92,8 +117,36 @@ export function feedbackEndpoints(deps: FeedbackRouteDeps): Endpoint[] {
       return { status: 204 };
     },
   });
+  const { recorder } = deps;
+  // The document's example: a value model's answer (a classifier's labels are its card's, not known here).
+  const valueModel = deps.registry.definitions.find((d) => d.output.kind === 'value')?.name;
+  const reportExample = valueModel === undefined ? undefined : { model: valueModel, version: '1', value: 18.78, latency_ms: 2.4 };
+  const report = replyEndpoint<BrowserPrediction>({
+    method: 'post',
+    path: '/api/browser-predictions',
+    operationId: 'reportBrowserPrediction',
+    tag: 'Feedback',
+    summary: "Log a prediction the browser engine made, so that feedback can name it",
+    description:
+      "The page sends this only when a person flags an answer of the browser engine as wrong: the prediction is logged (source `browser`, without anything of the input) and its `id` answered, for POST /api/feedback. " +
+      "`version` is the one the browser ran: the card's, or its 8-bit version's.",
+    request: { content: { 'application/json': { schema: BrowserPredictionSchema, ...(reportExample === undefined ? {} : { example: reportExample }) } } },
+    responses: { 201: { description: 'Logged.', json: BrowserPredictionReceiptSchema } },
+    errors: ['body', 'report', ...(deps.feedbackLimit.length > 0 ? (['rate_limited'] as const) : [])],
+    errorWriter: CODE_AND_MESSAGE_ERRORS,
+    read: (req: Request) => readReport(req.body),
+    answer: async (body) => {
+      if (recorder === undefined) throw new AppError('invalid_report', 'The prediction log is off.');
+      const logged = reportPrediction(
+        { model: deps.feedbackService.model, record: (prediction, latencyMs) => recorder.record(prediction, { source: 'browser', started: performance.now() - latencyMs }) },
+        body,
+      );
+      return { status: 201, json: { id: logged.id } };
+    },
+  });
   return [
     { ...give, handlers: [...deps.feedbackLimit, json, ...give.handlers] },
+    { ...report, handlers: [...deps.feedbackLimit, express.json({ limit: 2048, inflate: false, strict: true }), ...report.handlers] },
     { ...remove, handlers: [...deps.admin, ...remove.handlers] },
   ];
 }

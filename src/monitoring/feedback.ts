@@ -10,6 +10,7 @@ import { AppError } from '../errors';
 import { NOTE_MAX_CHARS } from '../core/feedback';
 import { DatabaseUnavailable, type FeedbackRecord, type PredictionRecord, type Store } from '../database/types';
 import type { ModelDefinition } from '../models/model';
+import type { Prediction } from '../predictors/types';
 
 
 /** What feedback says, as the JSON API takes it. */
@@ -61,8 +62,11 @@ export interface FeedbackDeps {
   store: Store;
   /** The batched log writer: flushed first, so a prediction this process just answered is in the database. */
   writer: { flush(): Promise<void> };
-  /** The model's definition (the kind of answer) and its labels, by name. */
-  model(name: string): { definition: ModelDefinition; labels: readonly string[] } | undefined;
+  /**
+   * The model's definition (the kind of answer) and its labels, by name; `versions`, those its
+   * answers can name: the served one, and the 8-bit one the browser engine runs by default.
+   */
+  model(name: string): { definition: ModelDefinition; labels: readonly string[]; versions?: readonly string[] } | undefined;
   /** How long another process may take to write its log (its writer's flush interval), in ms. */
   flushMs: number;
   /** Counted in /metrics. */
@@ -123,4 +127,58 @@ export async function giveFeedback(deps: FeedbackDeps, body: FeedbackBody): Prom
     deps.onFeedback?.(prediction.model);
     return { id: record.id, model: prediction.model, input_shared: inputShared };
   });
+}
+
+/**
+ * A prediction the browser engine made (it runs the models on the visitor's device and sends them
+ * nothing), reported by the page when the person flags it as wrong: so that their feedback has a
+ * prediction to name. Nothing of the input comes with it.
+ */
+export const BrowserPredictionSchema = z
+  .strictObject({
+    model: z.string({ error: 'must name a model this server serves' }).min(1, { error: 'must name a model this server serves' }).max(100, { error: 'is longer than any model name' }).meta({ description: 'The model, by name.' }),
+    version: z.string({ error: 'must be the version the browser ran' }).min(1, { error: 'must be the version the browser ran' }).max(100, { error: 'is longer than any version' }).meta({ description: "The version the browser ran: the card's, or its 8-bit version's." }),
+    label: z.string({ error: "must be one of the model's labels" }).max(100, { error: "is longer than any of the model's labels" }).optional().meta({ description: 'A classifier: the label it answered.' }),
+    confidence: z.number({ error: 'must be a number from 0 to 1' }).min(0, { error: 'must be from 0 to 1' }).max(1, { error: 'must be from 0 to 1' }).optional().meta({ description: "A classifier: its answer's confidence." }),
+    value: z.number({ error: 'must be a number, like 12.5' }).optional().meta({ description: 'A value model: the value it answered.' }),
+    latency_ms: z.number({ error: 'must be a number of milliseconds' }).min(0, { error: 'must be from 0 to 3,600,000' }).max(3_600_000, { error: 'must be from 0 to 3,600,000' }).optional().meta({ description: 'How long the browser took, in ms.' }),
+  })
+  .meta({ id: 'BrowserPrediction', description: 'A prediction the browser engine made, to be named by feedback.' });
+export type BrowserPrediction = z.output<typeof BrowserPredictionSchema>;
+
+export const BrowserPredictionReceiptSchema = z
+  .strictObject({ id: z.string().meta({ description: 'The id feedback names the prediction by (POST /api/feedback).' }) })
+  .meta({ id: 'BrowserPredictionReceipt' });
+
+/** What a reported prediction is checked against and logged with. */
+export interface ReportDeps {
+  model: FeedbackDeps['model'];
+  /** The recorder of the prediction log (src/monitoring/recorder.ts). */
+  record(prediction: Prediction, latencyMs: number): { id: string };
+}
+
+/** Checks a browser's prediction against the model it names and logs it (source "browser"); its id. */
+export function reportPrediction(deps: ReportDeps, body: BrowserPrediction): { id: string } {
+  const model = deps.model(body.model);
+  if (model === undefined) throw new AppError('invalid_report', `"${body.model.slice(0, 40)}" is not a model this server serves.`);
+  const versions = model.versions ?? [];
+  if (!versions.includes(body.version)) {
+    throw new AppError('invalid_report', `The ${body.model} model's versions here are ${versions.join(' and ')}, not "${body.version.slice(0, 40)}".`);
+  }
+  let answer: Pick<Prediction, 'label' | 'value' | 'confidence'>;
+  if (model.definition.output.kind === 'classification') {
+    if (body.value !== undefined || body.label === undefined) throw new AppError('invalid_report', `The ${body.model} model answers a label: send "label" (and "confidence"), not "value".`);
+    if (!model.labels.includes(body.label)) {
+      throw new AppError('invalid_label', `"${body.label.slice(0, 40)}" is not a label of the ${body.model} model: it is one of ${model.labels.join(', ')}.`);
+    }
+    answer = { label: body.label, ...(body.confidence === undefined ? {} : { confidence: body.confidence }) };
+  } else {
+    if (body.label !== undefined || body.confidence !== undefined || body.value === undefined) {
+      throw new AppError('invalid_report', `The ${body.model} model answers a number: send "value" only.`);
+    }
+    if (!Number.isFinite(body.value) || Math.abs(body.value) > 3.4e38) throw new AppError('invalid_label', '"value" must be a finite number.');
+    answer = { value: body.value };
+  }
+  // The statement is the page's to write; the log keeps the answer, not its sentence.
+  return deps.record({ model: body.model, version: body.version, statement: '', ...answer }, body.latency_ms ?? 0);
 }

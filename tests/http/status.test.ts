@@ -19,6 +19,7 @@ const CONTRACT: Record<string, number> = {
     invalid_explain: 400,
     invalid_feedback: 400,
     invalid_label: 400,
+    invalid_report: 400,
     invalid_monitor_window: 400,
     unknown_prediction: 404,
     unknown_feedback: 404,
