@@ -76,10 +76,10 @@ async function askHere(mlForms: MlForms, name: string, form: HTMLFormElement): P
   const field = fieldOf(form);
   const input = field instanceof HTMLInputElement && field.type === 'file' ? field.files?.[0] : field?.value;
   try {
-    return {
-      ok: true,
-      data: await mlForms.predict(name as FormName, input, { engine: 'browser', explain: explains(form) }),
-    };
+    const started = performance.now();
+    const answer = await mlForms.predict(name as FormName, input, { engine: 'browser', explain: explains(form) });
+    // Kept for the "Wrong?" form, which logs the answer only if the person flags it (./page/feedback.ts).
+    return { ok: true, data: { ...answer, latencyMs: performance.now() - started } };
   } catch (err) {
     // mlForms rejects with the API's error: code and message.
     const { code, message } = err as { code?: string; message?: string };

@@ -16,6 +16,7 @@ export const FEEDBACK_WORDS = {
   shared: 'Your input is kept with it, for training.',
   notShared: 'Your input was not kept.',
   expired: 'Your input could not be kept: it is held only for a while after the prediction.',
+  inBrowser: 'This answer was worked out in your browser: feedback sends the answer and what you write here, never your input.',
 } as const;
 
 /** Longest note, in characters (the API's limit: src/monitoring/feedback.ts). */
@@ -31,6 +32,11 @@ export interface FeedbackFormSpec {
   keepMinutes: number;
   /** RETENTION_DAYS. */
   retentionDays: number;
+  /**
+   * The answer is the browser engine's: the server never had the input, so there is nothing to
+   * share (no share box), and the page says what feedback sends instead.
+   */
+  inBrowser?: boolean;
 }
 
 export interface FeedbackForm {
@@ -67,8 +73,8 @@ export function feedbackForm(spec: FeedbackFormSpec, predictionId: string, predi
     idPrefix,
     choices: ordered.map((label) => ({ value: label, id: `${idPrefix}-${label}`, text: label === predictedLabel ? `${label} (the model's answer was right)` : label })),
     valueField: spec.labels.length === 0 ? { id: `${idPrefix}-value` } : null,
-    shareOffered: spec.keepMinutes > 0,
-    kept: keptInWords(spec),
+    shareOffered: spec.keepMinutes > 0 && spec.inBrowser !== true,
+    kept: spec.inBrowser === true ? `${FEEDBACK_WORDS.inBrowser} We keep them for ${spec.retentionDays} days.` : keptInWords(spec),
   };
 }
 

@@ -185,6 +185,52 @@ describe('flag a wrong answer, then see it on /monitor', { timeout: 120_000 }, (
     assert.ok(now.predictions >= before.predictions + 1, 'the prediction is logged');
   });
 
+  test('the browser engine: a review answered here, nothing sent; "Wrong?" (no share box) logs the answer, then the feedback; /monitor counts both', async () => {
+    const before = await monitorCounts('sentiment');
+    const { page, context, errors } = await open(server, true, DESKTOP, '/?engine=browser');
+    await page.evaluate('window.mlForms.ready()');
+    const posted: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET') posted.push(new URL(r.url()).pathname);
+    });
+    await page.fill('#review', REVIEW);
+    await page.click('#sentiment button[type="submit"]');
+    const details = page.locator('#sentiment-result[data-engine="browser"] details.feedback[data-engine="browser"]');
+    await details.waitFor();
+    assert.deepEqual(posted, [], 'answering sends nothing');
+    const label = await answeredLabel(page, 'sentiment');
+    await details.locator('summary').click();
+    const form = details.locator('form.feedback-form');
+    assert.equal(await form.locator('input[name="share_input"]').count(), 0, 'no input to share');
+    assert.match((await form.locator('p.kept').textContent()) ?? '', /worked out in your browser: feedback sends the answer and what you write here, never your input/);
+    const other = (await form.locator('input[type="radio"][name="label"]').evaluateAll((rs) => rs.map((r) => r.getAttribute('value') ?? ''))).find((v) => v !== label);
+    assert.ok(other !== undefined, 'another label to pick');
+    await form.locator(`input[type="radio"][value="${other}"]`).check();
+    assert.deepEqual(await seriousViolations(page), [], 'axe, the form open');
+
+    const [reported, feedback] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/browser-predictions'),
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/feedback'),
+      form.locator('button[type="submit"]').click(),
+    ]);
+    assert.equal(reported.status(), 201);
+    const report = reported.request().postDataJSON() as Record<string, unknown>;
+    assert.deepEqual(Object.keys(report).sort(), ['confidence', 'label', 'latency_ms', 'model', 'version']);
+    assert.equal(report.label, label);
+    assert.equal(feedback.status(), 201);
+    assert.equal((feedback.request().postDataJSON() as Record<string, unknown>).prediction_id, ((await reported.json()) as { id: string }).id);
+    const done = page.locator('#sentiment-result p.feedback-done[role="status"]');
+    await done.waitFor();
+    assert.equal((await done.textContent())?.trim(), `${THANKS} Your input was not kept.`);
+    assert.deepEqual(posted, ['/api/browser-predictions', '/api/feedback']);
+    assert.deepEqual(errors, []);
+    await context.close();
+
+    const now = await monitorCounts('sentiment');
+    assert.equal(now.feedback, before.feedback + 1);
+    assert.equal(now.predictions, before.predictions + 1, 'the flagged answer, and nothing else, is logged');
+  });
+
   test('JavaScript off: the number model, "Wrong?", the right value, shared → the server\'s "Thank you" page; /monitor counts it', async () => {
     const before = await monitorCounts('regression');
     const { page, context, errors } = await open(server, false, PHONE);

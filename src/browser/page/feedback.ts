@@ -1,8 +1,11 @@
 /**
  * The "Wrong? Tell us the right answer" form (issue 26) on the page script's side:
  *  - drawn under an answer the script fetched from the server, when that answer has an id: the
- *    same markup as views/partials/feedback.ejs, from the same description (src/core/feedback.ts).
- *    The browser engine's answers are never logged, so they have no id and get no form;
+ *    same markup as views/partials/feedback.ejs, from the same description (src/core/feedback.ts);
+ *  - and under an answer of the browser engine, which the server never saw: without a share box,
+ *    and with the answer itself in the form (data-report). Only when the person sends the form is
+ *    that answer logged (POST /api/browser-predictions, nothing of the input), and its id is then
+ *    what the feedback names;
  *  - every such form on the page, the server's and the script's, is sent to POST /api/feedback
  *    with fetch (one listener on the document, so forms drawn later need no wiring). Once it is
  *    recorded the disclosure is replaced by what the server's page would say (feedbackDone); an
@@ -65,14 +68,18 @@ export function feedbackSection(
   name: string,
   answer: Answer,
   given: Settings | null = settings(),
+  engine: Engine = 'server',
 ): HTMLDetailsElement | null {
-  if (given === null || typeof answer.id !== 'string' || answer.id === '') return null;
+  if (given === null) return null;
+  const report = engine === 'browser' ? browserReport(name, answer) : null;
+  if (report === null && (typeof answer.id !== 'string' || answer.id === '')) return null;
   const labels = Object.keys(answer.scores ?? {});
   // Neither scores nor a value: not knowing what to ask for, ask nothing.
   if (labels.length === 0 && answer.value === undefined) return null;
-  const form = feedbackForm({ model: name, labels, ...given }, answer.id, answer.label);
-  const details = el('details', { class: 'feedback', 'data-prediction-id': form.predictionId });
+  const form = feedbackForm({ model: name, labels, ...given, inBrowser: report !== null }, report === null ? (answer.id ?? '') : '', answer.label);
+  const details = el('details', { class: 'feedback', ...(report === null ? { 'data-prediction-id': form.predictionId } : { 'data-engine': 'browser' }) });
   const body = el('form', { class: 'feedback-form', method: 'post', action: '/feedback', 'data-model': form.model });
+  if (report !== null) body.dataset.report = JSON.stringify(report);
   body.append(
     el('input', { type: 'hidden', name: 'model', value: form.model }),
     el('input', { type: 'hidden', name: 'prediction_id', value: form.predictionId }),
@@ -101,10 +108,26 @@ export function feedbackSection(
   return details;
 }
 
-/** Puts the form under the answer `name`'s card shows, when the server answered it (the only answers with an id). */
+/** What POST /api/browser-predictions logs of a browser engine's answer; null without a version to name. */
+function browserReport(name: string, answer: Answer): Record<string, unknown> | null {
+  if (typeof answer.version !== 'string' || answer.version === '') return null;
+  const latency = answer.latencyMs;
+  const timed = typeof latency === 'number' && Number.isFinite(latency) && latency >= 0 ? { latency_ms: Math.min(latency, 3_600_000) } : {};
+  if (answer.value !== undefined) return { model: name, version: answer.version, value: answer.value, ...timed };
+  if (typeof answer.label !== 'string') return null;
+  const confidence = answer.confidence;
+  return {
+    model: name,
+    version: answer.version,
+    label: answer.label,
+    ...(typeof confidence === 'number' && confidence >= 0 && confidence <= 1 ? { confidence } : {}),
+    ...timed,
+  };
+}
+
+/** Puts the form under the answer `name`'s card shows: the server's (with its id) or the browser engine's. */
 export function drawFeedback(name: string, answer: Answer, engine: Engine): void {
-  if (engine !== 'server') return;
-  const section = feedbackSection(name, answer);
+  const section = feedbackSection(name, answer, settings(), engine);
   if (section !== null) byId(`${name}-result`)?.append(section);
 }
 
@@ -184,7 +207,31 @@ function errorMessage(data: unknown, status: number): string {
   return typeof message === 'string' && message !== '' ? message : serverFailed(status);
 }
 
+/**
+ * A browser engine's answer is logged first, once (its id is kept in the form, so sending again
+ * after an error does not log it twice); false when that failed (the error is then shown).
+ */
+async function logBrowserAnswer(form: HTMLFormElement): Promise<boolean> {
+  const idField = form.querySelector<HTMLInputElement>('input[name="prediction_id"]');
+  const report = form.dataset.report;
+  if (report === undefined || idField === null || idField.value !== '') return true;
+  const res = await fetch('/api/browser-predictions', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: report,
+  });
+  const data: unknown = await res.json().catch(() => null);
+  const id = (data as { id?: unknown } | null)?.id;
+  if (res.ok && typeof id === 'string' && id !== '') {
+    idField.value = id;
+    return true;
+  }
+  showError(form, errorMessage(data, res.status), false);
+  return false;
+}
+
 async function send(form: HTMLFormElement): Promise<void> {
+  if (!(await logBrowserAnswer(form))) return;
   const body = feedbackBody(form);
   const res = await fetch('/api/feedback', {
     method: 'POST',

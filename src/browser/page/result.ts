@@ -14,6 +14,11 @@ import { explanationSection } from './explanation';
 export interface Answer {
   /** The server's answers, with the prediction log on: what feedback names it by (./feedback.ts). */
   id?: string;
+  /** The version that answered (the browser engine's: the 8-bit one by default). */
+  version?: string;
+  confidence?: number;
+  /** The browser engine's answers: how long it took, in ms (the page measures it). */
+  latencyMs?: number;
   statement: string;
   label?: string;
   value?: number;
