@@ -20,9 +20,8 @@ import {
   SWEEP_CHUNK,
   countsFrom,
   feedbackValues,
-  finiteFeatures,
-  finiteOrNull,
   predictionFromRow,
+  predictionValues,
   recentFromRow,
   sharedFrom,
   type ExportRow,
@@ -130,22 +129,36 @@ function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) =>
   return pgTypes.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
 }
 
+/** Each column's type, to read a line's values back out of their JSON array. */
+const COLUMN_TYPES: Record<(typeof PREDICTION_COLUMNS)[number], string> = {
+  id: 'text',
+  at: 'bigint',
+  model: 'text',
+  version: 'text',
+  source: 'text',
+  label: 'text',
+  value: 'double precision',
+  confidence: 'double precision',
+  latency_ms: 'double precision',
+  features: 'jsonb',
+};
+
 /**
  * The prediction log's write: a batch of lines and their held inputs in one statement. The lines
- * go as one JSON array (jsonb_to_recordset); the held inputs as a JSON array of their ids, types,
- * expiry times and places in a single binary bytea of all their bytes (substring). Three
- * parameters however long the batch. The INSERTs before it, ten parameters a line in a statement
- * built anew for every batch, cost this process 24–26 µs of CPU per review line and 30–33 µs per
- * held cell; this costs 4.5 and 16–17 µs (`npm run bench:log-postgres`, bench/README.md). It is
- * not a named (prepared) statement: that saves another 0.5 µs a line, but behind a connection
- * pooler in transaction mode (PgBouncer can run so) the next batch may get a server connection
- * that never prepared it, and the write would fail.
+ * go as one JSON array of their column values, as the SQLite store binds them
+ * (jsonb_array_elements); the held inputs as a JSON array of their ids, types, expiry times and
+ * places in a single binary bytea of all their bytes (substring). Three parameters however long
+ * the batch. The INSERTs before it, ten parameters a line in a statement built anew for every
+ * batch, cost this process 24–26 µs of CPU per review line and 30–33 µs per held cell; this costs
+ * 4.5 and 16–17 µs (`npm run bench:log-postgres`, bench/README.md). It is not a named (prepared)
+ * statement: that saves another 0.5 µs a line, but behind a connection pooler in transaction
+ * mode (PgBouncer can run so) the next batch may get a server connection that never prepared it,
+ * and the write would fail.
  */
 const WRITE_LOG = `WITH lines AS (
       INSERT INTO predictions (${PREDICTION_COLUMNS.join(', ')})
-      SELECT ${PREDICTION_COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS l(
-        id text, at bigint, model text, version text, source text, label text,
-        value double precision, confidence double precision, latency_ms double precision, features jsonb)
+      SELECT ${PREDICTION_COLUMNS.map((c, i) => `(l->>${i})::${COLUMN_TYPES[c]}`).join(', ')}
+      FROM jsonb_array_elements($1::jsonb) AS l
       ON CONFLICT (id) DO NOTHING)
     INSERT INTO held_inputs (prediction_id, media_type, bytes, expires_at)
     SELECT h.prediction_id, h.media_type, substring($3::bytea FROM h.start + 1 FOR h.length), h.expires_at
@@ -160,18 +173,8 @@ export const HELD_BYTES_PER_STATEMENT = 4 * 1024 * 1024;
 
 /** WRITE_LOG's values for a batch: the lines with the first statement, the held inputs by HELD_BYTES_PER_STATEMENT. */
 function writeLogValues(predictions: readonly PredictionRecord[], inputs: readonly HeldInput[]): [string, string, Buffer][] {
-  const lines = predictions.map((r) => ({
-    id: r.id,
-    at: Math.round(r.at),
-    model: r.model,
-    version: r.version,
-    source: r.source,
-    label: r.label,
-    value: finiteOrNull(r.value),
-    confidence: finiteOrNull(r.confidence),
-    latency_ms: finiteOrNull(r.latencyMs),
-    features: finiteFeatures(r.features),
-  }));
+  // PREDICTION_COLUMNS' order; the features as their JSON text, read back with ::jsonb.
+  const lines = predictions.map(predictionValues);
   const statements: [string, string, Buffer][] = [];
   let held: { prediction_id: string; media_type: string; expires_at: number; start: number; length: number }[] = [];
   let parts: Buffer[] = [];

@@ -124,14 +124,9 @@ export function finiteOrNull(n: number | null | undefined): number | null {
 
 /** The input numbers as JSON, without the non-finite ones (JSON.stringify would turn them into null). */
 export function featuresJson(features: Record<string, number>): string {
-  return JSON.stringify(finiteFeatures(features));
-}
-
-/** The input numbers without the non-finite ones, which neither database keeps. */
-export function finiteFeatures(features: Record<string, number>): Record<string, number> {
   const kept: Record<string, number> = {};
   for (const [name, n] of Object.entries(features)) if (Number.isFinite(n)) kept[name] = n;
-  return kept;
+  return JSON.stringify(kept);
 }
 
 /** A record's column values, in the order of PREDICTION_COLUMNS. */
