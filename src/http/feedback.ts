@@ -26,6 +26,7 @@ import {
 } from '../monitoring/feedback';
 import type { PredictionRecorder } from '../monitoring/recorder';
 import { type Endpoint, CODE_AND_MESSAGE_ERRORS, formParser, replyEndpoint } from './endpoint';
+import { cardFiles } from './static';
 import { type PageDeps, renderPage } from './view';
 
 /** Largest feedback body: a note of NOTE_MAX_CHARS characters, each escaped to at most 12 bytes in JSON, and the rest. */
@@ -138,7 +139,14 @@ export function feedbackEndpoints(deps: FeedbackRouteDeps): Endpoint[] {
     answer: async (body) => {
       if (recorder === undefined) throw new AppError('invalid_report', 'The prediction log is off.');
       const logged = reportPrediction(
-        { model: deps.feedbackService.model, record: (prediction, latencyMs) => recorder.record(prediction, { source: 'browser', started: performance.now() - latencyMs }) },
+        {
+          model: deps.feedbackService.model,
+          versions: (name) => {
+            const card = deps.registry.cards().find((c) => c.name === name);
+            return card === undefined ? [] : cardFiles(card).map((f) => f.version);
+          },
+          record: (prediction, latencyMs) => recorder.record(prediction, { source: 'browser', started: performance.now() - latencyMs }),
+        },
         body,
       );
       return { status: 201, json: { id: logged.id } };

@@ -62,11 +62,8 @@ export interface FeedbackDeps {
   store: Store;
   /** The batched log writer: flushed first, so a prediction this process just answered is in the database. */
   writer: { flush(): Promise<void> };
-  /**
-   * The model's definition (the kind of answer) and its labels, by name; `versions`, those its
-   * answers can name: the served one, and the 8-bit one the browser engine runs by default.
-   */
-  model(name: string): { definition: ModelDefinition; labels: readonly string[]; versions?: readonly string[] } | undefined;
+  /** The model's definition (the kind of answer) and its labels, by name. */
+  model(name: string): { definition: ModelDefinition; labels: readonly string[] } | undefined;
   /** How long another process may take to write its log (its writer's flush interval), in ms. */
   flushMs: number;
   /** Counted in /metrics. */
@@ -153,6 +150,8 @@ export const BrowserPredictionReceiptSchema = z
 /** What a reported prediction is checked against and logged with. */
 export interface ReportDeps {
   model: FeedbackDeps['model'];
+  /** The versions of a model the browser engine can run: those whose files the server offers it. */
+  versions(name: string): readonly string[];
   /** The recorder of the prediction log (src/monitoring/recorder.ts). */
   record(prediction: Prediction, latencyMs: number): { id: string };
 }
@@ -161,7 +160,7 @@ export interface ReportDeps {
 export function reportPrediction(deps: ReportDeps, body: BrowserPrediction): { id: string } {
   const model = deps.model(body.model);
   if (model === undefined) throw new AppError('invalid_report', `"${body.model.slice(0, 40)}" is not a model this server serves.`);
-  const versions = model.versions ?? [];
+  const versions = deps.versions(body.model);
   if (!versions.includes(body.version)) {
     throw new AppError('invalid_report', `The ${body.model} model's versions here are ${versions.join(' and ')}, not "${body.version.slice(0, 40)}".`);
   }

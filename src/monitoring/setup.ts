@@ -79,9 +79,7 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
     model: (name) => {
       const definition = registry.definition(name);
       const card = registry.cards().find((c) => c.name === name);
-      const quantized = (card as { quantized?: { version?: unknown } } | undefined)?.quantized?.version;
-      const versions = card === undefined ? [] : [card.version, ...(typeof quantized === 'string' ? [quantized] : [])];
-      return definition === undefined ? undefined : { definition, labels: card?.labels ?? [], versions };
+      return definition === undefined ? undefined : { definition, labels: card?.labels ?? [] };
     },
     onFeedback: (model) => metrics?.feedbackStored(model),
   };
