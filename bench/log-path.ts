@@ -8,8 +8,9 @@
  * for each round: `record` 250 predictions back to back as the routes do (a review with its text
  * held; a cell of 130 × 130 pixels described, its 6.8 KB file held) into an array standing for the
  * batched writer's queue, then the recorder's `complete` for all of them (the input's numbers, the
- * metrics), as the writer's tick calls it, and one `store.write` of the batch, each phase timed with process.cpuUsage. Medians (ranges) in µs per prediction, with
- * inputs held (KEEP_INPUTS_MINUTES=30, the default) and not (0).
+ * metrics), as the writer's tick calls it, and one `store.write` of the batch, each phase timed
+ * with process.cpuUsage. Medians (ranges) in µs per prediction, with inputs held
+ * (KEEP_INPUTS_MINUTES=30, the default) and not (0).
  *
  * This is the floor of what the log costs a request: everything here runs hot, in the CPU's caches.
  * Part 9 of `npm run bench` (bench/logging.ts) measures what it costs served requests, where the
@@ -26,7 +27,7 @@ import { Metrics } from '../src/metrics';
 import { malaria } from '../src/models/malaria';
 import { sentiment } from '../src/models/sentiment';
 import type { Prediction } from '../src/predictors/types';
-import { MODELS_DIR, REVIEW } from './parts/settings';
+import { MODELS_DIR, REVIEW, cardVersion, heldCellFile } from './parts/settings';
 import { loadAverage, medianRange, wholeOption } from './stats';
 
 const PER_ROUND = 250;
@@ -39,17 +40,13 @@ interface Case {
   context(recorder: PredictionRecorder): RecordContext;
 }
 
-function cardVersion(name: string): string {
-  return (JSON.parse(fs.readFileSync(path.join(MODELS_DIR, name, 'card.json'), 'utf8')) as { version: string }).version;
-}
 
 function cases(): Case[] {
   const side = 130;
   const pixels = new Uint8Array(side * side * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919) & 0xff;
   const image = { width: side, height: side, pixels };
-  const file = new Uint8Array(6796).fill(0x2a);
-  file.set([0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50]); // "RIFF....WEBP"
+  const file = heldCellFile();
   return [
     {
       name: 'review (its text held)',

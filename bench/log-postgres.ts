@@ -13,14 +13,12 @@
  * default; a server here would share the two cores with the app, so served throughput with
  * Postgres cannot be measured fairly on this machine.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { PostgresStore } from '../src/database/postgres';
 import type { HeldInput, PredictionRecord } from '../src/database/types';
 import { orderedId } from '../src/monitoring/ids';
 import { startPostgres } from '../tests/helpers/postgres';
-import { MODELS_DIR, REVIEW } from './parts/settings';
+import { REVIEW, cardVersion, heldCellFile } from './parts/settings';
 import { loadAverage, medianRange, wholeOption } from './stats';
 
 const WARM_UP = 5;
@@ -33,13 +31,9 @@ interface Case {
   input(at: number, id: string, i: number): HeldInput;
 }
 
-function cardVersion(name: string): string {
-  return (JSON.parse(fs.readFileSync(path.join(MODELS_DIR, name, 'card.json'), 'utf8')) as { version: string }).version;
-}
 
 function cases(): Case[] {
-  const file = new Uint8Array(6796).fill(0x2a);
-  file.set([0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50]); // "RIFF....WEBP"
+  const file = heldCellFile();
   const [sentiment, malaria] = [cardVersion('sentiment'), cardVersion('malaria')];
   return [
     {

@@ -3,6 +3,7 @@
  * --only), the targets every part loads, and the two ways a part loads a server (each concurrency
  * level alone; image uploads saturating it with /healthz polled alongside).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { type Proc, ROOT, type Row, type Target, sleep, warm as warmFor, wrk } from '../lib';
 import { FORM_POST } from '../profile';
@@ -17,6 +18,21 @@ export const LEVELS = QUICK ? [8] : [1, 8, 32];
 export const PSS_BAR_MB = 256;
 /** MODELS_DIR is passed on to the app too (it inherits this environment). */
 export const MODELS_DIR = path.resolve(process.env.MODELS_DIR ?? path.join(ROOT, 'models'));
+/** The version a model's card in MODELS_DIR says is served. */
+export function cardVersion(name: string): string {
+  return (JSON.parse(fs.readFileSync(path.join(MODELS_DIR, name, 'card.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * A cell's file as the prediction log holds it, for bench/log-path.ts and bench/log-postgres.ts:
+ * 6,796 bytes (the held-out cell the serving benchmarks post, 2230.webp) behind a WEBP header.
+ */
+export function heldCellFile(): Uint8Array {
+  const file = new Uint8Array(6796).fill(0x2a);
+  file.set([0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50]); // "RIFF....WEBP"
+  return file;
+}
+
 /** The review the benchmarks post (and bench/log-path.ts records). */
 export const REVIEW =
   'I went in expecting very little and came out delighted. The performances are warm and precise, the script ' +
