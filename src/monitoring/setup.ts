@@ -4,7 +4,8 @@
  * call, the sweeper that deletes held inputs past KEEP_INPUTS_MINUTES and everything past
  * RETENTION_DAYS, and the drift gauges of /metrics. A database that is down at start does not stop
  * the app: predictions answer, the writer keeps (a bounded number of) entries and retries, feedback
- * answers 503, and the migrations run once the database answers.
+ * answers 503, and the migrations run once the database answers. The model tier keeps the same
+ * log without feedback or the page (openPredictionLog, src/oip/role.ts).
  */
 import { projectRoot, type Config } from '../config';
 import { openStore, describeUrl } from '../database/open';
@@ -15,7 +16,7 @@ import type { Metrics } from '../metrics';
 import type { Registry } from '../predictors/registry';
 import type { FeedbackDeps } from './feedback';
 import { type Describer, loadDescriber } from './features';
-import { PredictionRecorder } from './recorder';
+import { type InputDescriber, PredictionRecorder } from './recorder';
 import { DEFAULT_HOURS, servedModels, summarize } from './summary';
 
 /** The writer's flush interval: also how long feedback waits for another process's log (src/monitoring/feedback.ts). */
@@ -45,10 +46,27 @@ export interface MonitoringOptions {
   store?: Store;
 }
 
-/** The parts, or null with PREDICTION_LOG=0. */
-export async function startMonitoring(config: Config, options: MonitoringOptions): Promise<MonitoringParts | null> {
-  if (!config.predictionLog) return null;
-  const { registry, log, metrics } = options;
+/** The prediction log itself, as each role that answers predictions keeps it (the web's HTTP processes, the model tier). */
+export interface PredictionLog {
+  store: Store;
+  writer: LogWriter;
+  recorder: PredictionRecorder;
+  /** Runs `work` every `ms` until `close` (errors are the work's to log). */
+  every(ms: number, work: () => Promise<unknown>): void;
+  /** The timers stopped, the last entries written, the database closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The database DATABASE_URL names, migrated (or, while it is down, migrated in the background),
+ * the batched writer, the recorder (`describer`: the numbers of a fields model's input, worked out
+ * by the writer) and the sweeper. Shared by startMonitoring and the model tier (src/oip/role.ts).
+ */
+export async function openPredictionLog(
+  config: Config,
+  options: { log: Logger; metrics?: Metrics; store?: Store; describer: InputDescriber },
+): Promise<PredictionLog> {
+  const { log, metrics } = options;
   const store = options.store ?? (await openStore(config.databaseUrl, { projectRoot: projectRoot(), log }));
   if (config.databaseUrl === undefined && process.env.DYNO !== undefined) {
     log.warn(
@@ -65,13 +83,42 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
     onDrop: (n) => metrics?.logEntriesDropped(n),
     complete: (record, later) => recorder.complete(record, later),
   });
-  let describer: Describer | null = null;
   const recorder: PredictionRecorder = new PredictionRecorder(
     writer,
-    { describe: (model, input) => (describer === null ? {} : describer.describe(model, input)) },
+    options.describer,
     config.keepInputsMs,
     (record) => metrics?.predictionLogged(record.model, record.source, record.label, record.confidence),
   );
+  const every = (ms: number, work: () => Promise<unknown>): void => {
+    const timer = setInterval(() => void work().catch(() => undefined), ms);
+    timer.unref();
+    timers.push(timer);
+  };
+  every(SWEEP_MS, () => store.sweep(Date.now(), Date.now() - config.retentionMs));
+  log.info({ database: store.description }, `prediction log on ${store.kind === 'sqlite' ? 'SQLite' : 'Postgres'} (${describeUrl(config.databaseUrl)})`);
+  return {
+    store,
+    writer,
+    recorder,
+    every,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      await writer.close();
+      await store.close();
+    },
+  };
+}
+
+/** The parts, or null with PREDICTION_LOG=0. */
+export async function startMonitoring(config: Config, options: MonitoringOptions): Promise<MonitoringParts | null> {
+  if (!config.predictionLog) return null;
+  const { registry, metrics } = options;
+  let describer: Describer | null = null;
+  const { store, writer, recorder, every, close } = await openPredictionLog(config, {
+    ...options,
+    describer: { describe: (model, input) => (describer === null ? {} : describer.describe(model, input)) },
+  });
   const feedback: FeedbackDeps = {
     store,
     writer,
@@ -83,20 +130,12 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
     },
     onFeedback: (model) => metrics?.feedbackStored(model),
   };
-
-  const every = (ms: number, work: () => Promise<unknown>): void => {
-    const timer = setInterval(() => void work().catch(() => undefined), ms);
-    timer.unref();
-    timers.push(timer);
-  };
-  every(SWEEP_MS, () => store.sweep(Date.now(), Date.now() - config.retentionMs));
   if (metrics !== undefined) {
     every(DRIFT_MS, async () => {
       if (!registry.ready) return;
       metrics.driftComputed((await summarize(store, servedModels(registry), DEFAULT_HOURS)).models);
     });
   }
-  log.info({ database: store.description }, `prediction log on ${store.kind === 'sqlite' ? 'SQLite' : 'Postgres'} (${describeUrl(config.databaseUrl)})`);
 
   return {
     store,
@@ -106,12 +145,7 @@ export async function startMonitoring(config: Config, options: MonitoringOptions
     async modelsLoaded() {
       describer = await loadDescriber(registry.definitions, config.modelsDir, registry.cards());
     },
-    async close() {
-      for (const t of timers) clearInterval(t);
-      timers = [];
-      await writer.close();
-      await store.close();
-    },
+    close,
   };
 }
 
