@@ -21,6 +21,7 @@
 import cluster from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './src/config';
 import type { InferenceBackend } from './src/inference/backend';
+import { SOURCE_HEADER, WEB_TIER_SOURCE } from './src/database/types';
 import { createLogger, knownLevel } from './src/log';
 import { niceBackgroundThreads } from './src/priority';
 import type { HostLink, LinkOptions } from './src/cluster/link';
@@ -53,6 +54,8 @@ async function remoteBackend(config: Config, url: string): Promise<InferenceBack
     token: config.inferenceToken,
     timeoutMs: config.inferenceTimeoutMs,
     retries: config.inferenceRetries,
+    // This tier logs its predictions itself, with where they came from: the model tier need not.
+    ...(config.predictionLog ? { inferHeaders: { [SOURCE_HEADER]: WEB_TIER_SOURCE } } : {}),
     log,
   });
 }

@@ -260,7 +260,7 @@ const variables = z.object({
    * Postgres sets).
    */
   DATABASE_URL: setting(databaseUrl),
-  /** The prediction log, feedback and /monitor (default 1; 0: nothing is kept and answers carry no id). */
+  /** The prediction log, feedback and /monitor (default 1; 0: nothing is kept and answers carry no id); the model tier logs its clients' runs. */
   PREDICTION_LOG: setting(flag, true),
   /**
    * Minutes each prediction's input is held in the database so that a person can share it with

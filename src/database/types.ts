@@ -10,8 +10,12 @@
 export type Source = 'page' | 'api' | 'batch' | 'model-tier' | 'browser';
 export const SOURCES: readonly Source[] = ['page', 'api', 'batch', 'model-tier', 'browser'];
 
-/** The request header by which a client of the JSON API says what it is (`batch`: the batch command with --url). */
+/**
+ * The request header by which a client says what it is: `batch` to the JSON API (the batch command
+ * with --url); WEB_TIER_SOURCE to the model tier (the web tier, which logs its predictions itself).
+ */
 export const SOURCE_HEADER = 'x-ml-forms-source';
+export const WEB_TIER_SOURCE = 'web-tier';
 
 /** One line of the prediction log: what was answered and a few numbers describing the input, never the input. */
 export interface PredictionRecord {

@@ -46,6 +46,8 @@ export interface RemoteOptions extends TransportOptions {
   probeMs?: number;
   /** How long a readiness answer is reused by /readyz. Default 1000 ms. */
   readyCacheMs?: number;
+  /** Sent with every inference call: the web tier's SOURCE_HEADER while its own log is on (src/oip/log.ts). */
+  inferHeaders?: Record<string, string>;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
@@ -130,6 +132,7 @@ export class RemoteBackend implements InferenceBackend {
     // The outputs always named, so that a server returning every configured output by default
     // (Triton) computes none of those an explanation needs unless asked.
     const payload = inferRequest(inputs, plan.inputShapes, this.binary, options.outputs ?? usualOutputs(plan.spec));
+    if (this.options.inferHeaders !== undefined) payload.headers = { ...payload.headers, ...this.options.inferHeaders };
     const reply = await this.post(`v2/models/${pathPart(model)}/infer`, payload);
     if (reply.status !== 200) throw await this.failed(model, reply);
 

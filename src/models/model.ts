@@ -133,6 +133,12 @@ export interface Monitoring<Described = unknown> {
   readonly vocabularyFile?: string;
   /** The input's numbers, by feature name: every feature, each a finite number. */
   describe(input: Described, resources: MonitoringResources): Record<string, number>;
+  /**
+   * Each item of a run's inputs (the graph's tensors, the batch first) as `describe` takes it: the
+   * model tier describes what a client of the protocol sent (src/oip/log.ts). The inverse of the
+   * predictor's `preprocess`, beside it in this folder.
+   */
+  inputsOf(inputs: NamedTensors): Described[];
 }
 
 /**

@@ -45,8 +45,11 @@ export interface RecordContext {
   input?: InputBytes;
 }
 
+/** What the log keeps of an answer (a whole Prediction, or the model tier's reading of a run's outputs). */
+export type Answer = Pick<Prediction, 'model' | 'version' | 'label' | 'value' | 'confidence'>;
+
 /** A prediction with the id that feedback names it by. */
-export type Recorded<P extends Prediction> = { id: string } & P;
+export type Recorded<P extends Answer> = { id: string } & P;
 
 /** A text input held for sharing (a review, a number as typed). */
 export const textInput = (text: string): InputBytes => ({ mediaType: 'text/plain; charset=utf-8', bytes: Buffer.from(text, 'utf8') });
@@ -74,7 +77,7 @@ export class PredictionRecorder {
   }
 
   /** The answer with its id first (so it reads first in the JSON), its log line queued. */
-  record<P extends Prediction>(prediction: P, context: RecordContext): Recorded<P> {
+  record<P extends Answer>(prediction: P, context: RecordContext): Recorded<P> {
     const at = Date.now();
     const id = orderedId(at);
     const { features } = context;

@@ -8,6 +8,7 @@ import { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, invalidInput, notFound } from '../errors';
 import { type Endpoint, type Reply, type ReplyEndpoint, replyEndpoint } from '../http/endpoint';
+import type { NamedTensors } from '../inference/backend';
 import type { Lifecycle } from '../lifecycle';
 import type { Logger } from '../log';
 import { type ModelDefinition, byName } from '../models/model';
@@ -18,7 +19,8 @@ import { OIP_ERRORS } from './errors';
 import { runInference } from './infer';
 import { BINARY_HEADER, type ServerMetadata } from './protocol';
 import { InferRequestSchema, InferResponseSchema, ModelMetadataSchema, RepositoryIndexSchema, ServerMetadataSchema } from './schemas';
-import type { ModelStore } from './store';
+import type { TierLog } from './log';
+import type { ModelStore, ServedEntry } from './store';
 
 interface ModelParams {
   name: string;
@@ -29,6 +31,8 @@ interface ModelParams {
 interface InferInput extends ModelParams {
   body: Buffer;
   headerLength?: string;
+  /** performance.now() when the route took the request, if its runs are logged here (./log.ts); the document's examples are not. */
+  started?: number;
 }
 
 /** What the routes work with. */
@@ -41,6 +45,8 @@ export interface RouteContext {
   serverMetadata: ServerMetadata;
   limits: BodyLimits;
   ready(): boolean;
+  /** The prediction log (PREDICTION_LOG=0: none). */
+  tierLog?: TierLog;
 }
 
 /** A route of the protocol as an Endpoint (src/http/endpoint.ts): what it does and what the document says of it, in one object. */
@@ -82,7 +88,7 @@ export function healthEndpoints({ lifecycle, ready }: RouteContext): Endpoint[] 
 }
 
 /** The protocol's other endpoints and its extensions: behind the token, when there is one. */
-export function protocolEndpoints({ store, table, lifecycle, log, serverMetadata, limits }: RouteContext): Endpoint[] {
+export function protocolEndpoints({ store, table, lifecycle, log, serverMetadata, limits, tierLog }: RouteContext): Endpoint[] {
   /** The body, read (to its end, within the limit) and not used. */
   const drained = async (req: Request): Promise<void> => void (await readBody(req, req.res as Response, limits));
   const served = (): string[] => store.entries().map((e) => e.name);
@@ -181,12 +187,20 @@ export function protocolEndpoints({ store, table, lifecycle, log, serverMetadata
       },
       errors: [...MODEL_ERRORS, ...BODY_ERRORS, ...TENSOR_ERRORS, 'shutting_down'],
       read: async (req) => {
+        const started = performance.now();
         const { name, version } = model(req);
-        store.resolve(name, version); // an unknown model or version: 404 before reading the body
-        return { name, version, body: await readBody(req, req.res as Response, limits), headerLength: req.get(BINARY_HEADER) };
+        const { entry } = store.resolve(name, version); // an unknown model or version: 404 before reading the body
+        const logged = tierLog !== undefined && tierLog.logs(req);
+        if (logged) await tierLog.prepare(entry);
+        const body = await readBody(req, req.res as Response, limits);
+        return { name, version, body, headerLength: req.get(BINARY_HEADER), ...(logged ? { started } : {}) };
       },
-      answer: async ({ name, version, body, headerLength }): Promise<Reply> => {
-        const message = await runInference(store, name, version, body, headerLength, byName(table, name)?.explainer);
+      answer: async ({ name, version, body, headerLength, started }): Promise<Reply> => {
+        const onRun =
+          tierLog === undefined || started === undefined
+            ? undefined
+            : (entry: ServedEntry, inputs: NamedTensors, outputs: NamedTensors) => tierLog.record(entry, inputs, outputs, started);
+        const message = await runInference(store, name, version, body, headerLength, byName(table, name)?.explainer, onRun);
         if (message.headerLength === undefined) return { raw: { type: 'application/json', body: message.body } };
         return { headers: { 'Inference-Header-Content-Length': String(message.headerLength) }, raw: { type: 'application/octet-stream', body: message.body } };
       },

@@ -8,7 +8,7 @@ import { invalidInput } from '../errors';
 import type { NamedTensors, Tensor } from '../inference/backend';
 import { type InferRequest, type InferResponse, type WireTensor, readMessage, writeMessage } from './protocol';
 import { type ModelConfig, wireShape } from './repository';
-import type { ModelStore } from './store';
+import type { ModelStore, ServedEntry } from './store';
 import { type Explainer, explainSwitch } from '../models/model';
 
 /** The extra output of a model that explains its answers: each item's explanation as a JSON string (BYTES), as Seldon names it over this protocol. */
@@ -99,6 +99,12 @@ export async function runInference(
   body: Buffer,
   headerLength: string | undefined,
   explainer?: Explainer,
+  /**
+   * Told of each run, with its inputs and every output the model computed (the prediction log's
+   * src/oip/log.ts): the card's usual outputs are then computed even when the client asks only
+   * for others, so that the answer can be logged.
+   */
+  onRun?: (entry: ServedEntry, inputs: NamedTensors, outputs: NamedTensors) => void,
 ): Promise<{ body: Buffer; headerLength?: number }> {
   const { json, binary } = readMessage(body, headerLength);
   const request = inferRequest(json);
@@ -125,7 +131,9 @@ export async function runInference(
   const explained = explainer !== undefined && wanted.some((o) => o.name === EXPLANATION);
   const run = new Set(wanted.map((o) => o.name).filter((n) => n !== EXPLANATION));
   if (explained) for (const n of explainer.outputs) run.add(n);
+  if (onRun !== undefined) for (const o of modelConfig.outputs) if (!onRequest.has(o.name)) run.add(o.name);
   const outputs = await store.run(resolved, feeds, [...run]);
+  onRun?.(resolved.entry, feeds, outputs);
   if (explained) {
     const items = explainer.explain(feeds, outputs, resolved.entry.card).map((e) => JSON.stringify(e));
     outputs[EXPLANATION] = { type: 'string', dims: [items.length], data: items };

@@ -8,6 +8,9 @@
  * `POST /v2/repository/models/{name}/load` (Triton's repository extension) or on SIGHUP (every
  * model), see store.ts.
  *
+ * It logs the runs its clients ask for (./log.ts), in the database DATABASE_URL names, unless
+ * PREDICTION_LOG=0; the web tier's own calls are logged by the web tier.
+ *
  * It does not start without INFERENCE_TOKEN on an address other machines can reach, unless
  * ALLOW_NO_TOKEN=1 (loadConfig says so and which variables to set).
  */
@@ -20,6 +23,7 @@ import type { Logger } from '../log';
 import { Metrics } from '../metrics';
 import { MODELS } from '../models';
 import type { ModelDefinition } from '../models/model';
+import { openTierLog } from './log';
 import { createModelServer } from './server';
 import { ModelStore } from './store';
 
@@ -34,11 +38,17 @@ export async function serveModels(config: Config, log: Logger, started: bigint, 
     log,
   });
   metrics.watchQueue(store);
-  const app = createModelServer({ config, store, lifecycle, log, metrics, table });
+  // The prediction log of the runs clients ask for themselves (./log.ts); PREDICTION_LOG=0: none.
+  const logged = await openTierLog(config, { log, metrics, table });
+  const app = createModelServer({ config, store, lifecycle, log, metrics, table, ...(logged === null ? {} : { tierLog: logged.tierLog }) });
   if (metricsToken(config, config.inferenceToken) === null) log.info(METRICS_OFF);
   // Reached only on loopback or with ALLOW_NO_TOKEN=1 (loadConfig refuses the rest).
   if (config.inferenceToken === undefined) log.warn({ host: config.host }, 'INFERENCE_TOKEN is unset: any client that reaches this address can run the models');
-  await serve(app, { config, lifecycle, log, name: 'ml-forms model server', onClose: () => store.close() });
+  const onClose = async (): Promise<void> => {
+    await store.close();
+    await logged?.predictionLog.close();
+  };
+  await serve(app, { config, lifecycle, log, name: 'ml-forms model server', onClose });
 
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reading the model repository again');

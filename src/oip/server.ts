@@ -50,6 +50,7 @@ import { SECURITY_SCHEMES, TOKEN, info } from './document';
 import { type RouteContext, healthEndpoints, protocolEndpoints } from './endpoints';
 import { oipErrorHandler } from './errors';
 import type { ServerMetadata } from './protocol';
+import type { TierLog } from './log';
 import type { ModelStore } from './store';
 
 export interface ModelServerDeps {
@@ -60,6 +61,8 @@ export interface ModelServerDeps {
   metrics?: Metrics;
   /** The model definitions whose examples the document shows (default MODELS, src/models/). */
   table?: readonly ModelDefinition[];
+  /** The prediction log of the runs clients ask for (./log.ts); absent: none is kept. */
+  tierLog?: TierLog;
 }
 
 /** Extensions of the protocol this server implements ("model_card" is ours; Triton has the other two). */
@@ -92,7 +95,7 @@ export function createModelServer(deps: ModelServerDeps): Express {
   };
 
   const limits: BodyLimits = { json: config.modelMaxJsonBytes, binary: config.modelMaxBodyBytes, budget: new BodyBudget(config.modelBodyBudgetBytes) };
-  const context: RouteContext = { store, table: deps.table ?? MODELS, lifecycle, log, serverMetadata, limits, ready };
+  const context: RouteContext = { store, table: deps.table ?? MODELS, lifecycle, log, serverMetadata, limits, ready, ...(deps.tierLog === undefined ? {} : { tierLog: deps.tierLog }) };
   const health = healthEndpoints(context);
   const protocol = protocolEndpoints(context);
 

@@ -48,6 +48,14 @@ export function classify(probabilities: ArrayLike<number>, labels: readonly stri
   return { label, confidence: scores[label] as number, scores };
 }
 
+/** Each row of a run's "probabilities" ([N, labels]): one classification per item of the batch. */
+export function classifyRows(outputs: NamedTensors, labels: readonly string[]): Classification[] {
+  const { data, dims } = output(outputs, 'probabilities', 'float32');
+  const n = dims[0] ?? 0;
+  const k = n === 0 ? 0 : data.length / n;
+  return Array.from({ length: n }, (_, i) => classify(data.subarray(i * k, (i + 1) * k), labels));
+}
+
 /** The statement's percentage is the one the page and the scripts print (src/core/format.ts). */
 export { formatPercent };
 

@@ -6,6 +6,9 @@ import { loadConfig } from '../../src/config';
 import type { InferenceBackend } from '../../src/inference/backend';
 import { OnnxBackend } from '../../src/inference/onnx';
 import { Lifecycle } from '../../src/lifecycle';
+import type { Store } from '../../src/database/types';
+import { MODELS } from '../../src/models';
+import { openTierLog } from '../../src/oip/log';
 import { createModelServer } from '../../src/oip/server';
 import { ModelStore } from '../../src/oip/store';
 import { RemoteBackend } from '../../src/inference/remote';
@@ -19,6 +22,8 @@ export interface ModelServerOptions {
   env?: Record<string, string>;
   /** Load the models before returning (default true). */
   load?: boolean;
+  /** The prediction log of the runs clients ask for (src/oip/log.ts), on this store; close it with `predictionLog.close()`. Off by default. */
+  log?: { store: Store };
 }
 
 /** The model tier's app around the repository (the real one unless `repo`), as supertest drives it. */
@@ -29,8 +34,9 @@ export async function buildModelServer(options: ModelServerOptions = {}) {
   const store = new ModelStore({ repo: options.repo ?? MODELS_DIR, createBackend: options.createBackend ?? (async () => new OnnxBackend()), log });
   if (options.load !== false) await store.reload();
   const lifecycle = new Lifecycle();
-  const app = createModelServer({ config, store, lifecycle, log });
-  return { app, store, config, lifecycle, errors };
+  const logged = options.log === undefined ? null : await openTierLog(config, { log, store: options.log.store, table: MODELS });
+  const app = createModelServer({ config, store, lifecycle, log, ...(logged === null ? {} : { tierLog: logged.tierLog }) });
+  return { app, store, config, lifecycle, errors, predictionLog: logged?.predictionLog ?? null };
 }
 
 export interface Listening {

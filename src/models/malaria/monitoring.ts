@@ -5,6 +5,7 @@
  * the microscope's light.
  */
 import type { RgbImage } from '../../image-header';
+import { type NamedTensors, output } from '../../inference/backend';
 import type { Monitoring } from '../model';
 
 /**
@@ -49,4 +50,13 @@ export const malariaMonitoring: Monitoring<RgbImage> = {
     { name: 'brightness', description: 'Mean channel value over every pixel (0 black, 255 white)' },
   ],
   describe: (image) => ({ width: image.width, height: image.height, brightness: meanChannel(image) }),
+  inputsOf: imagesOf,
 };
+
+/** The images of a run: "image" uint8 [N, H, W, 3] (./predictor.ts preprocess), each a view of its pixels. */
+function imagesOf(inputs: NamedTensors): RgbImage[] {
+  const { data, dims } = output(inputs, 'image', 'uint8');
+  const [n = 0, height = 0, width = 0] = dims;
+  const size = height * width * 3;
+  return Array.from({ length: n }, (_, i) => ({ width, height, pixels: data.subarray(i * size, (i + 1) * size) }));
+}

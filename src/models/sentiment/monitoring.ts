@@ -9,6 +9,7 @@
  * graph by training/sentiment_vocabulary.py into VOCABULARY_FILE beside it.
  */
 import { WORD } from '../../core/explanation';
+import { type NamedTensors, output } from '../../inference/backend';
 import type { Monitoring } from '../model';
 
 /**
@@ -178,4 +179,6 @@ export const sentimentMonitoring: Monitoring<string> = {
       throw new Error(`the review's words need the model's vocabulary (${VOCABULARY_FILE})`);
     return { length: reviewLength(review), unknown_share: unknownShare(review, vocabulary) };
   },
+  // "review" string [N] (./predictor.ts preprocess).
+  inputsOf: (inputs: NamedTensors) => output(inputs, 'review', 'string').data,
 };
