@@ -6,6 +6,7 @@
  */
 import { AppError } from '../../src/errors';
 import { OnnxBackend } from '../../src/inference/onnx';
+import { OipTransport } from '../../src/inference/oip-transport';
 import { RemoteBackend, type RemoteOptions } from '../../src/inference/remote';
 import { MODEL_NAMES, Registry, readCard } from '../../src/predictors/registry';
 import { MODELS_DIR, cellImage } from '../helpers/app';
@@ -226,10 +227,16 @@ describe('when the model tier dies and comes back', () => {
       expect(err.retryAfter).toBeGreaterThan(0);
     }
     expect(Date.now() - started).toBeLessThan(1000);
-    // The circuit is open: no waiting at all now.
-    const t = Date.now();
-    await httpError(registry.get('sentiment').predict(REVIEW));
-    expect(Date.now() - t).toBeLessThan(20);
+    // The circuit is open: a prediction fails without trying the tier at all (no inference call
+    // leaves; only the breaker's probes of /v2/health/ready do), so it costs no connect and no backoff.
+    const calls = jest.spyOn(OipTransport.prototype, 'request');
+    try {
+      const err = await httpError(registry.get('sentiment').predict(REVIEW));
+      expect(err).toMatchObject({ kind: 'unavailable', code: 'model_server_unavailable' });
+      expect(calls.mock.calls.filter(([, path]) => path.endsWith('/infer'))).toEqual([]);
+    } finally {
+      calls.mockRestore();
+    }
     expect(await registry.backendReady()).toBe(false);
 
     const back = await startFakeTriton(port);
