@@ -53,8 +53,8 @@ export function recordFields<P extends Prediction>(
 }
 
 /**
- * An image predicted and recorded: the pixels are described while the predictor holds them
- * (they are released once the model has run), `use` given them too (a thumbnail).
+ * An image predicted and recorded (PredictionRecorder.predictImage): where the request came from,
+ * when it arrived, and the file held for sharing. Without a recorder, only predicted.
  */
 export async function predictImageRecorded<T>(
   recorder: PredictionRecorder | undefined,
@@ -66,15 +66,5 @@ export async function predictImageRecorded<T>(
   options: PredictOptions = {},
 ): Promise<{ prediction: Prediction; used: T }> {
   if (recorder === undefined || req === undefined) return predictor.predictAfter(bytes, use, options);
-  let features: Record<string, number> = {};
-  const started = startedOf(req);
-  const { prediction, used } = await predictor.predictAfter(
-    bytes,
-    (image) => {
-      features = recorder.describe(predictor.name, image);
-      return use(image);
-    },
-    options,
-  );
-  return { prediction: recorder.record(prediction, { source: sourceOf(req, usual), started, features, input: imageInput(bytes) }), used };
+  return recorder.predictImage(predictor, bytes, use, options, { source: sourceOf(req, usual), started: startedOf(req), input: imageInput(bytes) });
 }

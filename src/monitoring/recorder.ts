@@ -10,7 +10,9 @@
  */
 import { orderedId } from './ids';
 import type { HeldInput, PredictionRecord, Source } from '../database/types';
-import type { Prediction } from '../predictors/types';
+import type { RgbImage } from '../image-header';
+import type { ImagePredictor } from '../models/model';
+import type { PredictOptions, Prediction } from '../predictors/types';
 
 /** What the recorder needs of the batched writer. */
 export interface LogSink {
@@ -100,6 +102,30 @@ export class PredictionRecorder {
         : undefined;
     this.sink.add(record, held, later);
     return { id, ...prediction };
+  }
+
+  /**
+   * An image predicted and recorded: its pixels described while the predictor holds them (they
+   * are released once the model has run), `use` given them too (the page's thumbnail). The routes
+   * (src/http/record.ts) and the batch command call it.
+   */
+  async predictImage<T>(
+    predictor: ImagePredictor,
+    bytes: Uint8Array,
+    use: (image: RgbImage) => Promise<T>,
+    options: PredictOptions,
+    context: Omit<RecordContext, 'features' | 'modelInput'>,
+  ): Promise<{ prediction: Recorded<Prediction>; used: T }> {
+    let features: Record<string, number> = {};
+    const { prediction, used } = await predictor.predictAfter(
+      bytes,
+      (image) => {
+        features = this.describe(predictor.name, image);
+        return use(image);
+      },
+      options,
+    );
+    return { prediction: this.record(prediction, { ...context, features }), used };
   }
 
   /**
