@@ -257,7 +257,7 @@ const variables = z.object({
    * Where the prediction log, held inputs and feedback live (issue 26): unset, an embedded SQLite
    * file (data/ml-forms.sqlite beside package.json; lost at every restart on Heroku, whose
    * filesystem is ephemeral); `sqlite:///absolute/path.sqlite`; or `postgres://…` (what Heroku
-   * Postgres sets).
+   * Postgres sets). The batch command logs its rows only when it is set.
    */
   DATABASE_URL: setting(databaseUrl),
   /** The prediction log, feedback and /monitor (default 1; 0: nothing is kept and answers carry no id); the model tier logs its clients' runs. */

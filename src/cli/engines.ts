@@ -21,6 +21,8 @@ import { AppError, fileTooLarge, isErrorCode, isRetryable, kindOf } from '../err
 import { inProcessBackend, localBackend } from '../inference/configured';
 import { withRetry } from '../inference/retry';
 import { type InputLimits, type ModelDefinition, inputFromValue, mainField } from '../models/model';
+import type { Logger } from '../log';
+import type { MonitoringParts } from '../monitoring/setup';
 import { Registry } from '../predictors/registry';
 
 export interface Engine {
@@ -115,7 +117,7 @@ export async function inProcessEngine(
   config: Config,
   concurrency: number,
   table: readonly ModelDefinition[],
-  { explain = false }: { explain?: boolean } = {},
+  { explain = false, log }: { explain?: boolean; log?: Logger } = {},
 ): Promise<Engine> {
   configureSharp(config.sharpConcurrency);
   const window = concurrency * 4; // decoding (libuv threads) of the next images overlaps inference
@@ -135,25 +137,53 @@ export async function inProcessEngine(
     { models: [model.name], table },
   );
   await registry.load();
+  const monitoring = await batchLog(config, registry, log);
+  const recorder = monitoring?.recorder;
   const input = model.input;
   const options = { explain };
   let predict: (item: InputItem) => Promise<RowPrediction>;
   if (input.kind === 'image') {
-    predict = (item) =>
-      readImageFile(item.file as string, config.maxUploadBytes).then((bytes) =>
-        registry.image(model.name).predict(bytes, options),
-      );
+    predict = async (item) => {
+      const bytes = await readImageFile(item.file as string, config.maxUploadBytes);
+      const predictor = registry.image(model.name);
+      if (recorder === undefined) return predictor.predict(bytes, options);
+      const context = { source: 'batch' as const, started: performance.now() };
+      return (await recorder.predictImage(predictor, bytes, async () => undefined, options, context)).prediction;
+    };
   } else {
     // A row's value stands for the model's first field, checked as the JSON API checks it.
     const limits = inputLimits(config);
-    predict = (item) => registry.get(model.name).predict(inputFromValue(model, limits, item.value), options);
+    predict = async (item) => {
+      const started = performance.now();
+      const modelInput = inputFromValue(model, limits, item.value);
+      const prediction = await registry.get(model.name).predict(modelInput, options);
+      return recorder === undefined ? prediction : recorder.record(prediction, { source: 'batch', started, modelInput });
+    };
   }
   return {
     description: concurrency === 1 ? 'in process, onnxruntime-node in this thread' : `in process, ${pool.description}`,
     window,
     predict: (item) => row(item, () => predict(item), explain, `The model ${model.name}`),
-    close: () => registry.close(),
+    close: async () => {
+      await registry.close();
+      // The log's last lines written, the database closed.
+      await monitoring?.close();
+    },
   };
+}
+
+/**
+ * With DATABASE_URL set (and PREDICTION_LOG not 0), the rows go into the app's prediction log as
+ * well, source `batch`, their inputs' numbers with them and the inputs never held: a Job pointed
+ * at the app's database shows on its /monitor. Unset, a run writes nowhere but its output (unlike
+ * the server, whose default is a SQLite file in data/).
+ */
+async function batchLog(config: Config, registry: Registry, log: Logger | undefined): Promise<MonitoringParts | null> {
+  if (config.databaseUrl === undefined || log === undefined) return null;
+  const { startMonitoring } = await import('../monitoring/setup');
+  const monitoring = await startMonitoring({ ...config, keepInputsMs: 0 }, { registry, log });
+  await monitoring?.modelsLoaded();
+  return monitoring;
 }
 
 export interface RetryPolicy {

@@ -82,6 +82,7 @@ unless --force. "ml-forms feedback export --help" says more.
 Exit codes: 0 every input predicted, 1 some rows have an error (all other rows written),
 2 usage error, 130 interrupted (Ctrl-C writes the rows done so far; rerun with --resume).
 The server's settings apply (MODELS_DIR, MAX_UPLOAD_MB, MAX_IMAGE_MEGAPIXELS, MAX_REVIEW_CHARS, ONNX_THREADS).
+With DATABASE_URL set, the rows also go into the app's prediction log (source batch; PREDICTION_LOG=0: not).
 
 Example:
 ${MODELS.map((m) => `  ml-forms predict ${m.cli.example}`).join('\n')}

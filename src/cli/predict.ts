@@ -17,6 +17,7 @@ import { checkTextSources, readTextInputs } from '../batch/text-inputs';
 import { KnownAnswers } from '../batch/report';
 import { type BatchRow, csvColumns, csvLine, jsonLine, rowCells } from '../batch/rows';
 import { type Config, inputLimits } from '../config';
+import type { Logger } from '../log';
 import { MODELS } from '../models';
 import { type ModelDefinition, mainField } from '../models/model';
 import { readCard } from '../predictors/registry';
@@ -37,6 +38,19 @@ import { count } from '../units';
 import { EXIT, type Io } from './exit';
 
 export type { PredictOptions } from './check';
+
+/**
+ * What the prediction log says (DATABASE_URL set: the rows are logged too, src/cli/engines.ts), as
+ * the command's own lines on standard error: where the log goes, and a database that is not answering.
+ */
+function stderrLog(io: Io, quiet: boolean): Logger {
+  const say = (first: unknown, second?: unknown): void => {
+    const text = typeof second === 'string' ? second : typeof first === 'string' ? first : '';
+    if (text !== '') io.stderr.write(`ml-forms: ${text}\n`);
+  };
+  // --quiet keeps the warnings (a database not answering), not the note of where the log goes.
+  return { info: quiet ? () => undefined : say, warn: say, error: say, fatal: say } as Logger;
+}
 
 /**
  * Runs the command with a model of `table` (default MODELS); resolves to the exit code. Usage
@@ -80,7 +94,7 @@ export async function predictCommand(
   // The models load while image folders are listed and an earlier output is read.
   const loading: Promise<Engine> =
     base === undefined
-      ? inProcessEngine(definition, config, options.concurrency, table, { explain })
+      ? inProcessEngine(definition, config, options.concurrency, table, { explain, log: stderrLog(io, options.quiet) })
       : Promise.resolve(remoteEngine(definition, base, options.concurrency, limits, { explain }));
   loading.catch(() => undefined); // a load failure is reported where it is awaited below
   let images: Placed[] | undefined;
