@@ -5,7 +5,7 @@
  * RETENTION_DAYS, and the drift gauges of /metrics. A database that is down at start does not stop
  * the app: predictions answer, the writer keeps (a bounded number of) entries and retries, feedback
  * answers 503, and the migrations run once the database answers. The model tier keeps the same
- * log without feedback or the page (openPredictionLog, src/oip/role.ts).
+ * log without feedback or the page (openPredictionLog, src/oip/log.ts).
  */
 import { projectRoot, type Config } from '../config';
 import { openStore, describeUrl } from '../database/open';
@@ -60,7 +60,7 @@ export interface PredictionLog {
 /**
  * The database DATABASE_URL names, migrated (or, while it is down, migrated in the background),
  * the batched writer, the recorder (`describer`: the numbers of a fields model's input, worked out
- * by the writer) and the sweeper. Shared by startMonitoring and the model tier (src/oip/role.ts).
+ * by the writer) and the sweeper. Shared by startMonitoring and the model tier (src/oip/log.ts).
  */
 export async function openPredictionLog(
   config: Config,

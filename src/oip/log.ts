@@ -13,23 +13,21 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Request } from 'express';
-import { SOURCE_HEADER, WEB_TIER_SOURCE } from '../database/types';
-import type { NamedTensors } from '../inference/backend';
-import { output, usualOutputs } from '../inference/backend';
+import type { Config } from '../config';
+import { SOURCE_HEADER, type Store, WEB_TIER_SOURCE } from '../database/types';
+import { type NamedTensors, output, usualOutputs } from '../inference/backend';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import { type ModelDefinition, byName } from '../models/model';
 import { type Describer, loadDescriber } from '../monitoring/features';
 import type { Answer, InputDescriber, PredictionRecorder } from '../monitoring/recorder';
 import { type PredictionLog, openPredictionLog } from '../monitoring/setup';
-import type { Config } from '../config';
-import type { Metrics } from '../metrics';
-import type { Store } from '../database/types';
 import { classifyRows } from '../predictors/classification';
 import type { ModelCard } from '../predictors/types';
 import type { ServedEntry } from './store';
 
 /** The answers of a run, one per item: a classifier's label and confidence, or a value model's first usual output. */
-export function answersOf(definition: ModelDefinition, card: ModelCard, outputs: NamedTensors): Answer[] {
+function answersOf(definition: ModelDefinition, card: ModelCard, outputs: NamedTensors): Answer[] {
   const base = { model: card.name, version: card.version };
   if (definition.output.kind === 'classification') {
     return classifyRows(outputs, card.labels).map((c) => ({ ...base, label: c.label, confidence: c.confidence }));
@@ -42,6 +40,7 @@ export function answersOf(definition: ModelDefinition, card: ModelCard, outputs:
   return Array.from({ length: n }, (_, i) => ({ ...base, value: data[i * per] as number }));
 }
 
+/** The model tier's log: what it records of each run its own clients ask for. */
 export class TierLog {
   /** Each served version's describer (its vocabulary read once) as it loads, by name@version. */
   private readonly loading = new Map<string, Promise<void>>();
