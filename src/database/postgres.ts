@@ -114,14 +114,8 @@ export interface PostgresOptions {
   log?: Logger;
 }
 
-/** `INSERT … VALUES ($1, …), ($n, …)` for `rows` rows of `columns.length` values each. */
-function insertSql(table: string, columns: readonly string[], rows: number, conflict: string): string {
-  const tuples = Array.from(
-    { length: rows },
-    (_, r) => `(${columns.map((_c, c) => `$${r * columns.length + c + 1}`).join(', ')})`,
-  );
-  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ${conflict}`;
-}
+/** A feedback row: its columns, one placeholder each. */
+const INSERT_FEEDBACK = `INSERT INTO feedback (${FEEDBACK_COLUMNS.join(', ')}) VALUES (${FEEDBACK_COLUMNS.map((_c, i) => `$${i + 1}`).join(', ')})`;
 
 /** pg's parsers, but int8 as a number (this pool's own: the global pg.types stays as it was). */
 function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
@@ -299,7 +293,7 @@ export class PostgresStore implements Store {
 
   async addFeedback(feedback: FeedbackRecord, shareInput: boolean): Promise<{ inputShared: boolean }> {
     return this.transaction(async (client) => {
-      await client.query(insertSql('feedback', FEEDBACK_COLUMNS, 1, ''), feedbackValues(feedback));
+      await client.query(INSERT_FEEDBACK, feedbackValues(feedback));
       if (!shareInput) return { inputShared: false };
       const shared = await client.query(
         `INSERT INTO feedback_inputs (feedback_id, media_type, bytes)
