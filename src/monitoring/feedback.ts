@@ -10,7 +10,7 @@ import { AppError } from '../errors';
 import { NOTE_MAX_CHARS } from '../core/feedback';
 import { DatabaseUnavailable, type FeedbackRecord, type PredictionRecord, type Store } from '../database/types';
 import type { ModelDefinition } from '../models/model';
-import type { Prediction } from '../predictors/types';
+import type { Answer } from './recorder';
 
 
 /** What feedback says, as the JSON API takes it. */
@@ -153,7 +153,7 @@ export interface ReportDeps {
   /** The versions of a model the browser engine can run: those whose files the server offers it. */
   versions(name: string): readonly string[];
   /** The recorder of the prediction log (src/monitoring/recorder.ts). */
-  record(prediction: Prediction, latencyMs: number): { id: string };
+  record(answer: Answer, latencyMs: number): { id: string };
 }
 
 /** Checks a browser's prediction against the model it names and logs it (source "browser"); its id. */
@@ -164,7 +164,7 @@ export function reportPrediction(deps: ReportDeps, body: BrowserPrediction): { i
   if (!versions.includes(body.version)) {
     throw new AppError('invalid_report', `The ${body.model} model's versions here are ${versions.join(' and ')}, not "${body.version.slice(0, 40)}".`);
   }
-  let answer: Pick<Prediction, 'label' | 'value' | 'confidence'>;
+  let answer: Pick<Answer, 'label' | 'value' | 'confidence'>;
   if (model.definition.output.kind === 'classification') {
     if (body.value !== undefined || body.label === undefined) throw new AppError('invalid_report', `The ${body.model} model answers a label: send "label" (and "confidence"), not "value".`);
     if (!model.labels.includes(body.label)) {
@@ -178,6 +178,5 @@ export function reportPrediction(deps: ReportDeps, body: BrowserPrediction): { i
     if (!Number.isFinite(body.value) || Math.abs(body.value) > 3.4e38) throw new AppError('invalid_label', '"value" must be a finite number.');
     answer = { value: body.value };
   }
-  // The statement is the page's to write; the log keeps the answer, not its sentence.
-  return deps.record({ model: body.model, version: body.version, statement: '', ...answer }, body.latency_ms ?? 0);
+  return deps.record({ model: body.model, version: body.version, ...answer }, body.latency_ms ?? 0);
 }
